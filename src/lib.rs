@@ -1,0 +1,17 @@
+//! cutover: a declarative migration-plan runner.
+//!
+//! The binary's `main` calls [`main`]; everything else is crate-private. The pipeline is
+//! plan (parse, validate) → planner → engine → target, with reporters rendering events.
+
+// A file per type, named after it (`diagnostic/diagnostic.rs`): the house style.
+#![allow(clippy::module_inception)]
+
+mod cli;
+mod diagnostic;
+mod exit_code;
+mod plan;
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> std::process::ExitCode {
+    cli::run().into()
+}

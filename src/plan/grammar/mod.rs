@@ -1,0 +1,21 @@
+//! The small grammars inside plan strings: durations, shares, times, windows, emails, names.
+//!
+//! Each parser is a pure function from the string's content to a typed value or a
+//! [`GrammarError`] that says what is wrong, how to fix it, and (where it can) which characters
+//! of the string are at fault, so the diagnostic can point inside the quotes.
+
+mod duration;
+mod email;
+mod grammar_error;
+mod name;
+mod share;
+mod start_time;
+mod window;
+
+pub(crate) use duration::PlanDuration;
+pub(crate) use email::Email;
+pub(crate) use grammar_error::GrammarError;
+pub(crate) use name::StepName;
+pub(crate) use share::Share;
+pub(crate) use start_time::StartTime;
+pub(crate) use window::Window;

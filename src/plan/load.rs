@@ -1,0 +1,143 @@
+//! Reading a plan file: syntax, secrets, structure, then meaning — every error of every pass.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::de::DeTable;
+
+use crate::diagnostic::{Diagnostic, SourceFile};
+
+use super::raw::RawPlan;
+use super::{Plan, schema, secrets, structure, validate};
+
+/// A plan that validated, with the warnings it raised.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) plan: Plan,
+    pub(crate) warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LoadError {
+    #[error("cannot read the plan file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the plan file {path} is not UTF-8 text")]
+    NotUtf8 { path: PathBuf },
+    #[error("{} error(s) in the plan", diagnostics.iter().filter(|d| d.is_error()).count())]
+    Invalid { diagnostics: Vec<Diagnostic> },
+}
+
+/// Reads and validates the plan at `path` (named in diagnostics exactly as given).
+pub(crate) fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 {
+        path: path.to_path_buf(),
+    })?;
+    load_text(path, &text)
+}
+
+/// Validates plan text as if it were read from `path`: relative paths in it resolve against
+/// `path`'s folder.
+pub(crate) fn load_text(path: &Path, text: &str) -> Result<Loaded, LoadError> {
+    let name = path.display().to_string();
+    let (mut document, syntax_errors) = DeTable::parse_recoverable(text);
+
+    // Secrets are found first, so that every diagnostic below renders a masked copy.
+    let (literals, mut masked) = secrets::take_literal_secrets(document.get_mut(), text);
+    masked.extend(literals.iter().map(|l| l.value_span.clone()));
+    if !syntax_errors.is_empty() {
+        masked.extend(secrets::mask_lines_textually(text));
+    }
+    let file = SourceFile::masked(&name, text, &masked);
+
+    let mut diagnostics = Vec::new();
+    for error in &syntax_errors {
+        let span = error.span().unwrap_or(0..0);
+        diagnostics.push(
+            Diagnostic::error(
+                "plan::syntax",
+                &file,
+                span,
+                format!("TOML syntax: {}", error.message().trim_end()),
+            )
+            .label("here")
+            .help("fix the TOML syntax here; see https://toml.io for the format"),
+        );
+    }
+    for literal in &literals {
+        let key = &literal.key;
+        diagnostics.push(
+            Diagnostic::error(
+                "plan::literal-secret",
+                &file,
+                literal.key_span.start..literal.value_span.end.max(literal.key_span.end),
+                format!("`{key}` holds a secret written into the plan"),
+            )
+            .label("a literal secret (masked here)")
+            .help(format!(
+                "a plan is committed to git, so it may only refer to a secret: write \
+                 `{key} = {{ env = \"CUTOVER_API_TOKEN\" }}` or `{key} = {{ file = \"/run/secrets/cutover-token\" }}`, \
+                 and rotate this one, since it may already be in version control"
+            )),
+        );
+    }
+
+    let mut pruned = structure::check_document(
+        &mut document,
+        &schema::plan_schema(),
+        &file,
+        syntax_errors.is_empty(),
+        &mut diagnostics,
+    );
+    pruned.extend(literals.iter().map(|l| l.path.clone()));
+
+    let plan = match RawPlan::deserialize(toml::de::Deserializer::from(document)) {
+        Ok(raw) => validate::validate(raw, &file, path, &pruned, &mut diagnostics),
+        Err(e) => {
+            // The structural pass pruned everything serde could object to; reaching this means
+            // the two disagree, which is a bug — but still the user's plan gets a located answer.
+            if !diagnostics.iter().any(Diagnostic::is_error) {
+                let span = e.span().unwrap_or(0..0);
+                diagnostics.push(
+                    Diagnostic::error("plan::shape", &file, span, e.message().to_owned())
+                        .label("here")
+                        .help(
+                            "this plan's shape was not understood; please report it with the plan",
+                        ),
+                );
+            }
+            None
+        }
+    };
+
+    sort(&mut diagnostics);
+    match plan {
+        Some(plan) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(Loaded {
+            plan,
+            warnings: diagnostics,
+        }),
+        _ => {
+            if !diagnostics.iter().any(Diagnostic::is_error) {
+                // Every path that fails reports why; never let an invalid plan pass silently.
+                diagnostics.push(
+                    Diagnostic::error("plan::invalid", &file, 0..0, "this plan is not valid")
+                        .help("please report this plan: cutover rejected it without saying why"),
+                );
+            }
+            Err(LoadError::Invalid { diagnostics })
+        }
+    }
+}
+
+/// By file (the plan first, then the files it names, by name), then position.
+fn sort(diagnostics: &mut [Diagnostic]) {
+    let plan_first = |d: &Diagnostic| !d.file.name().ends_with(".toml");
+    diagnostics.sort_by(|a, b| (plan_first(a), a.sort_key()).cmp(&(plan_first(b), b.sort_key())));
+}

@@ -1,0 +1,29 @@
+//! The plan language: reading a plan file, validating it, and its JSON Schema.
+//!
+//! The pipeline is syntax → literal secrets → structure (against the schema) → meaning, and
+//! every pass reports all it finds. Only [`load`] produces a [`Plan`]; the rest of cutover never
+//! sees raw input.
+
+mod gate;
+pub(crate) mod grammar;
+mod load;
+mod plan;
+mod raw;
+mod schema;
+mod secret_ref;
+mod secrets;
+mod selector;
+mod step;
+mod structure;
+mod target;
+mod user_file;
+mod validate;
+
+pub(crate) use gate::{Gate, OnFailure, Threshold};
+pub(crate) use load::{LoadError, load};
+pub(crate) use plan::Plan;
+pub(crate) use schema::plan_schema_text;
+pub(crate) use secret_ref::SecretRef;
+pub(crate) use selector::Selector;
+pub(crate) use step::{Step, StepKind};
+pub(crate) use target::{SandboxRef, TargetSpec};

@@ -1,0 +1,51 @@
+//! The validated plan: what every later stage (planner, dry-run, engine) works from.
+
+use serde::Serialize;
+
+use super::grammar::{Email, PlanDuration, StepName};
+use super::{Gate, Step, TargetSpec};
+
+/// A plan that passed validation. Only [`validate`](super::validate) can build one (it alone
+/// holds a [`Validated`] token), so nothing downstream can see raw input.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Plan {
+    pub(crate) name: StepName,
+    pub(crate) description: String,
+    pub(crate) target: TargetSpec,
+    pub(crate) from: FromConfig,
+    pub(crate) to: ToConfig,
+    /// The default gate, before pilot and batch overrides (each step holds its merged gate).
+    pub(crate) gate: Gate,
+    pub(crate) pilot: Option<Step>,
+    pub(crate) batches: Vec<Step>,
+    pub(crate) disconnect: Disconnect,
+    #[serde(skip)]
+    pub(crate) _validated: Validated,
+}
+
+/// Proof that a value came out of validation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Validated(pub(super) ());
+
+/// The configuration being retired.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FromConfig {
+    pub(crate) display_name: String,
+}
+
+/// The configuration being introduced.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ToConfig {
+    pub(crate) display_name: String,
+    pub(crate) tenant_id: String,
+    pub(crate) exchange_version: Option<String>,
+    pub(crate) service_address: Option<String>,
+    pub(crate) service_account: Option<Email>,
+}
+
+/// The final disconnect of `from`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Disconnect {
+    pub(crate) after: PlanDuration,
+    pub(crate) approval: bool,
+}
