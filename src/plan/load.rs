@@ -139,5 +139,5 @@ pub(crate) fn load_text(path: &Path, text: &str) -> Result<Loaded, LoadError> {
 /// By file (the plan first, then the files it names, by name), then position.
 fn sort(diagnostics: &mut [Diagnostic]) {
     let plan_first = |d: &Diagnostic| !d.file.name().ends_with(".toml");
-    diagnostics.sort_by(|a, b| (plan_first(a), a.sort_key()).cmp(&(plan_first(b), b.sort_key())));
+    diagnostics.sort_by_key(|d| (plan_first(d), d.sort_key()));
 }

@@ -8,6 +8,8 @@ mod gate;
 pub(crate) mod grammar;
 mod load;
 mod plan;
+#[cfg(test)]
+mod proptests;
 mod raw;
 mod schema;
 mod secret_ref;
@@ -20,6 +22,8 @@ mod user_file;
 mod validate;
 
 pub(crate) use gate::{Gate, OnFailure, Threshold};
+#[cfg(test)]
+pub(crate) use load::load_text;
 pub(crate) use load::{LoadError, load};
 pub(crate) use plan::Plan;
 pub(crate) use schema::plan_schema_text;

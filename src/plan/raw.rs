@@ -376,10 +376,12 @@ impl JsonSchema for RawUsers {
         };
         json_schema!({
             "description": "Who moves: a list of emails, \"remaining\", or one selector table.",
+            "examples": [{ "location": "East" }, ["ana@contoso.example"], "remaining"],
             "anyOf": [
                 {
                     "type": "array",
                     "description": "An explicit list of user emails.",
+                    "examples": [["ana@contoso.example", "ben@contoso.example"]],
                     "items": { "type": "string", "pattern": EMAIL_PATTERN },
                     "minItems": 1
                 },

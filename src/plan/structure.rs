@@ -205,7 +205,7 @@ impl<'a> Pass<'a> {
             .or_else(|| lookup(&parts, "oneOf"))
             .and_then(Value::as_array)
         {
-            let help = self.help_for(&parts, value.get_ref());
+            let help = self.help_for(&parts);
             return match self.choose_branch(place, value, branches, help) {
                 Some(branch) => self.check_value(place, value, branch),
                 None => false,
@@ -217,7 +217,7 @@ impl<'a> Pass<'a> {
                 let expected = describe_type(types);
                 let found = describe_value(value.get_ref());
                 let message = format!("`{}` must be {expected}, not {found}", place.key_name());
-                let help = self.help_for(&parts, value.get_ref());
+                let help = self.help_for(&parts);
                 let d = self
                     .error("plan::wrong-type", span, message)
                     .label(format!("expected {expected}"))
@@ -269,7 +269,7 @@ impl<'a> Pass<'a> {
                 if let Some(min) = lookup(&parts, "minimum").and_then(Value::as_i64) {
                     if n < i128::from(min) {
                         let message = format!("`{}` must be at least {min}", place.key_name());
-                        let help = self.help_for(&parts, value.get_ref());
+                        let help = self.help_for(&parts);
                         let d = self
                             .error("plan::out-of-range", span, message)
                             .label(format!("less than {min}"))
@@ -293,7 +293,7 @@ impl<'a> Pass<'a> {
                     .unwrap_or(0);
                 if min > 0 && text.trim().is_empty() {
                     let message = format!("`{}` must not be empty", place.key_name());
-                    let help = self.help_for(&parts, value.get_ref());
+                    let help = self.help_for(&parts);
                     let d = self
                         .error("plan::empty", span, message)
                         .label("empty")
@@ -326,7 +326,7 @@ impl<'a> Pass<'a> {
                         "entry"
                     };
                     let message = format!("`{}` must have at least one {what}", place.key_name());
-                    let help = self.help_for(&parts, value.get_ref());
+                    let help = self.help_for(&parts);
                     let d = self
                         .error("plan::empty", span, message)
                         .label("empty")
@@ -463,13 +463,13 @@ impl<'a> Pass<'a> {
     }
 
     /// A help line from the schema: the key's description, and an example if it has one.
-    fn help_for(&self, parts: &[&Value], _value: &DeValue<'_>) -> String {
+    fn help_for(&self, parts: &[&Value]) -> String {
         let mut help = lookup(parts, "description")
             .and_then(Value::as_str)
             .map(|d| d.replace('\n', " "))
             .unwrap_or_default();
         if let Some(example) = lookup(parts, "examples").and_then(|e| e.get(0)) {
-            help.push_str(&format!(" For example: {example}."));
+            help.push_str(&format!(" For example: {}", toml_inline(example)));
         }
         help
     }
@@ -487,7 +487,7 @@ impl<'a> Pass<'a> {
             });
         let example = lookup(&parts, "examples")
             .and_then(|e| e.get(0))
-            .map(Value::to_string)
+            .map(toml_inline)
             .unwrap_or_else(|| "...".to_owned());
         let add = if is_array_of_tables {
             format!("add a `[[{key}]]` table")
@@ -501,6 +501,24 @@ impl<'a> Pass<'a> {
         } else {
             format!("{add}: {description}")
         }
+    }
+}
+
+/// A schema example written the way it would appear in the plan.
+fn toml_inline(value: &Value) -> String {
+    match value {
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(toml_inline).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let pairs: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", toml_inline(v)))
+                .collect();
+            format!("{{ {} }}", pairs.join(", "))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -586,6 +604,15 @@ fn integer_value(digits: &str, radix: u32) -> i128 {
 /// The closest of `candidates` to `given`, if it is close enough to be a likely typo.
 pub(crate) fn closest<'c>(given: &str, candidates: &[&'c str]) -> Option<&'c str> {
     let given = given.to_lowercase();
+    // An abbreviation (`loc` for `location`) is as likely a slip as a typo.
+    if given.len() >= 3 {
+        if let Some(prefixed) = candidates
+            .iter()
+            .find(|c| c.to_lowercase().starts_with(&given))
+        {
+            return Some(prefixed);
+        }
+    }
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(&given, &c.to_lowercase()), *c))
@@ -646,9 +673,21 @@ mod tests {
             ("count_pre_existing", Some("count_preexisting")),
             ("zzz", None),
             ("users", None),
+            ("max", Some("max_errors")),
+            ("so", None),
         ] {
             assert_eq!(closest(given, &keys), expected, "{given}");
         }
+    }
+
+    #[test]
+    fn examples_read_as_toml() {
+        let example =
+            serde_json::json!([{ "location": "East" }, ["a@x.io", "b@x.io"], "remaining", 3]);
+        assert_eq!(
+            toml_inline(&example),
+            r#"[{ location = "East" }, ["a@x.io", "b@x.io"], "remaining", 3]"#
+        );
     }
 
     #[test]

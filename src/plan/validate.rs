@@ -143,10 +143,13 @@ struct GateSpans {
     broken: bool,
 }
 
-/// Where a user was first named, for the message about the second time.
+/// Where a user was first named, for the message about the second time. The place is kept
+/// as a span and turned into `PATH:LINE:COLUMN` only if a duplicate is reported: computing it
+/// for every user would scan the file once per user.
 struct Seen {
     step: String,
-    location: String,
+    file: Arc<SourceFile>,
+    span: Range<usize>,
 }
 
 struct Validator<'a> {
@@ -213,7 +216,16 @@ impl Validator<'_> {
             .is_some_and(|t| t.starts_with("\"\"\"") || t.starts_with("'''"));
         let verbatim =
             !multiline && source.len() == value.get_ref().len() && !source.contains('\\');
-        if verbatim && at.end <= value.get_ref().len() {
+        // Grammars count bytes; widen to whole characters so a label never splits one.
+        let value_text = value.get_ref();
+        let mut at = at.start.min(value_text.len())..at.end.min(value_text.len());
+        while !value_text.is_char_boundary(at.start) {
+            at.start -= 1;
+        }
+        while !value_text.is_char_boundary(at.end) {
+            at.end += 1;
+        }
+        if verbatim {
             content.start + at.start..content.start + at.end
         } else {
             span
@@ -618,8 +630,7 @@ impl Validator<'_> {
                 for item in &items {
                     match self.grammar(item, Email::parse, "plan::bad-email") {
                         Some(email) => {
-                            let location = self.place(self.file.clone(), item.span());
-                            if self.claim(&email, step, location, self.file.clone(), item.span()) {
+                            if self.claim(&email, step, self.file.clone(), item.span()) {
                                 emails.push(email);
                             } else {
                                 ok = false;
@@ -668,14 +679,7 @@ impl Validator<'_> {
                 };
                 let mut emails = Vec::with_capacity(users.emails.len());
                 for listed in &users.emails {
-                    let location = self.place(users.file.clone(), listed.span.clone());
-                    if self.claim(
-                        &listed.email,
-                        step,
-                        location,
-                        users.file.clone(),
-                        listed.span.clone(),
-                    ) {
+                    if self.claim(&listed.email, step, users.file.clone(), listed.span.clone()) {
                         emails.push(listed.email.clone());
                     }
                 }
@@ -689,34 +693,27 @@ impl Validator<'_> {
         }
     }
 
-    fn place(&self, file: Arc<SourceFile>, span: Range<usize>) -> String {
-        let (line, column) = file.line_column(span.start);
-        format!("{}:{line}:{column}", file.name())
-    }
-
     /// Records that `step` names `email`; false (and a diagnostic) if a step already did.
     fn claim(
         &mut self,
         email: &Email,
         step: &str,
-        location: String,
         file: Arc<SourceFile>,
         span: Range<usize>,
     ) -> bool {
         if let Some(seen) = self.seen_users.get(email) {
+            let (line, column) = seen.file.line_column(seen.span.start);
+            let first = format!("{}:{line}:{column}", seen.file.name());
             let (message, help) = if seen.step == step {
                 (
-                    format!(
-                        "`{email}` is listed twice in `{step}` (first at {})",
-                        seen.location
-                    ),
+                    format!("`{email}` is listed twice in `{step}` (first at {first})"),
                     "remove one of the two".to_owned(),
                 )
             } else {
                 (
                     format!(
-                        "`{email}` is in both `{}` and `{step}` (first at {})",
-                        seen.step, seen.location
+                        "`{email}` is in both `{}` and `{step}` (first at {first})",
+                        seen.step
                     ),
                     "a user can move in only one step; remove them from one of the two".to_owned(),
                 )
@@ -727,13 +724,12 @@ impl Validator<'_> {
             self.diagnostics.push(d);
             return false;
         }
-        self.seen_users.insert(
-            email.clone(),
-            Seen {
-                step: step.to_owned(),
-                location,
-            },
-        );
+        let seen = Seen {
+            step: step.to_owned(),
+            file,
+            span,
+        };
+        self.seen_users.insert(email.clone(), seen);
         true
     }
 }
