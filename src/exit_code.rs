@@ -7,8 +7,12 @@ use std::process::ExitCode;
 pub(crate) enum Exit {
     /// The plan is complete, or the command did what it was asked.
     Done = 0,
+    /// An unexpected error, or the platform could not be reached or read.
+    Failure = 1,
     /// An invalid plan or invalid usage.
     Invalid = 2,
+    /// Halted: a gate failed, a rollback ran, or a precondition needs a person.
+    Halted = 3,
 }
 
 impl From<Exit> for ExitCode {

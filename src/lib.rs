@@ -6,10 +6,17 @@
 // A file per type, named after it (`diagnostic/diagnostic.rs`): the house style.
 #![allow(clippy::module_inception)]
 
+mod atomic_file;
 mod cli;
+mod clock;
 mod diagnostic;
+mod dry_run;
 mod exit_code;
 mod plan;
+mod planner;
+mod sandbox;
+mod target;
+mod workdir;
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> std::process::ExitCode {

@@ -57,12 +57,17 @@ struct PlanReport {
     unreadable: Option<String>,
 }
 
+/// Renders diagnostics to stderr, each followed by a blank line.
+pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], out: &Output) {
+    for diagnostic in diagnostics {
+        out.stderr(&render_text(diagnostic, out.color, out.width));
+        out.stderr("\n");
+    }
+}
+
 fn print_text(reports: &[PlanReport], out: &Output) {
     for report in reports {
-        for diagnostic in &report.diagnostics {
-            out.stderr(&render_text(diagnostic, out.color, out.width));
-            out.stderr("\n");
-        }
+        print_diagnostics(&report.diagnostics, out);
         if let Some(reason) = &report.unreadable {
             out.stderr(&format!("error: {reason}\n"));
         }

@@ -25,6 +25,16 @@ impl Default for Gate {
     }
 }
 
+impl Threshold {
+    /// The number of failing users tolerated in a step of `users` users.
+    pub(crate) fn allowed(self, users: u64) -> u64 {
+        match self {
+            Threshold::Count(n) => n,
+            Threshold::Share(share) => share.of(users),
+        }
+    }
+}
+
 /// `max_errors`: how many failing users a gate tolerates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(untagged)]

@@ -1,5 +1,6 @@
 //! The validated plan: what every later stage (planner, dry-run, engine) works from.
 
+use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::grammar::{Email, PlanDuration, StepName};
@@ -21,6 +22,21 @@ pub(crate) struct Plan {
     pub(crate) disconnect: Disconnect,
     #[serde(skip)]
     pub(crate) _validated: Validated,
+}
+
+impl Plan {
+    /// The zone the plan's times are shown in: its first window's zone, else the offset of its
+    /// first `not_before`, else UTC.
+    pub(crate) fn display_zone(&self) -> TimeZone {
+        let steps = || self.pilot.iter().chain(&self.batches);
+        if let Some(window) = steps().find_map(|s| s.window.as_ref()) {
+            return window.zone().clone();
+        }
+        if let Some(start) = steps().find_map(|s| s.not_before) {
+            return TimeZone::fixed(start.offset());
+        }
+        TimeZone::UTC
+    }
 }
 
 /// Proof that a value came out of validation.

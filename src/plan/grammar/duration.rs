@@ -25,6 +25,10 @@ impl PlanDuration {
         Self { seconds }
     }
 
+    pub(crate) fn seconds(self) -> u64 {
+        self.seconds
+    }
+
     pub(crate) fn is_zero(self) -> bool {
         self.seconds == 0
     }

@@ -54,7 +54,6 @@ impl Share {
     }
 
     /// `floor(share × users)`: how many users this share of `users` allows.
-    #[cfg(test)]
     pub(crate) fn of(self, users: u64) -> u64 {
         let denominator = 100u128 * 10u128.pow(self.scale);
         let allowed = u128::from(self.units) * u128::from(users) / denominator;

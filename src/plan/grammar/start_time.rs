@@ -49,9 +49,12 @@ impl StartTime {
         Ok(Self { at, offset })
     }
 
-    #[cfg(test)]
-    fn timestamp(self) -> Timestamp {
+    pub(crate) fn timestamp(self) -> Timestamp {
         self.at
+    }
+
+    pub(crate) fn offset(self) -> Offset {
+        self.offset
     }
 }
 

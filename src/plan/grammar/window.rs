@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use jiff::civil::Time;
+use jiff::Timestamp;
+use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
@@ -49,6 +50,11 @@ impl Weekday {
             .iter()
             .position(|n| *n == text)
             .map(|i| Self::ALL[i])
+    }
+
+    fn of(date: Date) -> Self {
+        let index = usize::try_from(date.weekday().to_monday_zero_offset()).unwrap_or(0);
+        Self::ALL[index % 7]
     }
 }
 
@@ -116,9 +122,67 @@ impl Window {
 
     /// Whether the window opens on this day (for a window that crosses midnight, the day it
     /// opens, not the day it closes).
-    #[cfg(test)]
     fn opens_on(&self, day: Weekday) -> bool {
         self.days[day.index()]
+    }
+
+    pub(crate) fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+
+    /// The opening and closing instants of the window that opens on `date`, if it opens then.
+    /// Local times a DST change skips or repeats resolve to the later instant.
+    fn opening_on(&self, date: Date) -> Option<(Timestamp, Timestamp)> {
+        if !self.opens_on(Weekday::of(date)) {
+            return None;
+        }
+        let start = self
+            .zone
+            .to_ambiguous_timestamp(date.to_datetime(self.start))
+            .later()
+            .ok()?;
+        let end_date = if self.end < self.start {
+            date.tomorrow().ok()?
+        } else {
+            date
+        };
+        let end = self
+            .zone
+            .to_ambiguous_timestamp(end_date.to_datetime(self.end))
+            .later()
+            .ok()?;
+        Some((start, end))
+    }
+
+    /// The opening that contains `at`, as `(opened, closes)`.
+    pub(crate) fn open_at(&self, at: Timestamp) -> Option<(Timestamp, Timestamp)> {
+        let today = at.to_zoned_datetime(self.zone.clone()).date();
+        [today.yesterday().ok(), Some(today)]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| self.opening_on(d))
+            .find(|(start, end)| *start <= at && at < *end)
+    }
+
+    /// `at` if the window is open then, else the next moment it opens.
+    pub(crate) fn next_open(&self, at: Timestamp) -> Option<Timestamp> {
+        if self.open_at(at).is_some() {
+            return Some(at);
+        }
+        let mut date = at
+            .to_zoned_datetime(self.zone.clone())
+            .date()
+            .yesterday()
+            .ok()?;
+        for _ in 0..9 {
+            if let Some((start, _)) = self.opening_on(date) {
+                if start >= at {
+                    return Some(start);
+                }
+            }
+            date = date.tomorrow().ok()?;
+        }
+        None
     }
 
     #[cfg(test)]
@@ -316,6 +380,62 @@ mod tests {
         let w = Window::parse("Fri 22:00-02:00 UTC").expect("crosses midnight");
         assert!(w.crosses_midnight());
         assert!(w.opens_on(Weekday::Fri) && !w.opens_on(Weekday::Sat));
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn openings() {
+        let w = Window::parse("Mon-Fri 18:00-22:00 America/New_York").expect("window");
+        // Monday 2026-12-07, 17:59 in New York: opens a minute later.
+        assert_eq!(
+            w.next_open(at("2026-12-07T22:59:00Z")),
+            Some(at("2026-12-07T23:00:00Z"))
+        );
+        assert_eq!(
+            w.next_open(at("2026-12-07T23:30:00Z")),
+            Some(at("2026-12-07T23:30:00Z"))
+        );
+        assert_eq!(
+            w.open_at(at("2026-12-07T23:30:00Z")),
+            Some((at("2026-12-07T23:00:00Z"), at("2026-12-08T03:00:00Z")))
+        );
+        // Friday after closing: next Monday.
+        assert_eq!(
+            w.next_open(at("2026-12-12T04:00:00Z")),
+            Some(at("2026-12-14T23:00:00Z"))
+        );
+        // Crossing midnight: Friday 23:00 to Saturday 01:30 London; Saturday 00:30 is inside.
+        let late = Window::parse("Fri 23:00-01:30 Europe/London").expect("window");
+        assert!(late.open_at(at("2026-12-12T00:30:00Z")).is_some());
+        assert!(late.open_at(at("2026-12-12T02:00:00Z")).is_none());
+        assert_eq!(
+            late.next_open(at("2026-12-12T02:00:00Z")),
+            Some(at("2026-12-18T23:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn openings_across_dst() {
+        // 2027-03-14: New York skips 02:00-03:00. A window opening at 02:30 that Sunday opens at
+        // the later instant, 03:30 EDT (07:30Z); the next Sunday it is 02:30 EDT again.
+        let w = Window::parse("Sun 02:30-04:00 America/New_York").expect("window");
+        assert_eq!(
+            w.next_open(at("2027-03-14T05:00:00Z")),
+            Some(at("2027-03-14T07:30:00Z"))
+        );
+        assert_eq!(
+            w.next_open(at("2027-03-15T00:00:00Z")),
+            Some(at("2027-03-21T06:30:00Z"))
+        );
+        // 2026-11-01: 01:30 happens twice; the later one is 01:30 EST (06:30Z).
+        let fold = Window::parse("Sun 01:30-03:00 America/New_York").expect("window");
+        assert_eq!(
+            fold.next_open(at("2026-11-01T04:00:00Z")),
+            Some(at("2026-11-01T06:30:00Z"))
+        );
     }
 
     #[test]

@@ -1,0 +1,71 @@
+//! `cutover plan PLAN`: the dry-run a change board reviews. It reads the plan and the platform
+//! and writes nothing anywhere.
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+use crate::clock::Clock;
+use crate::dry_run::{self, DryRun};
+use crate::exit_code::Exit;
+use crate::planner;
+use crate::target::observe;
+
+use super::{Output, PlanFormat, load_or_report, open_target};
+
+pub(crate) fn run(
+    path: &Path,
+    format: PlanFormat,
+    full: bool,
+    now: Option<Timestamp>,
+    clock: Clock,
+    out: &Output,
+) -> Exit {
+    let Some(plan) = load_or_report(path, out) else {
+        return Exit::Invalid;
+    };
+    let target = match open_target(&plan, path, clock) {
+        Ok(target) => target,
+        Err(message) => {
+            out.stderr(&format!("error: {message}\n"));
+            return Exit::Failure;
+        }
+    };
+    let now = now.unwrap_or_else(|| clock.now());
+    let observed = match super::block_on(observe(&target.target, now)) {
+        Ok(observed) => observed,
+        Err(e) => {
+            out.stderr(&format!(
+                "error: cannot read the platform ({}): {e}\n",
+                target.description
+            ));
+            return Exit::Failure;
+        }
+    };
+    let schedule = planner::plan(&plan, &observed, now);
+    let digest = planner::digest(&plan, &observed);
+    let dry = DryRun {
+        plan: &plan,
+        plan_file: path.display().to_string(),
+        target: target.description.clone(),
+        schedule: &schedule,
+        digest: &digest,
+        full,
+    };
+    let rendered = match format {
+        PlanFormat::Text => dry_run::text(&dry),
+        PlanFormat::Markdown => dry_run::markdown(&dry),
+        PlanFormat::Json => dry_run::json(&dry),
+    };
+    out.stdout(&rendered);
+    if schedule.is_blocked() {
+        Exit::Halted
+    } else {
+        Exit::Done
+    }
+}
+
+/// Where a plan file's folder is, for relative paths and `.cutover/`.
+pub(crate) fn plan_dir(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}

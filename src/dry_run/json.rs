@@ -1,0 +1,55 @@
+//! The dry-run as JSON: a stable shape (`format_version` 1) for tools.
+
+use serde::Serialize;
+
+use super::DryRun;
+use crate::planner::{Finding, PlannedStep};
+
+#[derive(Serialize)]
+struct Document<'a> {
+    format_version: u32,
+    dry_run: bool,
+    plan: PlanHeader<'a>,
+    target: &'a str,
+    as_of: String,
+    digest: &'a str,
+    from: &'a str,
+    to: &'a str,
+    blocked: bool,
+    findings: &'a [Finding],
+    steps: &'a [PlannedStep],
+}
+
+#[derive(Serialize)]
+struct PlanHeader<'a> {
+    name: String,
+    file: &'a str,
+    description: &'a str,
+    definition: &'a crate::plan::Plan,
+}
+
+pub(crate) fn render(dry: &DryRun<'_>) -> String {
+    let s = dry.schedule;
+    let document = Document {
+        format_version: 1,
+        dry_run: true,
+        plan: PlanHeader {
+            name: dry.plan.name.to_string(),
+            file: &dry.plan_file,
+            description: &dry.plan.description,
+            definition: dry.plan,
+        },
+        target: &dry.target,
+        as_of: s.now.to_string(),
+        digest: dry.digest,
+        from: &s.from,
+        to: &s.to,
+        blocked: s.is_blocked(),
+        findings: &s.findings,
+        steps: &s.steps,
+    };
+    let mut text = serde_json::to_string_pretty(&document)
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}

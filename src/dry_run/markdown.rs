@@ -1,0 +1,183 @@
+//! The dry-run as Markdown, to paste into a change ticket. Lists are never folded.
+
+use std::fmt::Write;
+
+use super::{DryRun, duration_words, gate_text, member_summary, status_text};
+use crate::planner::{MemberState, Severity, StepDetail};
+
+const BANNER: &str =
+    "> **DRY RUN**: `cutover plan` changes nothing; this is what `cutover apply` would do.";
+
+pub(crate) fn render(dry: &DryRun<'_>) -> String {
+    let mut out = String::new();
+    let plan = dry.plan;
+    let s = dry.schedule;
+    let zone = plan.display_zone();
+    let _ = writeln!(out, "{BANNER}\n");
+    let _ = writeln!(out, "# Migration plan `{}`\n", plan.name);
+    if !plan.description.is_empty() {
+        let _ = writeln!(out, "{}\n", plan.description);
+    }
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(out, "| Plan file | `{}` |", dry.plan_file);
+    let _ = writeln!(out, "| Target | {} |", dry.target);
+    let _ = writeln!(
+        out,
+        "| Change | \"{}\" (Basic/NTLM) to \"{}\" (OAuth, tenant `{}`) |",
+        s.from, s.to, plan.to.tenant_id
+    );
+    let _ = writeln!(out, "| As of | {} |", dry.time(s.now, &zone));
+    let _ = writeln!(out, "| Digest | `{}` |", dry.digest);
+    let _ = writeln!(
+        out,
+        "| Apply exactly this | `cutover apply {} --approved {}` |\n",
+        dry.plan_file, dry.digest
+    );
+
+    let _ = writeln!(out, "## Preflight\n");
+    if s.findings.is_empty() {
+        let _ = writeln!(out, "Nothing to report.\n");
+    }
+    for f in &s.findings {
+        let label = match f.severity {
+            Severity::Blocking => "**BLOCKING**",
+            Severity::Warning => "**Warning**",
+            Severity::Info => "Info",
+        };
+        let _ = writeln!(out, "- {label}: {}", f.message);
+        if !f.users.is_empty() {
+            let users: Vec<String> = f.users.iter().map(|u| format!("`{u}`")).collect();
+            let _ = writeln!(out, "  - Users: {}", users.join(", "));
+        }
+        if let Some(remedy) = &f.remedy {
+            let _ = writeln!(out, "  - Fix: {remedy}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n## Steps\n\nTimes are the earliest possible: syncs, approvals and windows can only delay them.\n"
+    );
+    for (i, step) in s.steps.iter().enumerate() {
+        let zone = dry.zone_of(step);
+        match &step.detail {
+            StepDetail::Connect {
+                display_name,
+                tenant_id,
+                service_account,
+                adopt,
+            } => {
+                let _ = writeln!(out, "### {}. Connect \"{display_name}\"\n", i + 1);
+                let verb = if *adopt {
+                    "Adopt the existing configuration"
+                } else {
+                    "Create the OAuth configuration"
+                };
+                let account = service_account
+                    .clone()
+                    .unwrap_or_else(|| "the service account".to_owned());
+                let _ = writeln!(
+                    out,
+                    "{verb} for tenant `{tenant_id}` and authorize it, signed in as `{account}`.\n"
+                );
+            }
+            StepDetail::Move(detail) => {
+                let wave = detail
+                    .wave
+                    .map(|(n, of)| format!(" (wave {n} of {of} of batch `{}`)", detail.step))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "### {}. `{}`: {} user(s){wave}\n",
+                    i + 1,
+                    step.id,
+                    detail.members.len()
+                );
+                let _ = writeln!(out, "- Selector: {}", detail.selector);
+                let _ = writeln!(
+                    out,
+                    "- Gate: {}",
+                    gate_text(&detail.gate, detail.allowed_errors, detail.members.len())
+                );
+                if detail.approval {
+                    let _ = writeln!(out, "- Approval: `{}`", dry.approve_command(&detail.step));
+                }
+                if let Some(t) = detail.not_before {
+                    let _ = writeln!(out, "- Not before: {}", dry.time(t.timestamp(), &zone));
+                }
+                if let Some(w) = &detail.window {
+                    let _ = writeln!(out, "- Window: {w}");
+                }
+                let summary = member_summary(detail);
+                if !summary.is_empty() {
+                    let _ = writeln!(out, "- Of the users: {summary}");
+                }
+                for note in &detail.notes {
+                    let _ = writeln!(out, "- Note: {note}");
+                }
+                if !detail.members.is_empty() {
+                    let _ = writeln!(out, "\n| # | User | Action |\n|---|---|---|");
+                    for (n, m) in detail.members.iter().enumerate() {
+                        let action = match m.state {
+                            MemberState::Move => "enable OAuth, then disable Basic",
+                            MemberState::FinishMove => "disable Basic (already on both)",
+                            MemberState::OnTo => "verify only (already on OAuth)",
+                            MemberState::Neither => "none (on neither configuration)",
+                        };
+                        let _ = writeln!(out, "| {} | `{}` | {action} |", n + 1, m.email);
+                    }
+                }
+                let _ = writeln!(out);
+            }
+            StepDetail::Disconnect {
+                display_name,
+                after,
+                approval,
+                stragglers,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "### {}. Disconnect \"{display_name}\": **IRREVERSIBLE**\n",
+                    i + 1
+                );
+                let _ = writeln!(
+                    out,
+                    "Removes the credentials of \"{display_name}\". This cannot be undone.\n"
+                );
+                let _ = writeln!(
+                    out,
+                    "- Runs only when no user on the platform is left on \"{display_name}\" and every OAuth user syncs cleanly"
+                );
+                let _ = writeln!(out, "- Quiet time: {}", duration_words(*after));
+                if *approval {
+                    let _ = writeln!(out, "- Approval: `{}`", dry.approve_command("disconnect"));
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "- Approval: **not required** (the plan says `approval = false`)"
+                    );
+                }
+                if !stragglers.is_empty() {
+                    let users: Vec<String> = stragglers.iter().map(|u| format!("`{u}`")).collect();
+                    let _ = writeln!(
+                        out,
+                        "- Blocked by {} user(s) in no step: {}",
+                        stragglers.len(),
+                        users.join(", ")
+                    );
+                }
+                let _ = writeln!(out);
+            }
+        }
+        if let (Some(start), Some(pass)) = (step.start, step.pass) {
+            let _ = writeln!(
+                out,
+                "Earliest start {}; earliest pass {}.\n",
+                dry.time(start, &zone),
+                dry.time(pass, &zone)
+            );
+        }
+        let _ = writeln!(out, "Status: {}.\n", status_text(&step.status, dry, step));
+    }
+    let _ = writeln!(out, "{BANNER}");
+    out
+}

@@ -1,0 +1,127 @@
+//! The dry-run: the planner's schedule rendered for a change board, as text, Markdown or JSON.
+//!
+//! Every rendering names every user of every step (text may fold long lists; Markdown and JSON
+//! never do), every gate with its thresholds, the projected timeline in the plan's time zones,
+//! what preflight found, and marks the disconnect as irreversible. Output depends only on its
+//! inputs, so the same plan, platform state and `--now` give the same bytes.
+
+mod json;
+mod markdown;
+mod text;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::plan::grammar::PlanDuration;
+use crate::plan::{Gate, OnFailure, Plan};
+use crate::planner::{MemberState, MoveDetail, PlannedStep, Schedule, StepDetail, StepStatus};
+
+pub(crate) use json::render as json;
+pub(crate) use markdown::render as markdown;
+pub(crate) use text::render as text;
+
+/// What a dry-run shows, besides the schedule itself.
+pub(crate) struct DryRun<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) plan_file: String,
+    pub(crate) target: String,
+    pub(crate) schedule: &'a Schedule,
+    pub(crate) digest: &'a str,
+    /// Text only: list every user instead of folding long lists.
+    pub(crate) full: bool,
+}
+
+impl DryRun<'_> {
+    /// The zone a step's times are shown in: its window's, else the plan's.
+    fn zone_of(&self, step: &PlannedStep) -> TimeZone {
+        match &step.detail {
+            StepDetail::Move(MoveDetail {
+                window: Some(w), ..
+            }) => w.zone().clone(),
+            _ => self.plan.display_zone(),
+        }
+    }
+
+    fn time(&self, at: Timestamp, zone: &TimeZone) -> String {
+        let zoned = at.to_zoned_datetime(zone.clone());
+        let name = zone.iana_name().unwrap_or("");
+        let text = zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+        if name.is_empty() || name == "UTC" {
+            text
+        } else {
+            format!("{text} {name}")
+        }
+    }
+
+    fn approve_command(&self, step: &str) -> String {
+        format!("cutover approve {} {step}", self.plan_file)
+    }
+}
+
+fn gate_text(gate: &Gate, allowed: u64, users: usize) -> String {
+    let on_failure = match gate.on_failure {
+        OnFailure::Halt => "halt (failing users sync over the old configuration again)",
+        OnFailure::Rollback => "roll the step back",
+    };
+    let preexisting = if gate.count_preexisting {
+        ", pre-existing failures counted"
+    } else {
+        ""
+    };
+    format!(
+        "soak {}, timeout {}, max errors {} ({allowed} of {users} users), on failure: {on_failure}{preexisting}",
+        gate.soak, gate.timeout, gate.max_errors
+    )
+}
+
+fn member_summary(detail: &MoveDetail) -> String {
+    let count = |state| detail.members.iter().filter(|m| m.state == state).count();
+    let mut parts = Vec::new();
+    for (state, words) in [
+        (MemberState::FinishMove, "already on both (finish the move)"),
+        (MemberState::OnTo, "already moved (verified only)"),
+        (MemberState::Neither, "on neither configuration (not moved)"),
+    ] {
+        let n = count(state);
+        if n > 0 {
+            parts.push(format!("{n} {words}"));
+        }
+    }
+    parts.join(", ")
+}
+
+fn status_text(status: &StepStatus, dry: &DryRun<'_>, step: &PlannedStep) -> String {
+    let zone = dry.zone_of(step);
+    match status {
+        StepStatus::Done => "done".to_owned(),
+        StepStatus::Due => "due now".to_owned(),
+        StepStatus::Later => "after the steps before it".to_owned(),
+        StepStatus::Blocked { reason } => format!("blocked: {reason}"),
+        StepStatus::Waiting { reason, until } => {
+            let when = until
+                .map(|t| format!(" until {}", dry.time(t, &zone)))
+                .unwrap_or_default();
+            match reason {
+                crate::planner::WaitReason::Approval => {
+                    let step_name = match &step.detail {
+                        StepDetail::Move(d) => d.step.clone(),
+                        _ => step.id.clone(),
+                    };
+                    format!(
+                        "waiting for approval: `{}`",
+                        dry.approve_command(&step_name)
+                    )
+                }
+                other => format!("waiting ({}){when}", other.as_str()),
+            }
+        }
+    }
+}
+
+fn duration_words(d: PlanDuration) -> String {
+    if d.is_zero() {
+        "no quiet time".to_owned()
+    } else {
+        format!("{d} of quiet time after the last batch passed")
+    }
+}

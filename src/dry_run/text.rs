@@ -1,0 +1,207 @@
+//! The dry-run as plain text: for a terminal, a log, or a ticket.
+
+use std::fmt::Write;
+
+use super::{DryRun, duration_words, gate_text, member_summary, status_text};
+use crate::planner::{Severity, StepDetail};
+
+/// Where a step's details start.
+const INDENT: &str = "       ";
+
+/// How many users a folded list shows before "and N more".
+const FOLD: usize = 8;
+
+const BANNER: &str =
+    "DRY RUN: cutover plan changes nothing; this is what `cutover apply` would do.";
+
+pub(crate) fn render(dry: &DryRun<'_>) -> String {
+    let mut out = String::new();
+    let plan = dry.plan;
+    let s = dry.schedule;
+    let zone = plan.display_zone();
+    let _ = writeln!(out, "{BANNER}\n");
+    let _ = writeln!(out, "Plan     {} ({})", plan.name, dry.plan_file);
+    if !plan.description.is_empty() {
+        let _ = writeln!(out, "         {}", plan.description);
+    }
+    let _ = writeln!(out, "Target   {}", dry.target);
+    let _ = writeln!(
+        out,
+        "Change   {:?} (Basic/NTLM) -> {:?} (OAuth, tenant {})",
+        s.from, s.to, plan.to.tenant_id
+    );
+    let _ = writeln!(out, "As of    {}", dry.time(s.now, &zone));
+    let _ = writeln!(out, "Digest   {}", dry.digest);
+    let _ = writeln!(
+        out,
+        "         approve this exact plan and tenant with `cutover apply {} --approved {}`",
+        dry.plan_file, dry.digest
+    );
+
+    let _ = writeln!(out, "\nPreflight");
+    if s.findings.is_empty() {
+        let _ = writeln!(out, "  ok        nothing to report");
+    }
+    for f in &s.findings {
+        let label = match f.severity {
+            Severity::Blocking => "BLOCKING",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        };
+        let _ = writeln!(out, "  {label:<9} {}", f.message);
+        if !f.users.is_empty() {
+            let _ = writeln!(
+                out,
+                "            {}",
+                fold(f.users.iter().map(ToString::to_string).collect(), dry.full)
+            );
+        }
+        if let Some(remedy) = &f.remedy {
+            let _ = writeln!(out, "            fix: {remedy}");
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "\nSteps (times are the earliest possible: syncs, approvals and windows can only delay them)"
+    );
+    for (i, step) in s.steps.iter().enumerate() {
+        let zone = dry.zone_of(step);
+        let number = format!("{}.", i + 1);
+        match &step.detail {
+            StepDetail::Connect {
+                display_name,
+                tenant_id,
+                service_account,
+                adopt,
+            } => {
+                let account = service_account
+                    .clone()
+                    .unwrap_or_else(|| "the service account".to_owned());
+                let what = if *adopt {
+                    format!(
+                        "Adopt the existing {display_name:?} (tenant {tenant_id}) and make sure it is authorized by {account}"
+                    )
+                } else {
+                    format!(
+                        "Create {display_name:?} (OAuth, tenant {tenant_id}) and authorize it, signed in as {account}"
+                    )
+                };
+                let _ = writeln!(out, "  {number} connect\n{INDENT}{what}");
+            }
+            StepDetail::Move(detail) => {
+                let kind = if detail.wave.is_some() {
+                    format!(
+                        "wave {} of {} of batch `{}`, ",
+                        detail.wave.map_or(0, |w| w.0),
+                        detail.wave.map_or(0, |w| w.1),
+                        detail.step
+                    )
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    out,
+                    "  {number} {}\n{INDENT}{} user(s): {kind}{}",
+                    step.id,
+                    detail.members.len(),
+                    detail.selector
+                );
+                let emails: Vec<String> =
+                    detail.members.iter().map(|m| m.email.to_string()).collect();
+                if !emails.is_empty() {
+                    let _ = writeln!(out, "{INDENT}{}", fold(emails, dry.full));
+                }
+                let summary = member_summary(detail);
+                if !summary.is_empty() {
+                    let _ = writeln!(out, "{INDENT}of whom {summary}");
+                }
+                for note in &detail.notes {
+                    let _ = writeln!(out, "{INDENT}note: {note}");
+                }
+                let _ = writeln!(
+                    out,
+                    "{INDENT}gate: {}",
+                    gate_text(&detail.gate, detail.allowed_errors, detail.members.len())
+                );
+                let mut when = Vec::new();
+                if detail.approval {
+                    when.push(format!(
+                        "approval (`{}`)",
+                        dry.approve_command(&detail.step)
+                    ));
+                }
+                if let Some(t) = detail.not_before {
+                    when.push(format!("not before {}", dry.time(t.timestamp(), &zone)));
+                }
+                if let Some(w) = &detail.window {
+                    when.push(format!("inside the window {w}"));
+                }
+                if !when.is_empty() {
+                    let _ = writeln!(out, "{INDENT}starts only with: {}", when.join("; "));
+                }
+            }
+            StepDetail::Disconnect {
+                display_name,
+                after,
+                approval,
+                stragglers,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  {number} disconnect\n{INDENT}IRREVERSIBLE: disconnect {display_name:?}; its credentials are removed and cannot be restored"
+                );
+                let approval = if *approval {
+                    format!("approval (`{}`)", dry.approve_command("disconnect"))
+                } else {
+                    "NO approval (the plan says `approval = false`)".to_owned()
+                };
+                let _ = writeln!(
+                    out,
+                    "{INDENT}runs only with: no user on the platform left on {display_name:?}, every OAuth user syncing cleanly, {}, {approval}",
+                    duration_words(*after)
+                );
+                if !stragglers.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "{INDENT}blocked by {} user(s) in no step: {}",
+                        stragglers.len(),
+                        fold(
+                            stragglers.iter().map(ToString::to_string).collect(),
+                            dry.full
+                        )
+                    );
+                }
+            }
+        }
+        if let (Some(start), Some(pass)) = (step.start, step.pass) {
+            let timing = match &step.detail {
+                StepDetail::Move(_) => format!(
+                    "earliest start {}, earliest pass {}",
+                    dry.time(start, &zone),
+                    dry.time(pass, &zone)
+                ),
+                _ => format!("earliest {}", dry.time(start, &zone)),
+            };
+            let _ = writeln!(out, "{INDENT}{timing}");
+        }
+        let _ = writeln!(
+            out,
+            "{INDENT}status: {}",
+            status_text(&step.status, dry, step)
+        );
+    }
+    let _ = writeln!(out, "\n{BANNER}");
+    out
+}
+
+fn fold(items: Vec<String>, full: bool) -> String {
+    if full || items.len() <= FOLD + 2 {
+        return items.join(", ");
+    }
+    let more = items.len() - FOLD;
+    format!(
+        "{}, and {more} more (--full lists them all)",
+        items[..FOLD].join(", ")
+    )
+}

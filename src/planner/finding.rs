@@ -1,0 +1,48 @@
+//! What preflight found on the platform: a problem, whether it blocks, and what to do.
+
+use serde::Serialize;
+
+use crate::plan::grammar::Email;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Severity {
+    /// Nothing may change until a person fixes this.
+    Blocking,
+    /// The rollout can start, but this will need attention (often before the disconnect).
+    Warning,
+    /// Worth knowing; not evidence that anything is wrong.
+    Info,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Finding {
+    pub(crate) severity: Severity,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    /// The users it is about, by name, in email order.
+    pub(crate) users: Vec<Email>,
+    pub(crate) remedy: Option<String>,
+}
+
+impl Finding {
+    pub(crate) fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity,
+            code,
+            message: message.into(),
+            users: Vec::new(),
+            remedy: None,
+        }
+    }
+
+    pub(crate) fn users(mut self, users: Vec<Email>) -> Self {
+        self.users = users;
+        self
+    }
+
+    pub(crate) fn remedy(mut self, remedy: impl Into<String>) -> Self {
+        self.remedy = Some(remedy.into());
+        self
+    }
+}

@@ -1,0 +1,146 @@
+//! What the planner returns: the rollout's steps in order, each with its status and reason.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::Finding;
+use crate::plan::grammar::{Email, PlanDuration, StartTime, Window};
+use crate::plan::{Gate, StepKind};
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Schedule {
+    pub(crate) now: Timestamp,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) steps: Vec<PlannedStep>,
+}
+
+impl Schedule {
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.severity == super::Severity::Blocking)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PlannedStep {
+    /// `connect`, `pilot`, a batch name, `<batch>#<n>` for a wave, or `disconnect`.
+    pub(crate) id: String,
+    pub(crate) detail: StepDetail,
+    pub(crate) status: StepStatus,
+    /// The earliest the step can start, as far as can be told now.
+    pub(crate) start: Option<Timestamp>,
+    /// The earliest its gate can pass (the disconnect: the earliest it can run).
+    pub(crate) pass: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum StepDetail {
+    /// Create (or adopt) the `to` configuration and have it authorized.
+    Connect {
+        display_name: String,
+        tenant_id: String,
+        service_account: Option<String>,
+        /// An existing configuration with the plan's name that matches is adopted, not created.
+        adopt: bool,
+    },
+    /// Switch users from `from` to `to`, then verify.
+    Move(MoveDetail),
+    /// Disconnect `from`. Irreversible.
+    Disconnect {
+        display_name: String,
+        after: PlanDuration,
+        approval: bool,
+        /// Users still enabled on `from` who are in no step: they block it.
+        stragglers: Vec<Email>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct MoveDetail {
+    /// The pilot's or batch's name in the plan.
+    pub(crate) step: String,
+    pub(crate) kind: StepKind,
+    /// `(n, of)` for a wave of a batch split by `max_size`.
+    pub(crate) wave: Option<(usize, usize)>,
+    /// The plan's selector, in words.
+    pub(crate) selector: String,
+    pub(crate) members: Vec<Member>,
+    pub(crate) gate: Gate,
+    /// `max_errors` as a count of this step's users.
+    pub(crate) allowed_errors: u64,
+    pub(crate) approval: bool,
+    pub(crate) not_before: Option<StartTime>,
+    pub(crate) window: Option<Window>,
+    /// Things a reviewer should know about the membership.
+    pub(crate) notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Member {
+    pub(crate) email: Email,
+    pub(crate) state: MemberState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum MemberState {
+    /// On `from` only: enable `to`, then disable `from`.
+    Move,
+    /// On both: disable `from` once `to` is proven.
+    FinishMove,
+    /// Already on `to` alone: only verified.
+    OnTo,
+    /// On neither configuration: reported, not moved.
+    Neither,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub(crate) enum StepStatus {
+    Done,
+    /// Can run now.
+    Due,
+    /// Cannot run before something happens.
+    Waiting {
+        reason: WaitReason,
+        until: Option<Timestamp>,
+    },
+    /// Runs after the steps before it.
+    Later,
+    /// Cannot run until a person fixes what preflight found.
+    Blocked {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum WaitReason {
+    Approval,
+    Authorization,
+    Hold,
+    NotBefore,
+    Window,
+    Soak,
+    After,
+    Verification,
+}
+
+impl WaitReason {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Approval => "approval",
+            WaitReason::Authorization => "authorization",
+            WaitReason::Hold => "hold",
+            WaitReason::NotBefore => "not_before",
+            WaitReason::Window => "window",
+            WaitReason::Soak => "soak",
+            WaitReason::After => "after",
+            WaitReason::Verification => "verification",
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Why a sandbox file could not be used.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SandboxError {
+    #[error("there is no sandbox file at {path}; create one with `cutover sandbox init {path}`")]
+    Missing { path: PathBuf },
+    #[error("{path} is not a sandbox file (it is not a SQLite database cutover made)")]
+    NotASandbox { path: PathBuf },
+    #[error(
+        "{path} is a sandbox file of format {found}, made by a newer cutover; this one reads format {supported}"
+    )]
+    NewerFormat {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("{path} already exists; remove it first or choose another path")]
+    Exists { path: PathBuf },
+    #[error("unknown sandbox scenario `{name}`; scenarios: {known}")]
+    UnknownScenario { name: String, known: String },
+    #[error("no user {email} in the sandbox")]
+    NoSuchUser { email: String },
+    #[error("no configuration {name:?} in the sandbox")]
+    NoSuchConfiguration { name: String },
+    #[error(
+        "the sandbox has no free configuration slot for {name:?}: ask your platform's support to add a second service account slot"
+    )]
+    NoFreeSlot { name: String },
+    #[error("sandbox file {path}: {source}")]
+    Database {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("sandbox file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,119 @@
+//! The sandbox as a [`Target`]: the engine's calls, answered from the sandbox file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::{SandboxError, SandboxFile, Scenario, ScenarioOptions};
+use crate::clock::Clock;
+use crate::plan::grammar::Email;
+use crate::target::{
+    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, Target,
+    TargetError, UserPage, UserWrite,
+};
+
+pub(crate) struct SandboxTarget {
+    file: Mutex<SandboxFile>,
+    clock: Clock,
+}
+
+impl SandboxTarget {
+    /// Opens an existing sandbox file.
+    pub(crate) fn open(path: &Path, clock: Clock) -> Result<Self, SandboxError> {
+        Ok(Self {
+            file: Mutex::new(SandboxFile::open(path)?),
+            clock,
+        })
+    }
+
+    /// Opens a scenario's sandbox in `dir`, creating it from the scenario on first use (which is
+    /// not a platform write: the tenant "already existed").
+    pub(crate) fn scenario(dir: &Path, name: &str, clock: Clock) -> Result<Self, SandboxError> {
+        let scenario = Scenario::find(name).ok_or_else(|| SandboxError::UnknownScenario {
+            name: name.to_owned(),
+            known: Scenario::names(),
+        })?;
+        let path = scenario_path(dir, name);
+        if !path.exists() {
+            crate::workdir::ensure(dir.parent().unwrap_or(Path::new("."))).map_err(|source| {
+                SandboxError::Io {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            let tenant = scenario.tenant(ScenarioOptions::default());
+            SandboxFile::create(&path, &tenant, scenario.name, clock.now_ms())?;
+        }
+        Self::open(&path, clock)
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut SandboxFile, i64) -> Result<T, SandboxError>,
+    ) -> Result<T, TargetError> {
+        let now_ms = self.clock.now_ms();
+        let mut file = self.file.lock().map_err(|_| {
+            TargetError::Other("the sandbox was left inconsistent by a panic".to_owned())
+        })?;
+        f(&mut file, now_ms).map_err(|e| match e {
+            SandboxError::NoFreeSlot { .. } => TargetError::Conflict(e.to_string()),
+            SandboxError::NoSuchConfiguration { .. } | SandboxError::NoSuchUser { .. } => {
+                TargetError::NotFound(e.to_string())
+            }
+            other => TargetError::Other(other.to_string()),
+        })
+    }
+}
+
+/// Where a plan's scenario sandbox lives: `<plan dir>/.cutover/sandbox-<scenario>.db`.
+pub(crate) fn scenario_path(workdir: &Path, name: &str) -> PathBuf {
+    workdir.join(format!("sandbox-{name}.db"))
+}
+
+impl Target for SandboxTarget {
+    async fn whoami(&self) -> Result<Identity, TargetError> {
+        Ok(Identity {
+            account: "admin@sandbox".to_owned(),
+            role: "admin".to_owned(),
+        })
+    }
+
+    async fn configurations(&self) -> Result<ConfigurationList, TargetError> {
+        self.with(|file, _| file.configuration_list())
+    }
+
+    async fn create_configuration(
+        &self,
+        new: &NewConfiguration,
+    ) -> Result<Configuration, TargetError> {
+        self.with(|file, now| file.create_configuration(new, now))
+    }
+
+    async fn authorization(&self, configuration: &str) -> Result<Authorization, TargetError> {
+        self.with(|file, now| file.authorization(configuration, now))
+    }
+
+    async fn users(&self, after: Option<&Email>, limit: usize) -> Result<UserPage, TargetError> {
+        let after = after.map(ToString::to_string);
+        self.with(|file, now| {
+            let (users, more) = file.users(after.as_deref(), limit, now)?;
+            Ok(UserPage { users, more })
+        })
+    }
+
+    async fn set_enabled(
+        &self,
+        configuration: &str,
+        users: &[Email],
+        enabled: bool,
+    ) -> Result<Vec<UserWrite>, TargetError> {
+        self.with(|file, now| file.set_enabled(configuration, users, enabled, now))
+    }
+
+    async fn recheck(&self, configuration: &str, users: &[Email]) -> Result<(), TargetError> {
+        self.with(|file, now| file.recheck(configuration, users, now))
+    }
+
+    async fn disconnect(&self, configuration: &str) -> Result<(), TargetError> {
+        self.with(|file, now| file.disconnect(configuration, now))
+    }
+}

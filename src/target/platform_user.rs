@@ -1,0 +1,97 @@
+//! Users as the platform reports them: attributes, enabled configurations, latest sync results.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::plan::grammar::Email;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct PlatformUser {
+    pub(crate) email: Email,
+    pub(crate) location: String,
+    pub(crate) groups: Vec<String>,
+    /// Ids of the configurations this user is enabled on.
+    pub(crate) enabled: Vec<String>,
+    /// The latest sync attempt per configuration id, for the configurations that have synced.
+    pub(crate) sync: BTreeMap<String, SyncResult>,
+}
+
+impl PlatformUser {
+    pub(crate) fn is_enabled_on(&self, configuration: &str) -> bool {
+        self.enabled.iter().any(|c| c == configuration)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SyncOutcome {
+    Ok,
+    /// Data missing on one side, such as an email that is not the mailbox's primary address.
+    /// The user does not sync.
+    Warning,
+    Error,
+    /// Exchange asked the platform to back off; the attempt will be retried.
+    Throttled,
+}
+
+impl SyncOutcome {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SyncOutcome::Ok => "ok",
+            SyncOutcome::Warning => "warning",
+            SyncOutcome::Error => "error",
+            SyncOutcome::Throttled => "throttled",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "ok" => Some(SyncOutcome::Ok),
+            "warning" => Some(SyncOutcome::Warning),
+            "error" => Some(SyncOutcome::Error),
+            "throttled" => Some(SyncOutcome::Throttled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct SyncResult {
+    pub(crate) at: Timestamp,
+    pub(crate) outcome: SyncOutcome,
+    /// The platform's own error text, shown to people as is.
+    pub(crate) error: Option<String>,
+    /// A machine code for the error, such as `ErrorAccessDenied`, when the platform gives one.
+    pub(crate) code: Option<String>,
+}
+
+impl SyncResult {
+    /// Throttling and transient errors mean "not yet known", not "broken".
+    pub(crate) fn is_transient(&self) -> bool {
+        match self.outcome {
+            SyncOutcome::Throttled => true,
+            SyncOutcome::Error => self
+                .code
+                .as_deref()
+                .is_some_and(|c| TRANSIENT_CODES.contains(&c)),
+            SyncOutcome::Ok | SyncOutcome::Warning => false,
+        }
+    }
+}
+
+/// Error codes that say "try again", not "this user cannot sync".
+const TRANSIENT_CODES: &[&str] = &[
+    "ErrorServerBusy",
+    "ErrorTimeoutExpired",
+    "ErrorInternalServerTransientError",
+    "ServiceUnavailable",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct UserPage {
+    pub(crate) users: Vec<PlatformUser>,
+    /// Present when more users follow: pass the last email as `after`.
+    pub(crate) more: bool,
+}
