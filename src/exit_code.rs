@@ -13,6 +13,10 @@ pub(crate) enum Exit {
     Invalid = 2,
     /// Halted: a gate failed, a rollback ran, or a precondition needs a person.
     Halted = 3,
+    /// Waiting for time, syncs or a person; see the `waiting:` line.
+    Waiting = 4,
+    /// Another run holds the plan's lock.
+    Locked = 5,
 }
 
 impl From<Exit> for ExitCode {

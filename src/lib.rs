@@ -11,10 +11,13 @@ mod cli;
 mod clock;
 mod diagnostic;
 mod dry_run;
+mod engine;
 mod exit_code;
 mod plan;
 mod planner;
+mod report;
 mod sandbox;
+mod state;
 mod target;
 mod workdir;
 

@@ -1,20 +1,27 @@
 //! The command line: arguments parsed once into commands, each command in its own file.
 
+mod apply;
+mod approve;
+mod context;
+mod hold;
+mod log;
 mod output;
 mod plan;
+mod rollback;
 mod sandbox;
 mod schema;
+mod status;
+mod unlock;
 mod validate;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::clock::Clock;
 use crate::exit_code::Exit;
-use crate::plan::{SandboxRef, TargetSpec};
-use crate::sandbox::SandboxTarget;
 
+pub(crate) use context::{block_on, load_or_report, open_store, open_target, read_state};
 pub(crate) use output::Output;
 
 /// cutover: a declarative migration-plan runner. Moves a scheduling platform's Exchange calendar
@@ -22,6 +29,10 @@ pub(crate) use output::Output;
 #[derive(Debug, Parser)]
 #[command(name = "cutover", version, about, long_about = None, propagate_version = true)]
 pub(crate) struct Cli {
+    /// The state file (default: `.cutover/<plan name>.state.db` beside the plan). Point it
+    /// somewhere durable when the runner is ephemeral.
+    #[arg(long, global = true, env = "CUTOVER_STATE", value_name = "PATH")]
+    state: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +60,74 @@ enum Command {
         /// Plan as of this RFC 3339 time instead of now (for reproducible output).
         #[arg(long, value_name = "TIME")]
         now: Option<jiff::Timestamp>,
+    },
+    /// Run the plan: connect, pilot, batches, disconnect. Resumes where the last run stopped.
+    Apply {
+        plan: PathBuf,
+        /// Do what is due now and exit 4 at the first wait, with a `waiting:` line (for cron,
+        /// systemd timers and CI schedules).
+        #[arg(long)]
+        until_blocked: bool,
+        /// Answer confirmation prompts with yes. Never counts as an approval.
+        #[arg(long)]
+        yes: bool,
+        /// The digest of the dry-run the change board approved; checked when the rollout starts.
+        #[arg(long, value_name = "DIGEST")]
+        approved: Option<String>,
+        /// `text` (progress bars on a terminal, plain lines otherwise) or `json` (one object per
+        /// event).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// How often to look at the platform again while waiting, such as `2s` or `500ms`.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = sandbox::parse_interval)]
+        poll_interval: i64,
+    },
+    /// Record an approval of a step (`pilot`, a batch, `<batch>#<n>`, or `disconnect`).
+    Approve {
+        plan: PathBuf,
+        step: String,
+        /// Who approves (default: the OS user).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Move a started batch back to the old configuration (while it is still connected).
+    Rollback {
+        plan: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        batch: String,
+    },
+    /// Freeze the rollout: nothing new starts until `release`.
+    Hold {
+        plan: PathBuf,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// End a hold.
+    Release {
+        plan: PathBuf,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Where the rollout stands; the exit code says it too (0 done, 3 halted, 4 waiting).
+    Status {
+        plan: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The audit trail: every step, gate, approval, hold and unlock, with time and operator.
+    Log {
+        plan: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Remove a run lock left by a process that can no longer release it (recorded).
+    Unlock {
+        plan: PathBuf,
+        /// Required: removing a live run's lock lets two runs collide.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the plan file's JSON Schema (draft-07), for editors and TOML language servers.
     Schema,
@@ -99,88 +178,48 @@ pub(crate) fn run() -> Exit {
             format,
             full,
             now,
-        } => plan::run(&path, format, full, now, clock, &out),
+        } => plan::run(&path, cli.state.as_deref(), format, full, now, clock, &out),
+        Command::Apply {
+            plan: path,
+            until_blocked,
+            yes,
+            approved,
+            format,
+            poll_interval,
+        } => {
+            let options = apply::Options {
+                until_blocked,
+                yes,
+                approved,
+                format,
+                poll_ms: poll_interval,
+            };
+            apply::run(&path, cli.state.as_deref(), &options, clock, &out)
+        }
+        Command::Approve {
+            plan: path,
+            step,
+            by,
+        } => approve::run(&path, cli.state.as_deref(), &step, by, clock, &out),
+        Command::Rollback { plan: path, batch } => {
+            rollback::run(&path, cli.state.as_deref(), &batch, clock, &out)
+        }
+        Command::Hold {
+            plan: path,
+            reason,
+            by,
+        } => hold::hold(&path, cli.state.as_deref(), &reason, by, clock, &out),
+        Command::Release { plan: path, by } => {
+            hold::release(&path, cli.state.as_deref(), by, clock, &out)
+        }
+        Command::Status { plan: path, format } => {
+            status::run(&path, cli.state.as_deref(), format, clock, &out)
+        }
+        Command::Log { plan: path, format } => log::run(&path, cli.state.as_deref(), format, &out),
+        Command::Unlock { plan: path, force } => {
+            unlock::run(&path, cli.state.as_deref(), force, clock, &out)
+        }
         Command::Schema => schema::run(&out),
         Command::Sandbox(command) => sandbox::run(command, clock, &out),
-    }
-}
-
-/// Loads a plan for a command that needs a valid one; on failure prints the diagnostics as
-/// `validate` would and returns `None` (the caller exits 2).
-pub(crate) fn load_or_report(path: &Path, out: &Output) -> Option<crate::plan::Plan> {
-    match crate::plan::load(path) {
-        Ok(loaded) => {
-            validate::print_diagnostics(&loaded.warnings, out);
-            Some(loaded.plan)
-        }
-        Err(crate::plan::LoadError::Invalid { diagnostics }) => {
-            validate::print_diagnostics(&diagnostics, out);
-            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-            out.stderr(&format!(
-                "invalid: {}: {errors} error(s); nothing was done\n",
-                path.display()
-            ));
-            None
-        }
-        Err(e) => {
-            out.stderr(&format!("error: {e}\n"));
-            None
-        }
-    }
-}
-
-/// A plan's target, opened, with words for it.
-pub(crate) struct OpenedTarget {
-    pub(crate) target: SandboxTarget,
-    pub(crate) description: String,
-}
-
-/// Opens the platform a plan names. A scenario sandbox is created on first use.
-pub(crate) fn open_target(
-    plan: &crate::plan::Plan,
-    path: &Path,
-    clock: Clock,
-) -> Result<OpenedTarget, String> {
-    let dir = plan::plan_dir(path);
-    match &plan.target {
-        TargetSpec::Sandbox {
-            sandbox: SandboxRef::Scenario(name),
-        } => {
-            let workdir = crate::workdir::path(&dir);
-            let target =
-                SandboxTarget::scenario(&workdir, name, clock).map_err(|e| e.to_string())?;
-            let file = crate::sandbox::scenario_path(&workdir, name);
-            Ok(OpenedTarget {
-                target,
-                description: format!("sandbox {name:?} ({})", file.display()),
-            })
-        }
-        TargetSpec::Sandbox {
-            sandbox:
-                SandboxRef::File {
-                    path: file,
-                    written,
-                },
-        } => {
-            let target = SandboxTarget::open(file, clock).map_err(|e| e.to_string())?;
-            Ok(OpenedTarget {
-                target,
-                description: format!("sandbox file {written}"),
-            })
-        }
-        TargetSpec::Http { url, .. } => Err(format!(
-            "the http target ({url}) is not available in this build of cutover yet; use a sandbox target"
-        )),
-    }
-}
-
-/// Runs a future on a single-threaded runtime: cutover's concurrency is I/O, not CPU.
-pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime.block_on(future),
-        Err(e) => panic!("cannot start the async runtime: {e}"),
     }
 }

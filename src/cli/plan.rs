@@ -1,7 +1,7 @@
 //! `cutover plan PLAN`: the dry-run a change board reviews. It reads the plan and the platform
 //! and writes nothing anywhere.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::Timestamp;
 
@@ -15,6 +15,7 @@ use super::{Output, PlanFormat, load_or_report, open_target};
 
 pub(crate) fn run(
     path: &Path,
+    state_flag: Option<&Path>,
     format: PlanFormat,
     full: bool,
     now: Option<Timestamp>,
@@ -32,8 +33,15 @@ pub(crate) fn run(
         }
     };
     let now = now.unwrap_or_else(|| clock.now());
-    let observed = match super::block_on(observe(&target.target, now)) {
-        Ok(observed) => observed,
+    let observed = match super::block_on(observe(&target.target)) {
+        Ok(Ok(observed)) => observed,
+        Ok(Err(e)) => {
+            out.stderr(&format!(
+                "error: cannot read the platform ({}): {e}\n",
+                target.description
+            ));
+            return Exit::Failure;
+        }
         Err(e) => {
             out.stderr(&format!(
                 "error: cannot read the platform ({}): {e}\n",
@@ -42,7 +50,20 @@ pub(crate) fn run(
             return Exit::Failure;
         }
     };
-    let schedule = planner::plan(&plan, &observed, now);
+    let state = match super::read_state(&plan, path, state_flag) {
+        Ok(state) => state,
+        Err(e) => {
+            out.stderr(&format!("error: {e}\n"));
+            return Exit::Failure;
+        }
+    };
+    let schedule = planner::plan(&planner::Inputs {
+        plan: &plan,
+        observed: &observed,
+        state: &state,
+        now,
+        run_started: None,
+    });
     let digest = planner::digest(&plan, &observed);
     let dry = DryRun {
         plan: &plan,
@@ -63,9 +84,4 @@ pub(crate) fn run(
     } else {
         Exit::Done
     }
-}
-
-/// Where a plan file's folder is, for relative paths and `.cutover/`.
-pub(crate) fn plan_dir(path: &Path) -> PathBuf {
-    path.parent().map(Path::to_path_buf).unwrap_or_default()
 }

@@ -102,7 +102,7 @@ pub(crate) struct ToggleUsersArgs {
     off: bool,
 }
 
-fn parse_interval(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_interval(text: &str) -> Result<i64, String> {
     let bad = || format!("{text:?} is not an interval such as \"2s\" or \"250ms\"");
     let (number, unit) = text
         .find(|c: char| !c.is_ascii_digit())

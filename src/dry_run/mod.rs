@@ -35,9 +35,10 @@ impl DryRun<'_> {
     /// The zone a step's times are shown in: its window's, else the plan's.
     fn zone_of(&self, step: &PlannedStep) -> TimeZone {
         match &step.detail {
-            StepDetail::Move(MoveDetail {
-                window: Some(w), ..
-            }) => w.zone().clone(),
+            StepDetail::Move(detail) if detail.window.is_some() => detail
+                .window
+                .as_ref()
+                .map_or_else(|| self.plan.display_zone(), |w| w.zone().clone()),
             _ => self.plan.display_zone(),
         }
     }

@@ -22,7 +22,6 @@ mod user_file;
 mod validate;
 
 pub(crate) use gate::{Gate, OnFailure, Threshold};
-pub(crate) use grammar::Email;
 #[cfg(test)]
 pub(crate) use load::load_text;
 pub(crate) use load::{LoadError, load};

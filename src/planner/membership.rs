@@ -4,7 +4,7 @@
 //! validator already refuses a user listed twice; attribute selectors can still overlap, and
 //! the later step says so). `remaining` takes every user on `from` that no earlier step claimed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector, Step};
@@ -25,10 +25,12 @@ pub(super) struct Resolution<'p> {
     pub(super) unclaimed_on_from: Vec<Email>,
 }
 
+/// Resolves every step. A step whose members were frozen when it started keeps them.
 pub(super) fn resolve<'p>(
     plan: &'p Plan,
     observed: &Observed,
     from_id: Option<&str>,
+    frozen: &BTreeMap<String, Vec<Email>>,
 ) -> Resolution<'p> {
     let mut claimed: HashMap<Email, String> = HashMap::new();
     let mut missing = Vec::new();
@@ -41,6 +43,19 @@ pub(super) fn resolve<'p>(
             Some(owner) => *overlaps.entry(owner.clone()).or_default() += 1,
             None => members.push(email.clone()),
         };
+        if let Some(members) = frozen.get(&name) {
+            let mut members = members.clone();
+            members.sort();
+            for email in &members {
+                claimed.insert(email.clone(), name.clone());
+            }
+            steps.push(ResolvedStep {
+                step,
+                members,
+                notes: Vec::new(),
+            });
+            continue;
+        }
         match &step.users {
             Selector::Emails { emails } | Selector::File { emails, .. } => {
                 for email in emails {

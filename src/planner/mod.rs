@@ -4,16 +4,21 @@
 //! `cutover plan` renders what it returns; `cutover apply` executes it. Nothing here does I/O
 //! or reads a clock, so the same inputs always give the same schedule.
 
+mod action;
 mod digest;
 mod finding;
+mod gate;
 mod membership;
 mod planner;
+mod preflight;
 mod schedule;
 mod timeline;
 
+pub(crate) use action::{Action, Side};
 pub(crate) use digest::digest;
 pub(crate) use finding::{Finding, Severity};
-pub(crate) use planner::plan;
+pub(crate) use gate::GateReading;
+pub(crate) use planner::{Inputs, plan};
 pub(crate) use schedule::{
-    Member, MemberState, MoveDetail, PlannedStep, Schedule, StepDetail, StepStatus, WaitReason,
+    MemberState, MoveDetail, PlannedStep, Schedule, StepDetail, StepStatus, WaitReason,
 };

@@ -1,265 +1,80 @@
-//! `plan()`: the rollout's steps, their members, gates, statuses and projected times.
+//! `plan()`: the rollout's steps, their members, gates and statuses, and the one action due next.
+//!
+//! Every decision is made from three things: the plan, what the platform shows now, and what the
+//! state database remembers. The engine executes `next` (at most one platform call), stores what
+//! changed, and asks again; so a run killed anywhere resumes by asking again, and a user already
+//! switched is never switched twice — the platform shows them switched.
+
+use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 
-use super::finding::{Finding, Severity};
+use super::action::{Action, Side};
+use super::gate::{self, GateInput, Verdict};
 use super::membership::{self, ResolvedStep};
+use super::preflight::{self, describe_selector};
 use super::schedule::{
     Member, MemberState, MoveDetail, PlannedStep, Schedule, StepDetail, StepStatus, WaitReason,
 };
 use super::timeline;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector};
-use crate::target::{AuthType, ConfigurationState, Observed, SyncOutcome};
+use crate::state::{RunState, StepPhase};
+use crate::target::{ConfigurationState, Observed, PAGE_SIZE, SyncOutcome};
 
-/// Plans the rollout of `plan` against what was `observed`, as of `now`.
-pub(crate) fn plan(plan: &Plan, observed: &Observed, now: Timestamp) -> Schedule {
-    let mut findings = Vec::new();
-    let from = observed.configuration(&plan.from.display_name);
-    let to = observed.configuration(&plan.to.display_name);
+/// What the planner plans from.
+pub(crate) struct Inputs<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) observed: &'a Observed,
+    pub(crate) state: &'a RunState,
+    pub(crate) now: Timestamp,
+    /// When the current `apply` began. `None` for a dry-run, which shows what the next `apply`
+    /// would do.
+    pub(crate) run_started: Option<Timestamp>,
+}
 
-    match from {
-        None => findings.push(
-            Finding::new(
-                Severity::Blocking,
-                "from-missing",
-                format!("the platform has no configuration named {:?} to migrate from", plan.from.display_name),
-            )
-            .remedy("check `[from] display_name` against the Display Names in the platform's Configuration tab"),
-        ),
-        Some(c) if c.state != ConfigurationState::Connected => findings.push(
-            Finding::new(
-                Severity::Blocking,
-                "from-not-connected",
-                format!("the configuration {:?} is {}, not connected", c.display_name, c.state.as_str()),
-            )
-            .remedy("users can only be moved away from a configuration that is still syncing"),
-        ),
-        Some(_) => {}
-    }
+pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
+    let Inputs {
+        plan,
+        observed,
+        state,
+        now,
+        ..
+    } = *inputs;
+    let from_id = observed
+        .configuration(&plan.from.display_name)
+        .map(|c| c.id.clone());
+    let resolution = membership::resolve(plan, observed, from_id.as_deref(), &state.batches);
+    let preflight = preflight::check(plan, observed, &resolution);
+    let to_id = preflight.to.map(|c| c.id.clone());
 
-    let mut adopt = false;
-    let mut connected = false;
-    match to {
-        Some(c) => {
-            let tenant_matches = c
-                .tenant_id
-                .as_deref()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case(plan.to.tenant_id.trim()));
-            if c.auth_type != AuthType::Oauth || !tenant_matches {
-                let mut differences = Vec::new();
-                if c.auth_type != AuthType::Oauth {
-                    differences.push(format!(
-                        "its authentication type is {}, not oauth",
-                        c.auth_type.as_str()
-                    ));
-                }
-                if !tenant_matches {
-                    differences.push(format!(
-                        "its tenant is {}, not {}",
-                        c.tenant_id.as_deref().unwrap_or("unset"),
-                        plan.to.tenant_id
-                    ));
-                }
-                findings.push(
-                    Finding::new(
-                        Severity::Blocking,
-                        "to-mismatch",
-                        format!(
-                            "a configuration named {:?} already exists and cannot be adopted: {}",
-                            c.display_name,
-                            differences.join("; ")
-                        ),
-                    )
-                    .remedy("fix or remove that configuration on the platform, or name a different `[to] display_name`"),
-                );
-            } else {
-                adopt = true;
-                connected = c.state == ConfigurationState::Connected;
-                if let (Some(expected), Some(actual)) =
-                    (&plan.to.service_account, &c.authorized_account)
-                {
-                    if !actual.eq_ignore_ascii_case(expected.to_string().as_str()) {
-                        findings.push(
-                            Finding::new(
-                                Severity::Blocking,
-                                "wrong-service-account",
-                                format!("{:?} was authorized by {actual}, not by the plan's service account {expected}", c.display_name),
-                            )
-                            .remedy("authorize it again, signed in as the service account (in a private window, signed out of Microsoft)"),
-                        );
-                    }
-                }
-                findings.push(Finding::new(
-                    Severity::Info,
-                    "to-adopted",
-                    format!(
-                        "the existing configuration {:?} ({}, tenant {}) is adopted, not created again",
-                        c.display_name,
-                        c.state.as_str(),
-                        plan.to.tenant_id
-                    ),
-                ));
-            }
-        }
-        None if observed.free_slots == 0 => findings.push(
-            Finding::new(
-                Severity::Blocking,
-                "no-free-slot",
-                format!(
-                    "the platform has no free configuration slot for {:?}",
-                    plan.to.display_name
-                ),
-            )
-            .remedy("ask your platform's support to add a second service account slot"),
-        ),
-        None => {}
-    }
-
-    let from_id = from.map(|c| c.id.as_str());
-    let to_id = to.filter(|_| adopt).map(|c| c.id.as_str());
-    let resolution = membership::resolve(plan, observed, from_id);
-
-    if !resolution.missing.is_empty() {
-        let mut users: Vec<Email> = resolution.missing.iter().map(|(e, _)| e.clone()).collect();
-        users.sort();
-        let steps: Vec<&str> = {
-            let mut s: Vec<&str> = resolution.missing.iter().map(|(_, s)| s.as_str()).collect();
-            s.sort_unstable();
-            s.dedup();
-            s
-        };
-        findings.push(
-            Finding::new(
-                Severity::Blocking,
-                "unknown-users",
-                format!(
-                    "{} user(s) named in {} do not exist on the platform",
-                    users.len(),
-                    steps.join(", ")
-                ),
-            )
-            .users(users)
-            .remedy("correct the emails in the plan or its CSV files, or remove the users"),
-        );
-    }
-
-    let has_remaining = plan
-        .batches
-        .iter()
-        .any(|b| matches!(b.users, Selector::Remaining));
-    if !resolution.unclaimed_on_from.is_empty() && !has_remaining {
-        findings.push(
-            Finding::new(
-                Severity::Warning,
-                "stragglers",
-                format!(
-                    "{} user(s) on {:?} are in no step; the disconnect will wait for them",
-                    resolution.unclaimed_on_from.len(),
-                    plan.from.display_name
-                ),
-            )
-            .users(resolution.unclaimed_on_from.clone())
-            .remedy("add them to a batch, or end the plan with a batch of `users = \"remaining\"`"),
-        );
-    }
-
-    let neither: Vec<Email> = observed
-        .users
-        .iter()
-        .filter(|u| {
-            !from_id.is_some_and(|f| u.is_enabled_on(f))
-                && !to_id.is_some_and(|t| u.is_enabled_on(t))
-        })
-        .map(|u| u.email.clone())
-        .collect();
-    if !neither.is_empty() {
-        findings.push(
-            Finding::new(
-                Severity::Warning,
-                "on-neither",
-                format!("{} user(s) are enabled on neither configuration: their calendars do not sync now", neither.len()),
-            )
-            .users(neither)
-            .remedy("cutover does not move them; enable them on the platform if they should sync"),
-        );
-    }
-
-    if let Some(from_id) = from_id {
-        let failing: Vec<Email> = observed
-            .users
-            .iter()
-            .filter(|u| {
-                u.is_enabled_on(from_id)
-                    && u.sync.get(from_id).is_some_and(|s| {
-                        matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning)
-                    })
-            })
-            .map(|u| u.email.clone())
-            .collect();
-        if !failing.is_empty() {
-            findings.push(
-                Finding::new(
-                    Severity::Info,
-                    "failing-before",
-                    format!(
-                        "{} user(s) already fail to sync over {:?}; they are reported as pre-existing, not counted against gates",
-                        failing.len(),
-                        plan.from.display_name
-                    ),
-                )
-                .users(failing),
-            );
-        }
-    }
-
-    for resolved in &resolution.steps {
-        if resolved.members.is_empty()
-            && !matches!(
-                resolved.step.users,
-                Selector::Emails { .. } | Selector::File { .. }
-            )
-        {
-            findings.push(
-                Finding::new(
-                    Severity::Warning,
-                    "empty-step",
-                    format!(
-                        "`{}` ({}) matches no users now",
-                        resolved.step.name,
-                        describe_selector(&resolved.step.users)
-                    ),
-                )
-                .remedy(selector_remedy(&resolved.step.users, observed)),
-            );
-        }
-    }
-
-    let blocked = findings.iter().any(|f| f.severity == Severity::Blocking);
-    let mut steps = Vec::new();
-    steps.push(PlannedStep {
+    let mut steps = vec![PlannedStep {
         id: "connect".to_owned(),
         detail: StepDetail::Connect {
             display_name: plan.to.display_name.clone(),
             tenant_id: plan.to.tenant_id.clone(),
             service_account: plan.to.service_account.as_ref().map(ToString::to_string),
-            adopt,
+            adopt: preflight.to.is_some(),
         },
-        status: if blocked {
-            StepStatus::Blocked {
-                reason: "preflight found problems that need a person".to_owned(),
-            }
-        } else if connected {
-            StepStatus::Done
-        } else {
-            StepStatus::Due
-        },
+        status: StepStatus::Later,
         start: None,
         pass: None,
-    });
+        phase: None,
+        reading: None,
+    }];
     for resolved in &resolution.steps {
-        steps.extend(move_steps(resolved, observed, from_id, to_id));
+        steps.extend(move_steps(
+            resolved,
+            observed,
+            state,
+            from_id.as_deref(),
+            to_id.as_deref(),
+        ));
     }
+    let has_remaining = plan
+        .batches
+        .iter()
+        .any(|b| matches!(b.users, Selector::Remaining));
     steps.push(PlannedStep {
         id: "disconnect".to_owned(),
         detail: StepDetail::Disconnect {
@@ -275,62 +90,203 @@ pub(crate) fn plan(plan: &Plan, observed: &Observed, now: Timestamp) -> Schedule
         status: StepStatus::Later,
         start: None,
         pass: None,
+        phase: None,
+        reading: None,
     });
 
-    decide_statuses(&mut steps, now);
+    let ids = Ids {
+        from: from_id.as_deref(),
+        to: to_id.as_deref(),
+    };
+    let blocking: Vec<&str> = preflight
+        .findings
+        .iter()
+        .filter(|f| f.severity == super::Severity::Blocking)
+        .map(|f| f.message.as_str())
+        .collect();
+    let next = if state.disconnected_at.is_some() {
+        mark_done(&mut steps, usize::MAX);
+        Action::Finish
+    } else if !blocking.is_empty() {
+        if from_id.is_none() && was_disconnected(plan, observed) {
+            Action::RecordDisconnected
+        } else {
+            Action::Stop {
+                step: "preflight".to_owned(),
+                reason: format!("preflight needs a person: {}", blocking.join("; ")),
+                failures: Vec::new(),
+            }
+        }
+    } else {
+        decide(inputs, &mut steps, ids)
+    };
+    if let Action::Stop { reason, .. } = &next {
+        if let Some(step) = steps.iter_mut().find(|s| s.status != StepStatus::Done) {
+            step.status = StepStatus::Blocked {
+                reason: reason.clone(),
+            };
+        }
+    }
     timeline::project(&mut steps, now);
     Schedule {
         now,
         from: plan.from.display_name.clone(),
         to: plan.to.display_name.clone(),
-        findings,
+        findings: preflight.findings,
         steps,
+        next,
     }
 }
 
-/// The step (or its waves) with each member's starting state.
+#[derive(Clone, Copy)]
+struct Ids<'a> {
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+}
+
+/// The configuration `from` names exists only disconnected: a disconnect whose outcome was lost.
+fn was_disconnected(plan: &Plan, observed: &Observed) -> bool {
+    observed.configurations.iter().any(|c| {
+        c.state == ConfigurationState::Disconnected
+            && c.display_name
+                .trim()
+                .eq_ignore_ascii_case(plan.from.display_name.trim())
+    })
+}
+
+fn mark_done(steps: &mut [PlannedStep], before: usize) {
+    for step in steps.iter_mut().take(before) {
+        step.status = StepStatus::Done;
+    }
+}
+
+/// Walks the steps in order; the first that is not done decides the next action.
+fn decide(inputs: &Inputs<'_>, steps: &mut [PlannedStep], ids: Ids<'_>) -> Action {
+    for step in steps.iter_mut() {
+        let action = match &step.detail {
+            StepDetail::Connect { .. } => connect(inputs),
+            StepDetail::Move(_) => move_step(inputs, step, ids),
+            StepDetail::Disconnect { .. } => disconnect(inputs, ids),
+        };
+        let Some(action) = action else {
+            step.status = StepStatus::Done;
+            continue;
+        };
+        step.status = match &action {
+            Action::Wait { reason, until, .. } => StepStatus::Waiting {
+                reason: *reason,
+                until: *until,
+            },
+            Action::Stop { reason, .. } => StepStatus::Blocked {
+                reason: reason.clone(),
+            },
+            Action::Finish => StepStatus::Done,
+            _ => StepStatus::Due,
+        };
+        return action;
+    }
+    Action::Finish
+}
+
+fn wait(
+    reason: WaitReason,
+    step: &str,
+    until: Option<Timestamp>,
+    detail: impl Into<String>,
+) -> Option<Action> {
+    Some(Action::Wait {
+        reason,
+        step: step.to_owned(),
+        until,
+        detail: detail.into(),
+    })
+}
+
+fn hold(inputs: &Inputs<'_>, step: &str) -> Option<Action> {
+    inputs.state.hold.as_ref().and_then(|h| {
+        wait(
+            WaitReason::Hold,
+            step,
+            None,
+            format!("change freeze by {}: {}", h.by, h.reason),
+        )
+    })
+}
+
+/// `None` when the `to` configuration is connected, as the right account.
+fn connect(inputs: &Inputs<'_>) -> Option<Action> {
+    let plan = inputs.plan;
+    let Some(to) = inputs.observed.configuration(&plan.to.display_name) else {
+        return hold(inputs, "connect").or(Some(Action::CreateConfiguration));
+    };
+    match to.state {
+        ConfigurationState::Connected => {
+            let expected = plan.to.service_account.as_ref().map(ToString::to_string);
+            match (&expected, &to.authorized_account) {
+                (Some(expected), Some(actual)) if !actual.eq_ignore_ascii_case(expected) => {
+                    Some(Action::Stop {
+                        step: "connect".to_owned(),
+                        reason: format!(
+                            "{:?} was authorized by {actual}, not by {expected}: sign out of every Microsoft session, open a private window, and authorize again as {expected}",
+                            to.display_name
+                        ),
+                        failures: Vec::new(),
+                    })
+                }
+                _ => None,
+            }
+        }
+        ConfigurationState::PendingAuthorization => {
+            hold(inputs, "connect").or(Some(Action::Authorize))
+        }
+        ConfigurationState::Error => Some(Action::Stop {
+            step: "connect".to_owned(),
+            reason: format!(
+                "authorizing {:?} failed: {}",
+                to.display_name,
+                to.error.as_deref().unwrap_or("the platform gave no reason")
+            ),
+            failures: Vec::new(),
+        }),
+        ConfigurationState::Disconnected => Some(Action::CreateConfiguration),
+    }
+}
+
+/// The step (or its waves) with each member's state as the platform shows it.
 fn move_steps(
     resolved: &ResolvedStep<'_>,
     observed: &Observed,
+    state: &RunState,
     from_id: Option<&str>,
     to_id: Option<&str>,
 ) -> Vec<PlannedStep> {
     let step = resolved.step;
-    let members: Vec<Member> = resolved
-        .members
-        .iter()
-        .map(|email| {
-            let user = observed.user(email);
-            let on_from = user.is_some_and(|u| from_id.is_some_and(|f| u.is_enabled_on(f)));
-            let on_to = user.is_some_and(|u| to_id.is_some_and(|t| u.is_enabled_on(t)));
-            let state = match (on_from, on_to) {
-                (true, false) => MemberState::Move,
-                (true, true) => MemberState::FinishMove,
-                (false, true) => MemberState::OnTo,
-                (false, false) => MemberState::Neither,
-            };
-            Member {
-                email: email.clone(),
-                state,
-            }
-        })
-        .collect();
-    let chunks: Vec<Vec<Member>> = match step.max_size {
-        Some(size) if members.len() > size.get() as usize => members
-            .chunks(size.get() as usize)
-            .map(<[Member]>::to_vec)
-            .collect(),
-        _ => vec![members],
+    let member = |email: &Email| {
+        let user = observed.user(email);
+        let on_from = user.is_some_and(|u| from_id.is_some_and(|f| u.is_enabled_on(f)));
+        let on_to = user.is_some_and(|u| to_id.is_some_and(|t| u.is_enabled_on(t)));
+        let state = match (on_from, on_to) {
+            (true, false) => MemberState::Move,
+            (true, true) => MemberState::FinishMove,
+            (false, true) => MemberState::OnTo,
+            (false, false) => MemberState::Neither,
+        };
+        Member {
+            email: email.clone(),
+            state,
+        }
+    };
+    let chunks: Vec<&[Email]> = match step.max_size {
+        Some(size) if !resolved.members.is_empty() => {
+            resolved.members.chunks(size.get() as usize).collect()
+        }
+        _ => vec![resolved.members.as_slice()],
     };
     let waves = chunks.len();
     chunks
         .into_iter()
         .enumerate()
-        .map(|(i, members)| {
-            let movable = members
-                .iter()
-                .filter(|m| m.state != MemberState::Neither)
-                .count() as u64;
+        .map(|(i, chunk)| {
             // A batch with `max_size` runs in waves named `<batch>#<n>`, even when one suffices,
             // so a wave keeps its name as the tenant grows.
             let id = if step.max_size.is_some() {
@@ -338,9 +294,32 @@ fn move_steps(
             } else {
                 step.name.to_string()
             };
+            let record = state.steps.get(&id);
+            let emails: Vec<Email> = record.map_or_else(|| chunk.to_vec(), |r| r.members.clone());
+            let members: Vec<Member> = emails.iter().map(member).collect();
+            let movable = members
+                .iter()
+                .filter(|m| m.state != MemberState::Neither)
+                .count() as u64;
+            let preexisting = match record {
+                Some(r) => r.preexisting.iter().cloned().collect(),
+                None => emails
+                    .iter()
+                    .filter(|e| {
+                        observed.user(e).is_some_and(|u| {
+                            from_id.is_some_and(|f| {
+                                u.sync.get(f).is_some_and(|s| {
+                                    matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning)
+                                })
+                            })
+                        })
+                    })
+                    .cloned()
+                    .collect(),
+            };
             PlannedStep {
                 id,
-                detail: StepDetail::Move(MoveDetail {
+                detail: StepDetail::Move(Box::new(MoveDetail {
                     step: step.name.to_string(),
                     kind: step.kind,
                     wave: step.max_size.is_some().then_some((i + 1, waves)),
@@ -356,95 +335,353 @@ fn move_steps(
                     } else {
                         Vec::new()
                     },
-                }),
+                    preexisting,
+                })),
                 status: StepStatus::Later,
                 start: None,
                 pass: None,
+                phase: record.map(|r| r.phase),
+                reading: None,
             }
         })
         .collect()
 }
 
-/// The first step that is not done decides what happens now; the rest come later.
-fn decide_statuses(steps: &mut [PlannedStep], now: Timestamp) {
-    let Some(next) = steps.iter().position(|s| s.status != StepStatus::Done) else {
-        return;
+/// The next action of a pilot, batch or wave; `None` once its gate passed.
+fn move_step(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Option<Action> {
+    let Inputs {
+        observed,
+        state,
+        now,
+        ..
+    } = *inputs;
+    let StepDetail::Move(detail) = &planned.detail else {
+        return None;
     };
-    let step = &mut steps[next];
-    if matches!(step.status, StepStatus::Blocked { .. }) {
-        return;
-    }
-    step.status = match &step.detail {
-        StepDetail::Connect { .. } => StepStatus::Due,
-        StepDetail::Move(detail) => {
-            if detail.approval {
-                StepStatus::Waiting {
-                    reason: WaitReason::Approval,
-                    until: None,
+    let id = planned.id.clone();
+    let (Some(from), Some(to)) = (ids.from, ids.to) else {
+        return Some(Action::Stop {
+            step: id,
+            reason: "the configurations are not both available".to_owned(),
+            failures: Vec::new(),
+        });
+    };
+    let Some(record) = state.steps.get(&id) else {
+        return start(inputs, &id, detail);
+    };
+    let on = |email: &Email, configuration: &str| {
+        observed
+            .user(email)
+            .is_some_and(|u| u.is_enabled_on(configuration))
+    };
+    let chunk = |users: Vec<Email>| users.into_iter().take(PAGE_SIZE).collect::<Vec<_>>();
+    match record.phase {
+        StepPhase::Passed => None,
+        StepPhase::Moving => {
+            if let Some(h) = hold(inputs, &id) {
+                return Some(h);
+            }
+            // Enable `to` for everyone still only on `from`; then disable `from` for those on
+            // both. Never the other way round: no user is ever left with neither.
+            let enable: Vec<Email> = record
+                .members
+                .iter()
+                .filter(|e| on(e, from) && !on(e, to))
+                .cloned()
+                .collect();
+            if !enable.is_empty() {
+                return Some(Action::Enable {
+                    step: id,
+                    side: Side::To,
+                    users: chunk(enable),
+                });
+            }
+            let disable: Vec<Email> = record
+                .members
+                .iter()
+                .filter(|e| on(e, from) && on(e, to))
+                .cloned()
+                .collect();
+            if !disable.is_empty() {
+                return Some(Action::Disable {
+                    step: id,
+                    side: Side::From,
+                    users: chunk(disable),
+                });
+            }
+            Some(Action::Switched { step: id })
+        }
+        StepPhase::Verifying => {
+            let opened = record.judged_after.unwrap_or(record.phase_at);
+            let reading = gate::evaluate(&GateInput {
+                members: &record.members,
+                observed,
+                to_id: to,
+                opened,
+                preexisting: &record.preexisting,
+                gate: &detail.gate,
+                allowed: detail.allowed_errors,
+                now,
+            });
+            let action = match reading.verdict {
+                Verdict::Fail => Action::Fail {
+                    step: id.clone(),
+                    on_failure: detail.gate.on_failure,
+                    failures: reading.failures(),
+                },
+                _ => {
+                    // A user given `from` back by a halt, now syncing cleanly over OAuth, finishes
+                    // the move.
+                    let finish: Vec<Email> = reading
+                        .clean
+                        .iter()
+                        .filter(|e| on(e, from) && on(e, to))
+                        .cloned()
+                        .collect();
+                    if !finish.is_empty() && inputs.state.hold.is_none() {
+                        Action::Disable {
+                            step: id.clone(),
+                            side: Side::From,
+                            users: chunk(finish),
+                        }
+                    } else if reading.verdict == Verdict::Pass {
+                        Action::Pass { step: id.clone() }
+                    } else {
+                        let counted =
+                            reading.clean.len() + reading.pending.len() + reading.failing.len();
+                        let detail = format!("{} of {counted} users verified", reading.clean.len());
+                        if now < reading.soak_until {
+                            Action::Wait {
+                                reason: WaitReason::Soak,
+                                step: id.clone(),
+                                until: Some(reading.soak_until),
+                                detail,
+                            }
+                        } else {
+                            let detail = format!(
+                                "{detail}; the gate times out at {}",
+                                reading.timeout_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                            );
+                            Action::Wait {
+                                reason: WaitReason::Verification,
+                                step: id.clone(),
+                                until: None,
+                                detail,
+                            }
+                        }
+                    }
                 }
-            } else if let Some(at) = detail
-                .not_before
-                .map(|t| t.timestamp())
-                .filter(|t| *t > now)
+            };
+            planned.reading = Some(reading);
+            Some(action)
+        }
+        StepPhase::Halted => {
+            // Failing users keep syncing over `from` while the OAuth problem is fixed.
+            let restore: Vec<Email> = record
+                .failures
+                .iter()
+                .map(|f| f.email.clone())
+                .filter(|e| on(e, to) && !on(e, from))
+                .collect();
+            if !restore.is_empty() {
+                return Some(Action::Enable {
+                    step: id,
+                    side: Side::From,
+                    users: chunk(restore),
+                });
+            }
+            if inputs
+                .run_started
+                .is_some_and(|started| started <= record.phase_at)
             {
-                StepStatus::Waiting {
-                    reason: WaitReason::NotBefore,
-                    until: Some(at),
-                }
-            } else if let Some(window) = &detail.window {
-                match window.next_open(now) {
-                    Some(open) if open > now => StepStatus::Waiting {
-                        reason: WaitReason::Window,
-                        until: Some(open),
-                    },
-                    _ => StepStatus::Due,
-                }
-            } else {
-                StepStatus::Due
+                return Some(Action::Stop {
+                    step: id,
+                    reason: "the gate failed".to_owned(),
+                    failures: record.failures.clone(),
+                });
             }
+            let recheck = record.failures.iter().map(|f| f.email.clone()).collect();
+            Some(Action::Reopen { step: id, recheck })
         }
-        StepDetail::Disconnect { approval, .. } => {
-            if *approval {
-                StepStatus::Waiting {
-                    reason: WaitReason::Approval,
-                    until: None,
-                }
-            } else {
-                StepStatus::Due
+        StepPhase::RolledBack => {
+            let restore: Vec<Email> = record
+                .members
+                .iter()
+                .filter(|e| on(e, to) && !on(e, from))
+                .cloned()
+                .collect();
+            if !restore.is_empty() {
+                return Some(Action::Enable {
+                    step: id,
+                    side: Side::From,
+                    users: chunk(restore),
+                });
             }
+            let remove: Vec<Email> = record
+                .members
+                .iter()
+                .filter(|e| on(e, to) && on(e, from))
+                .cloned()
+                .collect();
+            if !remove.is_empty() {
+                return Some(Action::Disable {
+                    step: id,
+                    side: Side::To,
+                    users: chunk(remove),
+                });
+            }
+            if state.approved(&id, &record.batch, Some(record.phase_at)) {
+                return hold(inputs, &id).or(Some(Action::Restart { step: id }));
+            }
+            if inputs
+                .run_started
+                .is_some_and(|started| started <= record.phase_at)
+            {
+                return Some(Action::Stop {
+                    step: id,
+                    reason: "the step was rolled back".to_owned(),
+                    failures: record.failures.clone(),
+                });
+            }
+            wait(
+                WaitReason::Approval,
+                &id,
+                None,
+                format!(
+                    "rolled back at {}; it starts again only once approved",
+                    record.phase_at
+                ),
+            )
         }
-    };
-}
-
-pub(crate) fn describe_selector(selector: &Selector) -> String {
-    match selector {
-        Selector::Remaining => "the remaining users".to_owned(),
-        Selector::Emails { .. } => "listed in the plan".to_owned(),
-        Selector::Location { location } => format!("location {location:?}"),
-        Selector::Group { group } => format!("group {group:?}"),
-        Selector::File { file, .. } => format!("listed in {file}"),
     }
 }
 
-fn selector_remedy(selector: &Selector, observed: &Observed) -> String {
-    let mut values: Vec<&str> = match selector {
-        Selector::Location { .. } => observed.users.iter().map(|u| u.location.as_str()).collect(),
-        Selector::Group { .. } => observed
-            .users
-            .iter()
-            .flat_map(|u| u.groups.iter().map(String::as_str))
-            .collect(),
-        _ => return "check the selector".to_owned(),
+/// A step not started yet: its approval, the hold, `not_before` and the window decide when.
+fn start(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
+    let now = inputs.now;
+    if detail.approval && !inputs.state.approved(id, &detail.step, None) {
+        return wait(WaitReason::Approval, id, None, "needs `cutover approve`");
+    }
+    if let Some(h) = hold(inputs, id) {
+        return Some(h);
+    }
+    if let Some(at) = detail
+        .not_before
+        .map(|t| t.timestamp())
+        .filter(|t| *t > now)
+    {
+        return wait(WaitReason::NotBefore, id, Some(at), "");
+    }
+    if let Some(window) = &detail.window {
+        match window.next_open(now) {
+            Some(open) if open > now => {
+                return wait(WaitReason::Window, id, Some(open), format!("{window}"));
+            }
+            None => {
+                return wait(
+                    WaitReason::Window,
+                    id,
+                    None,
+                    format!("{window} never opens"),
+                );
+            }
+            _ => {}
+        }
+    }
+    Some(Action::Start {
+        step: id.to_owned(),
+    })
+}
+
+/// The final disconnect; `None` once done.
+fn disconnect(inputs: &Inputs<'_>, ids: Ids<'_>) -> Option<Action> {
+    let Inputs {
+        plan,
+        observed,
+        state,
+        now,
+        ..
+    } = *inputs;
+    if state.disconnected_at.is_some() {
+        return None;
+    }
+    if plan.disconnect.approval && !state.approved("disconnect", "disconnect", None) {
+        return wait(
+            WaitReason::Approval,
+            "disconnect",
+            None,
+            "needs `cutover approve`",
+        );
+    }
+    if let Some(h) = hold(inputs, "disconnect") {
+        return Some(h);
+    }
+    if let Some(quiet_until) = state
+        .last_pass()
+        .map(|t| gate::add(t, plan.disconnect.after))
+        .filter(|t| *t > now)
+    {
+        return wait(WaitReason::After, "disconnect", Some(quiet_until), "");
+    }
+    let (Some(from), Some(to)) = (ids.from, ids.to) else {
+        return Some(Action::Finish);
     };
-    values.sort_unstable();
-    values.dedup();
-    let what = if matches!(selector, Selector::Location { .. }) {
-        "locations"
-    } else {
-        "groups"
-    };
-    format!(
-        "check the spelling; {what} on the platform: {}",
-        values.join(", ")
-    )
+    let stragglers: Vec<Email> = observed
+        .users
+        .iter()
+        .filter(|u| u.is_enabled_on(from))
+        .map(|u| u.email.clone())
+        .collect();
+    if !stragglers.is_empty() {
+        return Some(Action::Stop {
+            step: "disconnect".to_owned(),
+            reason: format!(
+                "{} user(s) are still enabled on {:?}; add them to a batch (or end the plan with `users = \"remaining\"`) and apply again",
+                stragglers.len(),
+                plan.from.display_name
+            ),
+            failures: stragglers
+                .into_iter()
+                .map(|email| crate::state::FailingUser {
+                    email,
+                    outcome: "still_on_from".to_owned(),
+                    error: None,
+                    at: None,
+                })
+                .collect(),
+        });
+    }
+    let preexisting: BTreeSet<Email> = state.preexisting();
+    let mut unclean = Vec::new();
+    let mut pending = 0;
+    for user in observed.users.iter().filter(|u| u.is_enabled_on(to)) {
+        match user.sync.get(to) {
+            Some(s) if s.outcome == SyncOutcome::Ok => {}
+            Some(s) if s.is_transient() => pending += 1,
+            None => pending += 1,
+            Some(_) if preexisting.contains(&user.email) => {}
+            Some(s) => unclean.push(crate::state::FailingUser {
+                email: user.email.clone(),
+                outcome: s.outcome.as_str().to_owned(),
+                error: s.error.clone(),
+                at: Some(s.at),
+            }),
+        }
+    }
+    if !unclean.is_empty() {
+        return Some(Action::Stop {
+            step: "disconnect".to_owned(),
+            reason: format!("{} OAuth user(s) are not syncing cleanly", unclean.len()),
+            failures: unclean,
+        });
+    }
+    if pending > 0 {
+        return wait(
+            WaitReason::Verification,
+            "disconnect",
+            None,
+            format!("{pending} OAuth user(s) have no clean sync yet"),
+        );
+    }
+    Some(Action::Disconnect)
 }

@@ -3,9 +3,10 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::Finding;
+use super::{Action, Finding, GateReading};
 use crate::plan::grammar::{Email, PlanDuration, StartTime, Window};
 use crate::plan::{Gate, StepKind};
+use crate::state::StepPhase;
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Schedule {
@@ -14,6 +15,8 @@ pub(crate) struct Schedule {
     pub(crate) to: String,
     pub(crate) findings: Vec<Finding>,
     pub(crate) steps: Vec<PlannedStep>,
+    /// What `apply` does next.
+    pub(crate) next: Action,
 }
 
 impl Schedule {
@@ -34,6 +37,10 @@ pub(crate) struct PlannedStep {
     pub(crate) start: Option<Timestamp>,
     /// The earliest its gate can pass (the disconnect: the earliest it can run).
     pub(crate) pass: Option<Timestamp>,
+    /// Where a started step stands.
+    pub(crate) phase: Option<StepPhase>,
+    /// The gate's latest reading, for a step being verified.
+    pub(crate) reading: Option<GateReading>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +55,7 @@ pub(crate) enum StepDetail {
         adopt: bool,
     },
     /// Switch users from `from` to `to`, then verify.
-    Move(MoveDetail),
+    Move(Box<MoveDetail>),
     /// Disconnect `from`. Irreversible.
     Disconnect {
         display_name: String,
@@ -77,6 +84,8 @@ pub(crate) struct MoveDetail {
     pub(crate) window: Option<Window>,
     /// Things a reviewer should know about the membership.
     pub(crate) notes: Vec<String>,
+    /// Members whose `from` sync is already failing (not counted by the gate).
+    pub(crate) preexisting: Vec<Email>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -46,9 +46,4 @@ impl Fault {
     pub(crate) fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.as_str() == text)
     }
-
-    /// Whether the fault is about a configuration rather than a user.
-    pub(crate) fn is_configuration_fault(self) -> bool {
-        matches!(self, Fault::RevokedGrant)
-    }
 }

@@ -81,6 +81,12 @@ CREATE TABLE violations (
 );
 ";
 
+/// Fault spans keyed by user email or configuration name.
+type FaultsByName = HashMap<String, Vec<FaultSpan>>;
+
+/// A fault active now, with the user or configuration it applies to.
+pub(crate) type ActiveFault = (Fault, Option<String>, Option<String>);
+
 /// An open sandbox file.
 pub(crate) struct SandboxFile {
     connection: Connection,
@@ -386,15 +392,7 @@ impl SandboxFile {
             })
     }
 
-    fn fault_spans(
-        &self,
-    ) -> Result<
-        (
-            HashMap<String, Vec<FaultSpan>>,
-            HashMap<String, Vec<FaultSpan>>,
-        ),
-        SandboxError,
-    > {
+    fn fault_spans(&self) -> Result<(FaultsByName, FaultsByName), SandboxError> {
         let mut statement = self
             .connection
             .prepare("SELECT fault, email, configuration, since_ms, until_ms FROM faults")
@@ -935,10 +933,7 @@ impl SandboxFile {
     }
 
     /// The faults active now, by user email and by configuration name.
-    pub(crate) fn active_faults(
-        &self,
-        now_ms: i64,
-    ) -> Result<Vec<(Fault, Option<String>, Option<String>)>, SandboxError> {
+    pub(crate) fn active_faults(&self, now_ms: i64) -> Result<Vec<ActiveFault>, SandboxError> {
         let mut statement = self
             .connection
             .prepare("SELECT fault, email, configuration FROM faults WHERE since_ms <= ?1 AND (until_ms IS NULL OR until_ms > ?1) ORDER BY id")

@@ -1,7 +1,5 @@
 //! A snapshot of the platform: what the planner plans from.
 
-use jiff::Timestamp;
-
 use crate::plan::grammar::Email;
 
 use super::{Configuration, PAGE_SIZE, PlatformUser, Target, TargetError};
@@ -9,7 +7,6 @@ use super::{Configuration, PAGE_SIZE, PlatformUser, Target, TargetError};
 /// Everything the planner needs to know about the platform, read at one moment.
 #[derive(Debug, Clone)]
 pub(crate) struct Observed {
-    pub(crate) at: Timestamp,
     pub(crate) configurations: Vec<Configuration>,
     pub(crate) free_slots: u32,
     /// In email order.
@@ -38,7 +35,7 @@ impl Observed {
 }
 
 /// Reads the whole platform: configurations, then every page of users.
-pub(crate) async fn observe<T: Target>(target: &T, at: Timestamp) -> Result<Observed, TargetError> {
+pub(crate) async fn observe<T: Target>(target: &T) -> Result<Observed, TargetError> {
     let list = target.configurations().await?;
     let mut users: Vec<PlatformUser> = Vec::new();
     loop {
@@ -53,7 +50,6 @@ pub(crate) async fn observe<T: Target>(target: &T, at: Timestamp) -> Result<Obse
     users.sort_by(|a, b| a.email.cmp(&b.email));
     users.dedup_by(|a, b| a.email == b.email);
     Ok(Observed {
-        at,
         configurations: list.configurations,
         free_slots: list.free_slots,
         users,

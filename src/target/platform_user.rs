@@ -45,16 +45,6 @@ impl SyncOutcome {
             SyncOutcome::Throttled => "throttled",
         }
     }
-
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        match text {
-            "ok" => Some(SyncOutcome::Ok),
-            "warning" => Some(SyncOutcome::Warning),
-            "error" => Some(SyncOutcome::Error),
-            "throttled" => Some(SyncOutcome::Throttled),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

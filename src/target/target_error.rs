@@ -2,15 +2,6 @@
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TargetError {
-    /// The platform could not be reached or did not answer; nothing is known to have changed.
-    #[error("the platform could not be reached: {0}")]
-    Unreachable(String),
-    /// The credentials were refused.
-    #[error("the platform refused the credentials: {0}")]
-    Unauthorized(String),
-    /// The credentials lack a permission.
-    #[error("the platform denied the request: {0}")]
-    Forbidden(String),
     /// The request names something that does not exist.
     #[error("not found: {0}")]
     NotFound(String),

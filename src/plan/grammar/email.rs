@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::GrammarError;
 
@@ -33,6 +33,13 @@ impl Email {
             return Err(GrammarError::new(message, help));
         }
         Ok(Self(text.to_lowercase()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Email::parse(&text).map_err(|e| serde::de::Error::custom(e.message))
     }
 }
 

@@ -1,0 +1,207 @@
+//! `cutover status PLAN`: where the rollout stands. Its exit code says it too, for monitoring:
+//! 0 done, 3 halted or blocked, 4 waiting or in progress, 1 the platform could not be read.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::exit_code::Exit;
+use crate::planner::{self, Action, Inputs, StepDetail, StepStatus};
+use crate::state::{FailingUser, StepPhase};
+use crate::target::observe;
+
+use super::{Format, Output, block_on, load_or_report, open_target, read_state};
+
+#[derive(Serialize)]
+struct Status {
+    format_version: u32,
+    plan: String,
+    state: &'static str,
+    next: Action,
+    steps: Vec<StepLine>,
+    failing: Vec<FailingUser>,
+    hold: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StepLine {
+    id: String,
+    status: String,
+    phase: Option<StepPhase>,
+    users: usize,
+}
+
+pub(crate) fn run(
+    path: &Path,
+    state_flag: Option<&Path>,
+    format: Format,
+    clock: Clock,
+    out: &Output,
+) -> Exit {
+    let Some(plan) = load_or_report(path, out) else {
+        return Exit::Invalid;
+    };
+    let target = match open_target(&plan, path, clock) {
+        Ok(t) => t,
+        Err(message) => {
+            out.stderr(&format!("error: {message}\n"));
+            return Exit::Failure;
+        }
+    };
+    let state = match read_state(&plan, path, state_flag) {
+        Ok(state) => state,
+        Err(e) => {
+            out.stderr(&format!("error: {e}\n"));
+            return Exit::Failure;
+        }
+    };
+    let now = clock.now();
+    let observed = match block_on(observe(&target.target)) {
+        Ok(Ok(observed)) => observed,
+        Ok(Err(e)) => {
+            out.stderr(&format!("error: cannot read the platform: {e}\n"));
+            return Exit::Failure;
+        }
+        Err(e) => {
+            out.stderr(&format!("error: {e}\n"));
+            return Exit::Failure;
+        }
+    };
+    let schedule = planner::plan(&Inputs {
+        plan: &plan,
+        observed: &observed,
+        state: &state,
+        now,
+        run_started: None,
+    });
+    let halted = state
+        .steps
+        .values()
+        .find(|s| matches!(s.phase, StepPhase::Halted | StepPhase::RolledBack));
+    let (label, exit) = match (&schedule.next, halted) {
+        (Action::Finish, _) => ("done", Exit::Done),
+        (Action::Stop { .. }, _) => ("halted", Exit::Halted),
+        (_, Some(_)) => ("halted", Exit::Halted),
+        (_, None) if state.started_at.is_none() => ("not_started", Exit::Waiting),
+        (Action::Wait { .. }, None) => ("waiting", Exit::Waiting),
+        (_, None) => ("in_progress", Exit::Waiting),
+    };
+    let failing: Vec<FailingUser> =
+        halted
+            .map(|s| s.failures.clone())
+            .unwrap_or_else(|| match &schedule.next {
+                Action::Stop { failures, .. } => failures.clone(),
+                _ => schedule
+                    .steps
+                    .iter()
+                    .filter_map(|s| s.reading.as_ref())
+                    .flat_map(|r| r.failing.clone())
+                    .collect(),
+            });
+    let steps: Vec<StepLine> = schedule
+        .steps
+        .iter()
+        .map(|s| StepLine {
+            id: s.id.clone(),
+            status: match &s.status {
+                StepStatus::Done => "done".to_owned(),
+                StepStatus::Due => "due".to_owned(),
+                StepStatus::Later => "later".to_owned(),
+                StepStatus::Blocked { .. } => "blocked".to_owned(),
+                StepStatus::Waiting { reason, .. } => format!("waiting ({})", reason.as_str()),
+            },
+            phase: s.phase,
+            users: match &s.detail {
+                StepDetail::Move(d) => d.members.len(),
+                _ => 0,
+            },
+        })
+        .collect();
+    let status = Status {
+        format_version: 1,
+        plan: plan.name.to_string(),
+        state: label,
+        next: schedule.next.clone(),
+        steps,
+        failing,
+        hold: state
+            .hold
+            .as_ref()
+            .map(|h| format!("{} (by {} at {})", h.reason, h.by, h.at)),
+    };
+    match format {
+        Format::Json => out.stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&status).unwrap_or_default()
+        )),
+        Format::Text => out.stdout(&text(&status, &plan, path)),
+    }
+    exit
+}
+
+fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {
+    let mut text = format!("plan {}: {}\n", status.plan, status.state.replace('_', " "));
+    if let Some(hold) = &status.hold {
+        text.push_str(&format!("hold: {hold}\n"));
+    }
+    for step in &status.steps {
+        let phase = step
+            .phase
+            .map(|p| format!(" [{}]", p.as_str()))
+            .unwrap_or_default();
+        let users = if step.users > 0 {
+            format!(" {} user(s)", step.users)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "  {:<20} {}{phase}{users}\n",
+            step.id, step.status
+        ));
+    }
+    if !status.failing.is_empty() {
+        text.push_str("failing:\n");
+        for f in &status.failing {
+            text.push_str(&format!(
+                "  {:<40} {:<10} {}\n",
+                f.email.to_string(),
+                f.outcome,
+                f.error.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    let next = match &status.next {
+        Action::Wait {
+            reason,
+            step,
+            until,
+            detail,
+        } => {
+            let until = until
+                .map(|u| format!(" until {}", super::apply::in_plan_zone(plan, u)))
+                .unwrap_or_default();
+            format!("waiting: {} {step}{until} {detail}", reason.as_str())
+        }
+        Action::Stop { step, reason, .. } => format!("halted: {step}: {reason}"),
+        Action::Finish => "done".to_owned(),
+        other => format!(
+            "next: {} (run `cutover apply {}`)",
+            action_name(other),
+            path.display()
+        ),
+    };
+    text.push_str(&format!("{}\n", next.trim_end()));
+    text
+}
+
+fn action_name(action: &Action) -> String {
+    serde_json::to_value(action)
+        .ok()
+        .and_then(|v| {
+            v.get("action")
+                .and_then(|a| a.as_str())
+                .map(|s| s.replace('_', " "))
+        })
+        .unwrap_or_default()
+}

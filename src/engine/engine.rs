@@ -1,0 +1,678 @@
+//! The run loop: observe, plan, do one thing, record it, repeat.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::watch;
+
+use super::{Event, RunOutcome, StepSize};
+use crate::clock::Clock;
+use crate::plan::grammar::Email;
+use crate::plan::{OnFailure, Plan};
+use crate::planner::{self, Action, Inputs, Schedule, Side, StepDetail, WaitReason};
+use crate::report::Reporter;
+use crate::state::{FailingUser, StepPhase, StepRecord, Store, StoreError};
+use crate::target::{
+    AuthType, ConfigurationState, NewConfiguration, Observed, SyncOutcome, Target, TargetError,
+    WriteResult, observe,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum EngineError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "the plan or the platform changed since the dry-run that was approved: approved {approved}, now {current}; \
+         run `cutover plan` again and have the new digest approved"
+    )]
+    DigestMismatch { approved: String, current: String },
+    #[error(
+        "the planner asked for the same action twice without progress ({0}); stopping rather than looping"
+    )]
+    NoProgress(String),
+}
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Do what is due and exit 4 at the first wait, instead of waiting in-process.
+    pub(crate) until_blocked: bool,
+    /// How often to look at the platform again while waiting for syncs or time.
+    pub(crate) poll: Duration,
+    /// `--approved DIGEST`, checked when the rollout starts.
+    pub(crate) approved: Option<String>,
+    /// Who runs it, for the audit trail.
+    pub(crate) operator: String,
+}
+
+pub(crate) struct Engine<'a, T: Target> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) target: &'a T,
+    pub(crate) target_name: String,
+    pub(crate) store: &'a mut Store,
+    pub(crate) clock: Clock,
+    pub(crate) reporter: &'a mut dyn Reporter,
+    pub(crate) settings: Settings,
+    /// Becomes true on SIGINT or SIGTERM.
+    pub(crate) stop: watch::Receiver<bool>,
+}
+
+impl<T: Target> Engine<'_, T> {
+    pub(crate) async fn run(&mut self) -> Result<RunOutcome, EngineError> {
+        let run_started = self.clock.now();
+        let initial = self.store.load()?;
+        let identity = self.target.whoami().await?;
+        self.emit(Event::RunStarted {
+            plan: self.plan.name.to_string(),
+            target: self.target_name.clone(),
+            account: format!("{} ({})", identity.account, identity.role),
+            resumed: initial.started_at.is_some(),
+        });
+        let mut first = true;
+        let mut digest = String::new();
+        let mut last_action: Option<Action> = None;
+        let mut repeats = 0;
+        loop {
+            if *self.stop.borrow() {
+                self.emit(Event::Interrupted);
+                return Ok(RunOutcome::Interrupted);
+            }
+            let now = self.clock.now();
+            let observed = observe(self.target).await?;
+            if first {
+                digest = planner::digest(self.plan, &observed);
+                self.reconcile(now)?;
+                let state = self.store.load()?;
+                if state.started_at.is_none() {
+                    if let Some(approved) = &self.settings.approved {
+                        if *approved != digest {
+                            return Err(EngineError::DigestMismatch {
+                                approved: approved.clone(),
+                                current: digest,
+                            });
+                        }
+                    }
+                    let plan_json = serde_json::to_string(self.plan).unwrap_or_default();
+                    self.store.start_rollout(
+                        now,
+                        &digest,
+                        self.settings.approved.as_deref(),
+                        &plan_json,
+                        &self.settings.operator,
+                    )?;
+                }
+            }
+            let state = self.store.load()?;
+            let schedule = planner::plan(&Inputs {
+                plan: self.plan,
+                observed: &observed,
+                state: &state,
+                now,
+                run_started: Some(run_started),
+            });
+            if first {
+                self.emit(Event::Planned {
+                    steps: step_sizes(&schedule),
+                });
+                first = false;
+            }
+            for step in &schedule.steps {
+                if let Some(reading) = &step.reading {
+                    let counted =
+                        reading.clean.len() + reading.pending.len() + reading.failing.len();
+                    self.emit(Event::GateReading {
+                        step: step.id.clone(),
+                        verified: reading.clean.len(),
+                        counted,
+                        failing: reading.failing.len(),
+                        pending: reading.pending.len(),
+                        soak_until: reading.soak_until,
+                        timeout_at: reading.timeout_at,
+                    });
+                }
+            }
+            let action = schedule.next.clone();
+            // Every action but a wait changes something; seeing the same one again means the
+            // platform did not take it. Retry a few times, then stop instead of spinning.
+            if !matches!(action, Action::Wait { .. }) && last_action.as_ref() == Some(&action) {
+                repeats += 1;
+                if repeats >= 3 {
+                    return Err(EngineError::NoProgress(format!("{action:?}")));
+                }
+            } else {
+                repeats = 0;
+            }
+            last_action = Some(action.clone());
+            if let Some(outcome) = self
+                .execute(action, &schedule, &observed, now, &digest)
+                .await?
+            {
+                return Ok(outcome);
+            }
+        }
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.reporter.event(&event);
+    }
+
+    /// Settles intents an interrupted run left without an outcome. The planner works from what
+    /// the platform shows, so nothing is re-sent blindly: the intent is closed as read back.
+    fn reconcile(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        for intent in self.store.in_doubt()? {
+            let outcome = serde_json::json!({ "reconciled": "the run was interrupted; the platform's state was read back and the plan continues from it" });
+            self.store.outcome(intent.id, now, &outcome)?;
+            self.emit(Event::Reconciled {
+                step: intent.step,
+                action: intent.action,
+                users: intent.users,
+            });
+        }
+        Ok(())
+    }
+
+    fn configuration_id(&self, observed: &Observed, side: Side) -> Option<String> {
+        let name = match side {
+            Side::From => &self.plan.from.display_name,
+            Side::To => &self.plan.to.display_name,
+        };
+        observed.configuration(name).map(|c| c.id.clone())
+    }
+
+    /// Executes one action. `Some` ends the run.
+    async fn execute(
+        &mut self,
+        action: Action,
+        schedule: &Schedule,
+        observed: &Observed,
+        now: Timestamp,
+        digest: &str,
+    ) -> Result<Option<RunOutcome>, EngineError> {
+        let operator = self.settings.operator.clone();
+        match action {
+            Action::Finish => {
+                self.emit(Event::Done);
+                Ok(Some(RunOutcome::Done))
+            }
+            Action::Stop {
+                step,
+                reason,
+                failures,
+            } => {
+                self.store.audit(
+                    now,
+                    "halted",
+                    Some(&step),
+                    &operator,
+                    Some(digest),
+                    &serde_json::json!({ "reason": reason, "failures": failures }),
+                )?;
+                self.emit(Event::Halted {
+                    step: step.clone(),
+                    reason: reason.clone(),
+                    failures: failures.clone(),
+                });
+                Ok(Some(RunOutcome::Halted {
+                    step,
+                    reason,
+                    failures,
+                }))
+            }
+            Action::Wait {
+                reason,
+                step,
+                until,
+                detail,
+            } => self.wait(reason, step, until, detail).await,
+            Action::CreateConfiguration => {
+                let to = &self.plan.to;
+                let new = NewConfiguration {
+                    display_name: to.display_name.clone(),
+                    auth_type: AuthType::Oauth,
+                    tenant_id: to.tenant_id.clone(),
+                    exchange_version: to.exchange_version.clone(),
+                    service_address: to.service_address.clone(),
+                    login_hint: to.service_account.as_ref().map(ToString::to_string),
+                };
+                let intent = self.store.intent(
+                    now,
+                    Some("connect"),
+                    "create_configuration",
+                    Some(&to.display_name),
+                    &[],
+                )?;
+                let created = self.target.create_configuration(&new).await;
+                let outcome = match &created {
+                    Ok(c) => serde_json::json!({ "id": c.id, "state": c.state.as_str() }),
+                    Err(e) => serde_json::json!({ "error": e.to_string() }),
+                };
+                self.store.outcome(intent, self.clock.now(), &outcome)?;
+                let created = created?;
+                self.emit(Event::ConfigurationCreated {
+                    name: created.display_name,
+                });
+                Ok(None)
+            }
+            Action::Authorize => {
+                let Some(id) = self.configuration_id(observed, Side::To) else {
+                    return Ok(None);
+                };
+                let intent = self.store.intent(
+                    now,
+                    Some("connect"),
+                    "authorize",
+                    Some(&self.plan.to.display_name),
+                    &[],
+                )?;
+                let authorization = self.target.authorization(&id).await;
+                let outcome = match &authorization {
+                    Ok(a) => serde_json::json!({ "state": a.state.as_str(), "account": a.account }),
+                    Err(e) => serde_json::json!({ "error": e.to_string() }),
+                };
+                self.store.outcome(intent, self.clock.now(), &outcome)?;
+                let authorization = authorization?;
+                let name = self.plan.to.display_name.clone();
+                match authorization.state {
+                    ConfigurationState::Connected => {
+                        self.store.audit(
+                            now,
+                            "authorized",
+                            Some("connect"),
+                            &operator,
+                            Some(digest),
+                            &serde_json::json!({ "account": authorization.account }),
+                        )?;
+                        self.emit(Event::Authorized {
+                            name,
+                            account: authorization.account,
+                        });
+                        Ok(None)
+                    }
+                    ConfigurationState::PendingAuthorization => {
+                        self.emit(Event::AuthorizationPending {
+                            name,
+                            url: authorization.url.clone(),
+                        });
+                        let detail = authorization.url.map_or_else(
+                            || "waiting for an admin to authorize it".to_owned(),
+                            |u| format!("sign in at {u}"),
+                        );
+                        self.wait(
+                            WaitReason::Authorization,
+                            "connect".to_owned(),
+                            None,
+                            detail,
+                        )
+                        .await
+                    }
+                    // The planner reports the error on the next pass.
+                    ConfigurationState::Error | ConfigurationState::Disconnected => Ok(None),
+                }
+            }
+            Action::Start { step } => {
+                self.start(&step, schedule, observed, now, digest)?;
+                Ok(None)
+            }
+            Action::Enable { step, side, users } => {
+                self.switch(&step, side, true, &users, observed, now).await
+            }
+            Action::Disable { step, side, users } => {
+                self.switch(&step, side, false, &users, observed, now).await
+            }
+            Action::Switched { step } => {
+                let detail = serde_json::json!({});
+                self.store.set_phase(
+                    &step,
+                    StepPhase::Verifying,
+                    now,
+                    Some(now),
+                    None,
+                    &operator,
+                    digest,
+                    &detail,
+                )?;
+                self.emit(Event::SwitchCompleted { step });
+                Ok(None)
+            }
+            Action::Pass { step } => {
+                self.store.set_phase(
+                    &step,
+                    StepPhase::Passed,
+                    now,
+                    None,
+                    None,
+                    &operator,
+                    digest,
+                    &serde_json::json!({}),
+                )?;
+                self.emit(Event::GatePassed { step });
+                Ok(None)
+            }
+            Action::Fail {
+                step,
+                on_failure,
+                failures,
+            } => {
+                let phase = match on_failure {
+                    OnFailure::Halt => StepPhase::Halted,
+                    OnFailure::Rollback => StepPhase::RolledBack,
+                };
+                let detail = serde_json::json!({ "on_failure": on_failure, "failures": failures });
+                self.store.set_phase(
+                    &step,
+                    phase,
+                    now,
+                    None,
+                    Some(&failures),
+                    &operator,
+                    digest,
+                    &detail,
+                )?;
+                let on_failure = match on_failure {
+                    OnFailure::Halt => "halt",
+                    OnFailure::Rollback => "rollback",
+                };
+                self.emit(Event::GateFailed {
+                    step,
+                    on_failure: on_failure.to_owned(),
+                    failures,
+                });
+                Ok(None)
+            }
+            Action::Reopen { step, recheck } => {
+                if let Some(to) = self.configuration_id(observed, Side::To) {
+                    let intent = self.store.intent(
+                        now,
+                        Some(&step),
+                        "recheck",
+                        Some(&self.plan.to.display_name),
+                        &recheck,
+                    )?;
+                    let result = self.target.recheck(&to, &recheck).await;
+                    let outcome = match &result {
+                        Ok(()) => serde_json::json!({ "rechecked": recheck.len() }),
+                        Err(e) => serde_json::json!({ "error": e.to_string() }),
+                    };
+                    self.store.outcome(intent, self.clock.now(), &outcome)?;
+                    result?;
+                }
+                let detail = serde_json::json!({ "rechecked": recheck.iter().map(ToString::to_string).collect::<Vec<_>>() });
+                self.store.set_phase(
+                    &step,
+                    StepPhase::Verifying,
+                    now,
+                    Some(now),
+                    None,
+                    &operator,
+                    digest,
+                    &detail,
+                )?;
+                self.emit(Event::Reopened {
+                    step,
+                    rechecked: recheck.len(),
+                });
+                Ok(None)
+            }
+            Action::Restart { step } => {
+                self.store.set_phase(
+                    &step,
+                    StepPhase::Moving,
+                    now,
+                    None,
+                    Some(&[]),
+                    &operator,
+                    digest,
+                    &serde_json::json!({}),
+                )?;
+                self.emit(Event::Restarted { step });
+                Ok(None)
+            }
+            Action::Disconnect => {
+                let Some(from) = self.configuration_id(observed, Side::From) else {
+                    return Ok(None);
+                };
+                let name = self.plan.from.display_name.clone();
+                let intent =
+                    self.store
+                        .intent(now, Some("disconnect"), "disconnect", Some(&name), &[])?;
+                let result = self.target.disconnect(&from).await;
+                let outcome = match &result {
+                    Ok(()) => serde_json::json!({ "disconnected": true }),
+                    Err(e) => serde_json::json!({ "error": e.to_string() }),
+                };
+                self.store.outcome(intent, self.clock.now(), &outcome)?;
+                result?;
+                self.store
+                    .record_disconnected(self.clock.now(), &operator, digest)?;
+                self.emit(Event::Disconnected { name });
+                Ok(None)
+            }
+            Action::RecordDisconnected => {
+                self.store.record_disconnected(now, &operator, digest)?;
+                self.emit(Event::Disconnected {
+                    name: self.plan.from.display_name.clone(),
+                });
+                Ok(None)
+            }
+        }
+    }
+
+    /// Begins a step: freezes its members (and its batch's, for a first wave) with the users
+    /// whose `from` sync already fails.
+    fn start(
+        &mut self,
+        step: &str,
+        schedule: &Schedule,
+        observed: &Observed,
+        now: Timestamp,
+        digest: &str,
+    ) -> Result<(), EngineError> {
+        let Some(planned) = schedule.steps.iter().find(|s| s.id == step) else {
+            return Ok(());
+        };
+        let StepDetail::Move(detail) = &planned.detail else {
+            return Ok(());
+        };
+        let state = self.store.load()?;
+        let batch_members: Option<Vec<Email>> =
+            (!state.batches.contains_key(&detail.step)).then(|| {
+                schedule
+                    .steps
+                    .iter()
+                    .filter_map(|s| match &s.detail {
+                        StepDetail::Move(d) if d.step == detail.step => {
+                            Some(d.members.iter().map(|m| m.email.clone()))
+                        }
+                        _ => None,
+                    })
+                    .flatten()
+                    .collect()
+            });
+        let from = self.configuration_id(observed, Side::From);
+        let preexisting: BTreeSet<Email> = detail
+            .members
+            .iter()
+            .filter(|m| {
+                observed.user(&m.email).is_some_and(|u| {
+                    from.as_deref().is_some_and(|f| {
+                        u.sync.get(f).is_some_and(|s| {
+                            matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning)
+                        })
+                    })
+                })
+            })
+            .map(|m| m.email.clone())
+            .collect();
+        let record = StepRecord {
+            id: step.to_owned(),
+            batch: detail.step.clone(),
+            members: detail.members.iter().map(|m| m.email.clone()).collect(),
+            preexisting,
+            phase: StepPhase::Moving,
+            phase_at: now,
+            started_at: now,
+            judged_after: None,
+            passed_at: None,
+            failures: Vec::new(),
+        };
+        self.store.start_step(
+            &record,
+            batch_members.as_deref(),
+            &self.settings.operator,
+            digest,
+        )?;
+        self.emit(Event::StepStarted {
+            step: step.to_owned(),
+            users: record.members.len(),
+            preexisting: record.preexisting.len(),
+        });
+        Ok(())
+    }
+
+    /// One bulk write, journaled: intent, call, outcome.
+    async fn switch(
+        &mut self,
+        step: &str,
+        side: Side,
+        enabled: bool,
+        users: &[Email],
+        observed: &Observed,
+        now: Timestamp,
+    ) -> Result<Option<RunOutcome>, EngineError> {
+        let Some(id) = self.configuration_id(observed, side) else {
+            return Ok(None);
+        };
+        let name = match side {
+            Side::From => self.plan.from.display_name.clone(),
+            Side::To => self.plan.to.display_name.clone(),
+        };
+        let verb = if enabled { "enable" } else { "disable" };
+        let intent = self
+            .store
+            .intent(now, Some(step), verb, Some(&name), users)?;
+        let result = self.target.set_enabled(&id, users, enabled).await;
+        let results = match result {
+            Ok(results) => results,
+            Err(e) => {
+                self.store.outcome(
+                    intent,
+                    self.clock.now(),
+                    &serde_json::json!({ "error": e.to_string() }),
+                )?;
+                return Err(e.into());
+            }
+        };
+        let changed = results
+            .iter()
+            .filter(|r| r.result == WriteResult::Changed)
+            .count();
+        let unchanged = results
+            .iter()
+            .filter(|r| r.result == WriteResult::Unchanged)
+            .count();
+        let failed: Vec<FailingUser> = results
+            .iter()
+            .filter_map(|r| match &r.result {
+                WriteResult::Failed(reason) => Some((r.email.clone(), reason.clone())),
+                WriteResult::NotFound => Some((
+                    r.email.clone(),
+                    "the platform no longer has this user".to_owned(),
+                )),
+                _ => None,
+            })
+            .map(|(email, reason)| FailingUser {
+                email,
+                outcome: "write_failed".to_owned(),
+                error: Some(reason),
+                at: Some(now),
+            })
+            .collect();
+        let outcome =
+            serde_json::json!({ "changed": changed, "unchanged": unchanged, "failed": failed });
+        self.store.outcome(intent, self.clock.now(), &outcome)?;
+        self.emit(Event::UsersSwitched {
+            step: step.to_owned(),
+            side,
+            enabled,
+            changed,
+            unchanged,
+            total: users.len(),
+        });
+        if failed.is_empty() {
+            return Ok(None);
+        }
+        let reason = format!(
+            "the platform refused to {verb} {name:?} for {} user(s)",
+            failed.len()
+        );
+        self.emit(Event::Halted {
+            step: step.to_owned(),
+            reason: reason.clone(),
+            failures: failed.clone(),
+        });
+        Ok(Some(RunOutcome::Halted {
+            step: step.to_owned(),
+            reason,
+            failures: failed,
+        }))
+    }
+
+    /// Waits in-process for time and syncs, or ends the run for a wait that needs a person or
+    /// under `--until-blocked`.
+    async fn wait(
+        &mut self,
+        reason: WaitReason,
+        step: String,
+        until: Option<Timestamp>,
+        detail: String,
+    ) -> Result<Option<RunOutcome>, EngineError> {
+        let needs_person = matches!(reason, WaitReason::Approval | WaitReason::Hold);
+        let outcome = RunOutcome::Waiting {
+            reason,
+            step: step.clone(),
+            detail: detail.clone(),
+            until,
+        };
+        if self.settings.until_blocked || needs_person {
+            self.emit(Event::Waiting {
+                reason,
+                step,
+                detail,
+                until,
+            });
+            return Ok(Some(outcome));
+        }
+        self.emit(Event::Waiting {
+            reason,
+            step,
+            detail,
+            until,
+        });
+        let now = self.clock.now();
+        let poll =
+            SignedDuration::try_from(self.settings.poll).unwrap_or(SignedDuration::from_secs(1));
+        let wake = until.map_or(now + poll, |u| u.min(now + poll)).max(now);
+        let sleep = Duration::try_from(wake.duration_since(now)).unwrap_or(Duration::ZERO);
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => Ok(None),
+            _ = self.stop.wait_for(|stop| *stop) => Ok(None),
+        }
+    }
+}
+
+fn step_sizes(schedule: &Schedule) -> Vec<StepSize> {
+    schedule
+        .steps
+        .iter()
+        .filter_map(|s| match &s.detail {
+            StepDetail::Move(d) => Some(StepSize {
+                step: s.id.clone(),
+                users: d.members.len(),
+            }),
+            _ => None,
+        })
+        .collect()
+}

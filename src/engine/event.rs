@@ -1,0 +1,102 @@
+//! What the engine tells its reporter. The engine never prints; reporters render these.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::planner::{Side, WaitReason};
+use crate::state::FailingUser;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub(crate) enum Event {
+    RunStarted {
+        plan: String,
+        target: String,
+        account: String,
+        resumed: bool,
+    },
+    /// An intent left without an outcome by an interrupted run, settled by reading the platform.
+    Reconciled {
+        step: Option<String>,
+        action: String,
+        users: usize,
+    },
+    /// The steps of the rollout and their sizes, for progress displays.
+    Planned {
+        steps: Vec<StepSize>,
+    },
+    ConfigurationCreated {
+        name: String,
+    },
+    Authorized {
+        name: String,
+        account: Option<String>,
+    },
+    AuthorizationPending {
+        name: String,
+        url: Option<String>,
+    },
+    StepStarted {
+        step: String,
+        users: usize,
+        preexisting: usize,
+    },
+    /// One bulk write.
+    UsersSwitched {
+        step: String,
+        side: Side,
+        enabled: bool,
+        changed: usize,
+        unchanged: usize,
+        total: usize,
+    },
+    SwitchCompleted {
+        step: String,
+    },
+    GateReading {
+        step: String,
+        verified: usize,
+        counted: usize,
+        failing: usize,
+        pending: usize,
+        soak_until: Timestamp,
+        timeout_at: Timestamp,
+    },
+    GatePassed {
+        step: String,
+    },
+    GateFailed {
+        step: String,
+        on_failure: String,
+        failures: Vec<FailingUser>,
+    },
+    Reopened {
+        step: String,
+        rechecked: usize,
+    },
+    Restarted {
+        step: String,
+    },
+    Waiting {
+        reason: WaitReason,
+        step: String,
+        detail: String,
+        until: Option<Timestamp>,
+    },
+    Disconnected {
+        name: String,
+    },
+    Done,
+    Halted {
+        step: String,
+        reason: String,
+        failures: Vec<FailingUser>,
+    },
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct StepSize {
+    pub(crate) step: String,
+    pub(crate) users: usize,
+}

@@ -1,0 +1,13 @@
+//! The engine: executes the planner's next action, journals it, and asks again, until the
+//! rollout is done, must wait, or must halt.
+//!
+//! It never prints (it emits [`Event`]s to a reporter) and never decides *what* to do (the
+//! planner does); it owns the loop, the journal discipline, waiting, and stopping safely.
+
+mod engine;
+mod event;
+mod outcome;
+
+pub(crate) use engine::{Engine, EngineError, Settings};
+pub(crate) use event::{Event, StepSize};
+pub(crate) use outcome::RunOutcome;

@@ -1,0 +1,276 @@
+//! Preflight: what the platform looks like against the plan, before anything changes.
+
+use super::finding::{Finding, Severity};
+use super::membership::Resolution;
+use crate::plan::grammar::Email;
+use crate::plan::{Plan, Selector};
+use crate::target::{AuthType, Configuration, ConfigurationState, Observed, SyncOutcome};
+
+/// What preflight learned, for the planner to use.
+pub(super) struct Preflight<'o> {
+    pub(super) findings: Vec<Finding>,
+    /// `to`, when it exists and may be adopted.
+    pub(super) to: Option<&'o Configuration>,
+}
+
+pub(super) fn check<'o>(
+    plan: &Plan,
+    observed: &'o Observed,
+    resolution: &Resolution<'_>,
+) -> Preflight<'o> {
+    let mut findings = Vec::new();
+    let from = observed.configuration(&plan.from.display_name);
+    let to = observed.configuration(&plan.to.display_name);
+
+    match from {
+        None => findings.push(
+            Finding::new(
+                Severity::Blocking,
+                "from-missing",
+                format!("the platform has no configuration named {:?} to migrate from", plan.from.display_name),
+            )
+            .remedy("check `[from] display_name` against the Display Names in the platform's Configuration tab"),
+        ),
+        Some(c) if c.state != ConfigurationState::Connected => findings.push(
+            Finding::new(
+                Severity::Blocking,
+                "from-not-connected",
+                format!("the configuration {:?} is {}, not connected", c.display_name, c.state.as_str()),
+            )
+            .remedy("users can only be moved away from a configuration that is still syncing"),
+        ),
+        Some(_) => {}
+    }
+
+    let mut adopt = false;
+    match to {
+        Some(c) => {
+            let tenant_matches = c
+                .tenant_id
+                .as_deref()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(plan.to.tenant_id.trim()));
+            if c.auth_type != AuthType::Oauth || !tenant_matches {
+                let mut differences = Vec::new();
+                if c.auth_type != AuthType::Oauth {
+                    differences.push(format!(
+                        "its authentication type is {}, not oauth",
+                        c.auth_type.as_str()
+                    ));
+                }
+                if !tenant_matches {
+                    differences.push(format!(
+                        "its tenant is {}, not {}",
+                        c.tenant_id.as_deref().unwrap_or("unset"),
+                        plan.to.tenant_id
+                    ));
+                }
+                findings.push(
+                    Finding::new(
+                        Severity::Blocking,
+                        "to-mismatch",
+                        format!(
+                            "a configuration named {:?} already exists and cannot be adopted: {}",
+                            c.display_name,
+                            differences.join("; ")
+                        ),
+                    )
+                    .remedy("fix or remove that configuration on the platform, or name a different `[to] display_name`"),
+                );
+            } else {
+                adopt = true;
+                if let (Some(expected), Some(actual)) =
+                    (&plan.to.service_account, &c.authorized_account)
+                {
+                    if !actual.eq_ignore_ascii_case(expected.to_string().as_str()) {
+                        findings.push(
+                            Finding::new(
+                                Severity::Blocking,
+                                "wrong-service-account",
+                                format!("{:?} was authorized by {actual}, not by the plan's service account {expected}", c.display_name),
+                            )
+                            .remedy("authorize it again, signed in as the service account (in a private window, signed out of Microsoft)"),
+                        );
+                    }
+                }
+                findings.push(Finding::new(
+                    Severity::Info,
+                    "to-adopted",
+                    format!(
+                        "the existing configuration {:?} ({}, tenant {}) is adopted, not created again",
+                        c.display_name,
+                        c.state.as_str(),
+                        plan.to.tenant_id
+                    ),
+                ));
+            }
+        }
+        None if observed.free_slots == 0 => findings.push(
+            Finding::new(
+                Severity::Blocking,
+                "no-free-slot",
+                format!(
+                    "the platform has no free configuration slot for {:?}",
+                    plan.to.display_name
+                ),
+            )
+            .remedy("ask your platform's support to add a second service account slot"),
+        ),
+        None => {}
+    }
+
+    let from_id = from.map(|c| c.id.as_str());
+    let to_id = to.filter(|_| adopt).map(|c| c.id.as_str());
+
+    if !resolution.missing.is_empty() {
+        let mut users: Vec<Email> = resolution.missing.iter().map(|(e, _)| e.clone()).collect();
+        users.sort();
+        let steps: Vec<&str> = {
+            let mut s: Vec<&str> = resolution.missing.iter().map(|(_, s)| s.as_str()).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        };
+        findings.push(
+            Finding::new(
+                Severity::Blocking,
+                "unknown-users",
+                format!(
+                    "{} user(s) named in {} do not exist on the platform",
+                    users.len(),
+                    steps.join(", ")
+                ),
+            )
+            .users(users)
+            .remedy("correct the emails in the plan or its CSV files, or remove the users"),
+        );
+    }
+
+    let has_remaining = plan
+        .batches
+        .iter()
+        .any(|b| matches!(b.users, Selector::Remaining));
+    if !resolution.unclaimed_on_from.is_empty() && !has_remaining {
+        findings.push(
+            Finding::new(
+                Severity::Warning,
+                "stragglers",
+                format!(
+                    "{} user(s) on {:?} are in no step; the disconnect will wait for them",
+                    resolution.unclaimed_on_from.len(),
+                    plan.from.display_name
+                ),
+            )
+            .users(resolution.unclaimed_on_from.clone())
+            .remedy("add them to a batch, or end the plan with a batch of `users = \"remaining\"`"),
+        );
+    }
+
+    let neither: Vec<Email> = observed
+        .users
+        .iter()
+        .filter(|u| {
+            !from_id.is_some_and(|f| u.is_enabled_on(f))
+                && !to_id.is_some_and(|t| u.is_enabled_on(t))
+        })
+        .map(|u| u.email.clone())
+        .collect();
+    if !neither.is_empty() {
+        findings.push(
+            Finding::new(
+                Severity::Warning,
+                "on-neither",
+                format!("{} user(s) are enabled on neither configuration: their calendars do not sync now", neither.len()),
+            )
+            .users(neither)
+            .remedy("cutover does not move them; enable them on the platform if they should sync"),
+        );
+    }
+
+    if let Some(from_id) = from_id {
+        let failing: Vec<Email> = observed
+            .users
+            .iter()
+            .filter(|u| {
+                u.is_enabled_on(from_id)
+                    && u.sync.get(from_id).is_some_and(|s| {
+                        matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning)
+                    })
+            })
+            .map(|u| u.email.clone())
+            .collect();
+        if !failing.is_empty() {
+            findings.push(
+                Finding::new(
+                    Severity::Info,
+                    "failing-before",
+                    format!(
+                        "{} user(s) already fail to sync over {:?}; they are reported as pre-existing, not counted against gates",
+                        failing.len(),
+                        plan.from.display_name
+                    ),
+                )
+                .users(failing),
+            );
+        }
+    }
+
+    for resolved in &resolution.steps {
+        if resolved.members.is_empty()
+            && !matches!(
+                resolved.step.users,
+                Selector::Emails { .. } | Selector::File { .. }
+            )
+        {
+            findings.push(
+                Finding::new(
+                    Severity::Warning,
+                    "empty-step",
+                    format!(
+                        "`{}` ({}) matches no users now",
+                        resolved.step.name,
+                        describe_selector(&resolved.step.users)
+                    ),
+                )
+                .remedy(selector_remedy(&resolved.step.users, observed)),
+            );
+        }
+    }
+
+    Preflight {
+        findings,
+        to: to.filter(|_| adopt),
+    }
+}
+
+pub(super) fn describe_selector(selector: &Selector) -> String {
+    match selector {
+        Selector::Remaining => "the remaining users".to_owned(),
+        Selector::Emails { .. } => "listed in the plan".to_owned(),
+        Selector::Location { location } => format!("location {location:?}"),
+        Selector::Group { group } => format!("group {group:?}"),
+        Selector::File { file, .. } => format!("listed in {file}"),
+    }
+}
+
+fn selector_remedy(selector: &Selector, observed: &Observed) -> String {
+    let mut values: Vec<&str> = match selector {
+        Selector::Location { .. } => observed.users.iter().map(|u| u.location.as_str()).collect(),
+        Selector::Group { .. } => observed
+            .users
+            .iter()
+            .flat_map(|u| u.groups.iter().map(String::as_str))
+            .collect(),
+        _ => return "check the selector".to_owned(),
+    };
+    values.sort_unstable();
+    values.dedup();
+    let what = if matches!(selector, Selector::Location { .. }) {
+        "locations"
+    } else {
+        "groups"
+    };
+    format!(
+        "check the spelling; {what} on the platform: {}",
+        values.join(", ")
+    )
+}

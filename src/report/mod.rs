@@ -1,0 +1,36 @@
+//! Reporters: the engine's events, rendered for whoever watches.
+//!
+//! A terminal gets progress bars; a log (cron, CI) gets one plain line per event; `--format
+//! json` gets one JSON object per event. The engine only ever talks to the [`Reporter`] trait.
+
+mod json;
+mod plain;
+mod terminal;
+
+use crate::clock::Clock;
+use crate::engine::Event;
+
+pub(crate) use json::JsonReporter;
+pub(crate) use plain::PlainReporter;
+pub(crate) use terminal::TerminalReporter;
+
+pub(crate) trait Reporter {
+    fn event(&mut self, event: &Event);
+
+    /// Called once when the run ends, before the final report is printed.
+    fn finish(&mut self) {}
+}
+
+/// Writes a line to stdout. A reader that went away (`| head`) must not crash the run: the
+/// rollout's state matters more than its log.
+fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// The time prefix of a plain line.
+fn stamp(clock: &Clock) -> String {
+    clock.now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

@@ -1,0 +1,190 @@
+//! One plain line per event: what a cron job's mail or a CI log should show.
+
+use std::collections::HashMap;
+
+use super::{Reporter, stamp};
+use crate::clock::Clock;
+use crate::engine::Event;
+use crate::planner::Side;
+
+pub(crate) struct PlainReporter {
+    clock: Clock,
+    from: String,
+    to: String,
+    /// The last gate reading printed per step, so a wait does not repeat the same line.
+    last_reading: HashMap<String, (usize, usize, usize)>,
+    /// The last wait printed (reason, step, until), so a wait is announced once.
+    last_wait: Option<String>,
+}
+
+impl PlainReporter {
+    pub(crate) fn new(clock: Clock, from: &str, to: &str) -> Self {
+        Self {
+            clock,
+            from: from.to_owned(),
+            to: to.to_owned(),
+            last_reading: HashMap::new(),
+            last_wait: None,
+        }
+    }
+
+    fn line(&self, text: &str) {
+        super::write_stdout(&format!("{} {text}\n", stamp(&self.clock)));
+    }
+}
+
+/// The line for an event, or `None` for events a log does not need.
+pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
+    Some(match event {
+        Event::RunStarted {
+            plan,
+            target,
+            account,
+            resumed,
+        } => {
+            let verb = if *resumed { "resuming" } else { "starting" };
+            format!("{verb} plan {plan} on {target} as {account}")
+        }
+        Event::Reconciled {
+            step,
+            action,
+            users,
+        } => format!(
+            "{}: an interrupted {action} of {users} user(s) was settled by reading the platform back",
+            step.as_deref().unwrap_or("rollout")
+        ),
+        Event::Planned { .. } | Event::GateReading { .. } => return None,
+        Event::ConfigurationCreated { name } => {
+            format!("connect: created the configuration {name:?}")
+        }
+        Event::Authorized { name, account } => {
+            format!(
+                "connect: {name:?} is connected, authorized by {}",
+                account.as_deref().unwrap_or("an unknown account")
+            )
+        }
+        Event::AuthorizationPending { name, url } => match url {
+            Some(url) => format!("connect: {name:?} waits for authorization: sign in at {url}"),
+            None => format!("connect: {name:?} waits for authorization"),
+        },
+        Event::StepStarted {
+            step,
+            users,
+            preexisting,
+        } => {
+            let pre = if *preexisting > 0 {
+                format!(" ({preexisting} already failing on {from:?})")
+            } else {
+                String::new()
+            };
+            format!("{step}: started with {users} user(s){pre}")
+        }
+        Event::UsersSwitched {
+            step,
+            side,
+            enabled,
+            changed,
+            unchanged,
+            total,
+        } => {
+            let configuration = match side {
+                Side::From => from,
+                Side::To => to,
+            };
+            let verb = if *enabled { "enabled" } else { "disabled" };
+            let already = if *unchanged > 0 {
+                format!(", {unchanged} already so")
+            } else {
+                String::new()
+            };
+            format!(
+                "{step}: {verb} {configuration:?} for {total} user(s) ({changed} changed{already})"
+            )
+        }
+        Event::SwitchCompleted { step } => {
+            format!("{step}: every user switched; verifying OAuth syncs")
+        }
+        Event::GatePassed { step } => format!("{step}: gate passed"),
+        Event::GateFailed {
+            step,
+            on_failure,
+            failures,
+        } => {
+            format!(
+                "{step}: GATE FAILED for {} user(s); on failure: {on_failure}",
+                failures.len()
+            )
+        }
+        Event::Reopened { step, rechecked } => {
+            format!(
+                "{step}: re-opened the gate after asking the platform to re-check {rechecked} user(s)"
+            )
+        }
+        Event::Restarted { step } => {
+            format!("{step}: approved again after its rollback; switching its users again")
+        }
+        Event::Waiting {
+            reason,
+            step,
+            detail,
+            until,
+        } => {
+            let until = until
+                .map(|u| format!(" until {}", u.strftime("%Y-%m-%dT%H:%M:%SZ")))
+                .unwrap_or_default();
+            let detail = if detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {detail}")
+            };
+            format!("{step}: waiting ({}){until}{detail}", reason.as_str())
+        }
+        Event::Disconnected { name } => format!("disconnect: {name:?} is disconnected"),
+        Event::Done => "the rollout is complete".to_owned(),
+        Event::Halted { step, reason, .. } => format!("{step}: HALTED: {reason}"),
+        Event::Interrupted => {
+            "interrupted: stopped at a safe point; run apply again to resume".to_owned()
+        }
+    })
+}
+
+impl Reporter for PlainReporter {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::GateReading {
+                step,
+                verified,
+                counted,
+                failing,
+                pending,
+                ..
+            } => {
+                let key = (*verified, *failing, *pending);
+                if self.last_reading.get(step) != Some(&key) {
+                    self.last_reading.insert(step.clone(), key);
+                    self.line(&format!("{step}: {verified} of {counted} user(s) verified, {failing} failing, {pending} pending"));
+                }
+            }
+            Event::Waiting {
+                reason,
+                step,
+                until,
+                ..
+            } => {
+                let key = format!("{} {step} {until:?}", reason.as_str());
+                if self.last_wait.as_deref() != Some(key.as_str()) {
+                    if let Some(text) = describe(event, &self.from, &self.to) {
+                        self.line(&text);
+                    }
+                    self.last_wait = Some(key);
+                }
+            }
+            other => {
+                self.last_wait = None;
+                if let Some(text) = describe(other, &self.from, &self.to) {
+                    self.line(&text);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! What the state database remembers about a rollout, loaded as plain data for the planner.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::grammar::Email;
+
+/// A rollout's memory: what started, who was frozen into which step, where each step stands,
+/// and who approved what. Empty for a plan that never ran.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunState {
+    /// When the rollout's first `apply` began.
+    pub(crate) started_at: Option<Timestamp>,
+    /// The digest checked by `--approved` when the rollout started.
+    pub(crate) approved_digest: Option<String>,
+    /// Frozen membership of each pilot or batch (by its plan name), in email order.
+    pub(crate) batches: BTreeMap<String, Vec<Email>>,
+    /// Each started step (by id: `pilot`, `east`, `everyone-else#2`).
+    pub(crate) steps: BTreeMap<String, StepRecord>,
+    pub(crate) approvals: Vec<Approval>,
+    pub(crate) hold: Option<Hold>,
+    pub(crate) disconnected_at: Option<Timestamp>,
+}
+
+impl RunState {
+    /// Whether `step` (or the batch it is a wave of) was approved after `since`.
+    pub(crate) fn approved(&self, step: &str, batch: &str, since: Option<Timestamp>) -> bool {
+        self.approvals
+            .iter()
+            .any(|a| (a.step == step || a.step == batch) && since.is_none_or(|s| a.at > s))
+    }
+
+    /// When the last step passed.
+    pub(crate) fn last_pass(&self) -> Option<Timestamp> {
+        self.steps.values().filter_map(|s| s.passed_at).max()
+    }
+
+    /// Users whose `from` sync was already failing when their step started.
+    pub(crate) fn preexisting(&self) -> BTreeSet<Email> {
+        self.steps
+            .values()
+            .flat_map(|s| s.preexisting.iter().cloned())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct StepRecord {
+    pub(crate) id: String,
+    /// The pilot's or batch's name in the plan.
+    pub(crate) batch: String,
+    pub(crate) members: Vec<Email>,
+    pub(crate) preexisting: BTreeSet<Email>,
+    pub(crate) phase: StepPhase,
+    /// When the current phase began.
+    pub(crate) phase_at: Timestamp,
+    pub(crate) started_at: Timestamp,
+    /// The gate counts only sync attempts after this (the switch, or the re-run after a halt).
+    pub(crate) judged_after: Option<Timestamp>,
+    pub(crate) passed_at: Option<Timestamp>,
+    /// The users that failed the gate last time, with the platform's error text.
+    pub(crate) failures: Vec<FailingUser>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum StepPhase {
+    /// Members frozen; switching them from `from` to `to`.
+    Moving,
+    /// Switched; the gate is judging their OAuth syncs.
+    Verifying,
+    Passed,
+    /// The gate failed: failing users sync over `from` again; a re-run re-opens the gate.
+    Halted,
+    /// The gate failed (or an admin rolled back): every member is back on `from` alone.
+    RolledBack,
+}
+
+impl StepPhase {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            StepPhase::Moving => "moving",
+            StepPhase::Verifying => "verifying",
+            StepPhase::Passed => "passed",
+            StepPhase::Halted => "halted",
+            StepPhase::RolledBack => "rolled_back",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        [
+            StepPhase::Moving,
+            StepPhase::Verifying,
+            StepPhase::Passed,
+            StepPhase::Halted,
+            StepPhase::RolledBack,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == text)
+    }
+}
+
+/// A user the gate found failing, and why, in the platform's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FailingUser {
+    pub(crate) email: Email,
+    /// `error`, `warning`, or `pending` (no clean attempt by the timeout).
+    pub(crate) outcome: String,
+    pub(crate) error: Option<String>,
+    pub(crate) at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Approval {
+    /// A step id, or a batch name (which covers its waves).
+    pub(crate) step: String,
+    pub(crate) at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Hold {
+    pub(crate) reason: String,
+    pub(crate) by: String,
+    pub(crate) at: Timestamp,
+}
