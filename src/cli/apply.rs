@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
@@ -166,7 +165,7 @@ pub(crate) fn final_report(plan: &Plan, path: &Path, outcome: &RunOutcome) -> St
         } => {
             let mut parts = Vec::new();
             if let Some(until) = until {
-                parts.push(format!("until {}", in_plan_zone(plan, *until)));
+                parts.push(format!("until {}", plan.time(*until)));
             }
             if !detail.is_empty() {
                 parts.push(detail.clone());
@@ -184,7 +183,7 @@ fn failure_table(plan: &Plan, failures: &[FailingUser]) -> String {
     let mut text = String::new();
     for f in failures {
         let at =
-            f.at.map(|t| format!(" (at {})", in_plan_zone(plan, t)))
+            f.at.map(|t| format!(" (at {})", plan.time(t)))
                 .unwrap_or_default();
         let error = f.error.as_deref().unwrap_or("");
         text.push_str(&format!(
@@ -213,13 +212,6 @@ fn remedy(plan: &Plan, path: &Path, step: &str, reason: &str) -> String {
     } else {
         String::new()
     }
-}
-
-/// RFC 3339, with the offset of the plan's zone.
-pub(crate) fn in_plan_zone(plan: &Plan, at: Timestamp) -> String {
-    at.to_zoned_datetime(plan.display_zone())
-        .strftime("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
 }
 
 /// SIGINT or SIGTERM, whichever comes first.

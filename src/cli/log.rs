@@ -38,7 +38,7 @@ pub(crate) fn run(path: &Path, state_flag: Option<&Path>, format: Format, out: &
                 };
                 out.stdout(&format!(
                     "{}  {:<22} {:<18} by {}{}{}\n",
-                    super::apply::in_plan_zone(&plan, entry.at),
+                    plan.time(entry.at),
                     entry.kind,
                     entry.step.as_deref().unwrap_or("-"),
                     entry.operator,

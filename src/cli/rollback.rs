@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::engine::{Engine, RunOutcome, Settings};
 use crate::exit_code::Exit;
+use crate::planner::WaitReason;
 use crate::report::PlainReporter;
 use crate::state::{StepPhase, StoreError, os_user};
 use crate::target::{ConfigurationState, Target};
@@ -163,8 +164,16 @@ fn roll_back<T: Target>(
         };
         engine.run().await
     });
+    let rolled_back = |step: &str| steps.iter().any(|s| s == step);
     match result {
-        Ok(Ok(RunOutcome::Halted { reason, .. })) if reason.contains("rolled back") => {
+        Ok(Ok(
+            RunOutcome::Halted { step, .. }
+            | RunOutcome::Waiting {
+                step,
+                reason: WaitReason::Approval,
+                ..
+            },
+        )) if rolled_back(&step) => {
             out.stdout(&format!(
                 "rolled back {}: every user is back on {:?} alone; `cutover approve {} {batch}` lets it start again\n",
                 steps.join(", "),

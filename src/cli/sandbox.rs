@@ -69,6 +69,18 @@ pub(crate) enum SandboxCommand {
         sandbox: SandboxArg,
         emails: Vec<String>,
     },
+    /// Make the Nth write call from now fail as if the platform did not answer (for testing
+    /// that a run resumes correctly).
+    FailCall {
+        #[command(flatten)]
+        sandbox: SandboxArg,
+        /// Which write call from now fails (1 = the next one).
+        #[arg(long, default_value_t = 1)]
+        at: u32,
+        /// Let the call take effect and lose only its answer.
+        #[arg(long)]
+        after_commit: bool,
+    },
     /// Change how often users sync, such as `2s` or `100ms`.
     SetInterval {
         #[command(flatten)]
@@ -220,6 +232,21 @@ fn execute(command: SandboxCommand, clock: Clock, out: &Output) -> Result<Exit, 
             out.stdout(&format!(
                 "re-ran the permission check for {count} user configuration(s)\n"
             ));
+        }
+        SandboxCommand::FailCall {
+            sandbox,
+            at,
+            after_commit,
+        } => {
+            let mut file = open(&sandbox.path)?;
+            file.inject_failure(at, after_commit)
+                .map_err(|e| e.to_string())?;
+            let how = if after_commit {
+                "after taking effect"
+            } else {
+                "before taking effect"
+            };
+            out.stdout(&format!("write call {at} from now will fail {how}\n"));
         }
         SandboxCommand::SetInterval { sandbox, interval } => {
             let mut file = open(&sandbox.path)?;

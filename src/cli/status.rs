@@ -179,7 +179,7 @@ fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {
             detail,
         } => {
             let until = until
-                .map(|u| format!(" until {}", super::apply::in_plan_zone(plan, u)))
+                .map(|u| format!(" until {}", plan.time(u)))
                 .unwrap_or_default();
             format!("waiting: {} {step}{until} {detail}", reason.as_str())
         }

@@ -526,7 +526,7 @@ impl<T: Target> Engine<'_, T> {
         )?;
         self.emit(Event::StepStarted {
             step: step.to_owned(),
-            users: record.members.len(),
+            members: record.members.clone(),
             preexisting: record.preexisting.len(),
         });
         Ok(())

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::plan::grammar::Email;
 use crate::planner::{Side, WaitReason};
 use crate::state::FailingUser;
 
@@ -38,7 +39,7 @@ pub(crate) enum Event {
     },
     StepStarted {
         step: String,
-        users: usize,
+        members: Vec<Email>,
         preexisting: usize,
     },
     /// One bulk write.

@@ -37,6 +37,13 @@ impl Plan {
         }
         TimeZone::UTC
     }
+
+    /// An instant as RFC 3339 with the offset of the plan's zone, as schedulers are told it.
+    pub(crate) fn time(&self, at: jiff::Timestamp) -> String {
+        at.to_zoned_datetime(self.display_zone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    }
 }
 
 /// Proof that a value came out of validation.

@@ -37,14 +37,17 @@ pub(crate) struct GateReading {
     pub(crate) allowed: u64,
     pub(crate) soak_until: Timestamp,
     pub(crate) timeout_at: Timestamp,
+    /// The timeout passed with users still not clean.
+    pub(crate) timed_out: bool,
 }
 
 impl GateReading {
-    /// Everyone the gate holds against the step when it fails: failing users, and users with
-    /// no clean attempt by the timeout.
+    /// Everyone the gate holds against the step when it fails: failing users, and, at the
+    /// timeout, users with no clean attempt. (Users still pending when errors fail the gate
+    /// early are not failures: they stay moved.)
     pub(crate) fn failures(&self) -> Vec<FailingUser> {
         let mut failures = self.failing.clone();
-        if self.verdict == Verdict::Fail {
+        if self.timed_out {
             failures.extend(self.pending.iter().map(|email| FailingUser {
                 email: email.clone(),
                 outcome: "pending".to_owned(),
@@ -124,6 +127,7 @@ pub(crate) fn evaluate(input: &GateInput<'_>) -> GateReading {
         allowed: input.allowed,
         soak_until,
         timeout_at,
+        timed_out,
     }
 }
 
@@ -249,6 +253,33 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn pending_users_fail_only_at_the_timeout() {
+        let strict = gate(60, 600, Threshold::Count(0));
+        let denied = Some("ErrorAccessDenied");
+        let early = judge(
+            vec![user("a", Some((10, Error, denied))), user("b", None)],
+            &strict,
+            &[],
+            11,
+        );
+        assert_eq!(
+            early
+                .failures()
+                .iter()
+                .map(|f| f.email.to_string())
+                .collect::<Vec<_>>(),
+            ["a@x.io"]
+        );
+        let late = judge(
+            vec![user("a", Some((10, Error, denied))), user("b", None)],
+            &strict,
+            &[],
+            600,
+        );
+        assert_eq!(late.failures().len(), 2);
     }
 
     #[test]

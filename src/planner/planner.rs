@@ -162,6 +162,27 @@ fn mark_done(steps: &mut [PlannedStep], before: usize) {
 
 /// Walks the steps in order; the first that is not done decides the next action.
 fn decide(inputs: &Inputs<'_>, steps: &mut [PlannedStep], ids: Ids<'_>) -> Action {
+    // Every rolled-back step is moved back first, wherever it is in the plan: a rollback of a
+    // batch's waves must not stop at the first wave's approval.
+    if let (Some(from), Some(to)) = (ids.from, ids.to) {
+        let rolled_back = inputs
+            .state
+            .steps
+            .values()
+            .filter(|r| r.phase == StepPhase::RolledBack);
+        if let Some(action) = rolled_back
+            .filter_map(|r| undo(r, inputs.observed, from, to))
+            .next()
+        {
+            if let Some(step) = steps
+                .iter_mut()
+                .find(|s| Some(s.id.as_str()) == action_step(&action))
+            {
+                step.status = StepStatus::Due;
+            }
+            return action;
+        }
+    }
     for step in steps.iter_mut() {
         let action = match &step.detail {
             StepDetail::Connect { .. } => connect(inputs),
@@ -186,6 +207,13 @@ fn decide(inputs: &Inputs<'_>, steps: &mut [PlannedStep], ids: Ids<'_>) -> Actio
         return action;
     }
     Action::Finish
+}
+
+fn action_step(action: &Action) -> Option<&str> {
+    match action {
+        Action::Enable { step, .. } | Action::Disable { step, .. } => Some(step),
+        _ => None,
+    }
 }
 
 fn wait(
@@ -460,7 +488,7 @@ fn move_step(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Op
                         } else {
                             let detail = format!(
                                 "{detail}; the gate times out at {}",
-                                reading.timeout_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                                inputs.plan.time(reading.timeout_at)
                             );
                             Action::Wait {
                                 reason: WaitReason::Verification,
@@ -504,31 +532,8 @@ fn move_step(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Op
             Some(Action::Reopen { step: id, recheck })
         }
         StepPhase::RolledBack => {
-            let restore: Vec<Email> = record
-                .members
-                .iter()
-                .filter(|e| on(e, to) && !on(e, from))
-                .cloned()
-                .collect();
-            if !restore.is_empty() {
-                return Some(Action::Enable {
-                    step: id,
-                    side: Side::From,
-                    users: chunk(restore),
-                });
-            }
-            let remove: Vec<Email> = record
-                .members
-                .iter()
-                .filter(|e| on(e, to) && on(e, from))
-                .cloned()
-                .collect();
-            if !remove.is_empty() {
-                return Some(Action::Disable {
-                    step: id,
-                    side: Side::To,
-                    users: chunk(remove),
-                });
+            if let Some(action) = undo(record, observed, from, to) {
+                return Some(action);
             }
             if state.approved(&id, &record.batch, Some(record.phase_at)) {
                 return hold(inputs, &id).or(Some(Action::Restart { step: id }));
@@ -554,6 +559,47 @@ fn move_step(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Op
             )
         }
     }
+}
+
+/// The write that moves a rolled-back step's members back to `from` alone: `from` first, then
+/// `to` off, so nobody is ever on neither. `None` once they all are.
+fn undo(
+    record: &crate::state::StepRecord,
+    observed: &Observed,
+    from: &str,
+    to: &str,
+) -> Option<Action> {
+    let on = |email: &Email, configuration: &str| {
+        observed
+            .user(email)
+            .is_some_and(|u| u.is_enabled_on(configuration))
+    };
+    let users = |keep: &dyn Fn(&Email) -> bool| -> Vec<Email> {
+        record
+            .members
+            .iter()
+            .filter(|e| keep(e))
+            .take(PAGE_SIZE)
+            .cloned()
+            .collect()
+    };
+    let restore = users(&|e| on(e, to) && !on(e, from));
+    if !restore.is_empty() {
+        return Some(Action::Enable {
+            step: record.id.clone(),
+            side: Side::From,
+            users: restore,
+        });
+    }
+    let remove = users(&|e| on(e, to) && on(e, from));
+    if !remove.is_empty() {
+        return Some(Action::Disable {
+            step: record.id.clone(),
+            side: Side::To,
+            users: remove,
+        });
+    }
+    None
 }
 
 /// A step not started yet: its approval, the hold, `not_before` and the window decide when.

@@ -236,6 +236,8 @@ pub(super) fn check<'o>(
         }
     }
 
+    // Most severe first: a reviewer reads what blocks before what informs.
+    findings.sort_by_key(|f| f.severity);
     Preflight {
         findings,
         to: to.filter(|_| adopt),

@@ -44,7 +44,7 @@ pub(crate) struct PlannedStep {
 }
 
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum StepDetail {
     /// Create (or adopt) the `to` configuration and have it authorized.
     Connect {

@@ -69,9 +69,10 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
         },
         Event::StepStarted {
             step,
-            users,
+            members,
             preexisting,
         } => {
+            let users = members.len();
             let pre = if *preexisting > 0 {
                 format!(" ({preexisting} already failing on {from:?})")
             } else {

@@ -75,9 +75,9 @@ impl Reporter for TerminalReporter {
                     bar.set_message(format!("switching to {:?}", self.to));
                 }
             }
-            Event::StepStarted { step, users, .. } => {
+            Event::StepStarted { step, members, .. } => {
                 if let Some(bar) = self.bars.get(step) {
-                    bar.set_length(*users as u64);
+                    bar.set_length(members.len() as u64);
                     bar.set_message("started");
                 }
             }

@@ -859,6 +859,62 @@ impl SandboxFile {
 
     // ---- scenario controls ----------------------------------------------------------------
 
+    /// Makes the `nth` write call from now fail as if the platform did not answer: before
+    /// changing anything, or (`after_commit`) after the change took effect, as when a response
+    /// is lost. For testing that a run resumes correctly from either.
+    pub(crate) fn inject_failure(
+        &mut self,
+        nth: u32,
+        after_commit: bool,
+    ) -> Result<(), SandboxError> {
+        let mode = if after_commit { "after" } else { "before" };
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('fail_countdown', ?1)",
+                [nth.max(1).to_string()],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('fail_mode', ?1)",
+                [mode],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Counts a write call against an injected failure; `Some(after_commit)` when this call
+    /// must fail.
+    pub(crate) fn take_injected_failure(&mut self) -> Result<Option<bool>, SandboxError> {
+        self.write(|tx| {
+            let countdown: Option<String> = tx
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'fail_countdown'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(countdown) = countdown.and_then(|c| c.parse::<u32>().ok()) else {
+                return Ok(None);
+            };
+            if countdown > 1 {
+                tx.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'fail_countdown'",
+                    [(countdown - 1).to_string()],
+                )?;
+                return Ok(None);
+            }
+            let mode: Option<String> = tx
+                .query_row("SELECT value FROM meta WHERE key = 'fail_mode'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            tx.execute(
+                "DELETE FROM meta WHERE key IN ('fail_countdown', 'fail_mode')",
+                [],
+            )?;
+            Ok(Some(mode.as_deref() == Some("after")))
+        })
+    }
+
     /// Turns a user fault on or off for each email, from `now_ms` on.
     pub(crate) fn set_user_fault(
         &mut self,

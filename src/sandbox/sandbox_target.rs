@@ -69,6 +69,27 @@ pub(crate) fn scenario_path(workdir: &Path, name: &str) -> PathBuf {
     workdir.join(format!("sandbox-{name}.db"))
 }
 
+impl SandboxTarget {
+    /// A write call, subject to an injected failure (`cutover sandbox fail-call`).
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut SandboxFile, i64) -> Result<T, SandboxError>,
+    ) -> Result<T, TargetError> {
+        match self.with(|file, _| file.take_injected_failure())? {
+            None => self.with(f),
+            Some(false) => Err(TargetError::Unreachable(
+                "injected failure before the call took effect".to_owned(),
+            )),
+            Some(true) => {
+                self.with(f)?;
+                Err(TargetError::Unreachable(
+                    "injected failure: the call took effect but its answer was lost".to_owned(),
+                ))
+            }
+        }
+    }
+}
+
 impl Target for SandboxTarget {
     async fn whoami(&self) -> Result<Identity, TargetError> {
         Ok(Identity {
@@ -85,11 +106,11 @@ impl Target for SandboxTarget {
         &self,
         new: &NewConfiguration,
     ) -> Result<Configuration, TargetError> {
-        self.with(|file, now| file.create_configuration(new, now))
+        self.write(|file, now| file.create_configuration(new, now))
     }
 
     async fn authorization(&self, configuration: &str) -> Result<Authorization, TargetError> {
-        self.with(|file, now| file.authorization(configuration, now))
+        self.write(|file, now| file.authorization(configuration, now))
     }
 
     async fn users(&self, after: Option<&Email>, limit: usize) -> Result<UserPage, TargetError> {
@@ -106,14 +127,14 @@ impl Target for SandboxTarget {
         users: &[Email],
         enabled: bool,
     ) -> Result<Vec<UserWrite>, TargetError> {
-        self.with(|file, now| file.set_enabled(configuration, users, enabled, now))
+        self.write(|file, now| file.set_enabled(configuration, users, enabled, now))
     }
 
     async fn recheck(&self, configuration: &str, users: &[Email]) -> Result<(), TargetError> {
-        self.with(|file, now| file.recheck(configuration, users, now))
+        self.write(|file, now| file.recheck(configuration, users, now))
     }
 
     async fn disconnect(&self, configuration: &str) -> Result<(), TargetError> {
-        self.with(|file, now| file.disconnect(configuration, now))
+        self.write(|file, now| file.disconnect(configuration, now))
     }
 }

@@ -2,6 +2,10 @@
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TargetError {
+    /// The platform could not be reached or did not answer; the call may or may not have
+    /// taken effect.
+    #[error("the platform did not answer: {0}")]
+    Unreachable(String),
     /// The request names something that does not exist.
     #[error("not found: {0}")]
     NotFound(String),

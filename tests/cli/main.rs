@@ -1,5 +1,8 @@
 //! The CLI integration tests: one binary, one builder ([`support::TestEnv`]), real processes.
 
+mod apply;
+mod plan;
+mod schedule;
 mod schema;
 mod support;
 mod validate;

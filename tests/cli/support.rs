@@ -35,12 +35,14 @@ impl Run {
 /// A folder to run cutover in.
 pub struct TestEnv {
     dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
 }
 
 impl TestEnv {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("a temporary folder"),
+            env: Vec::new(),
         }
     }
 
@@ -54,18 +56,78 @@ impl TestEnv {
         self
     }
 
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Sets an environment variable for every later run (such as the test clock's shift).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// Creates `tenant.db` from a scenario, syncing every `interval` (such as `50ms`).
+    pub fn sandbox(self, scenario: &str, users: usize, interval: &str) -> Self {
+        let run = self.run([
+            "sandbox",
+            "init",
+            "tenant.db",
+            "--scenario",
+            scenario,
+            "--users",
+            &users.to_string(),
+            "--sync-interval",
+            interval,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        self
+    }
+
+    /// `cutover sandbox inspect tenant.db --format json`.
+    pub fn inspect(&self) -> serde_json::Value {
+        let run = self.run(["sandbox", "inspect", "tenant.db", "--format", "json"]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        run.json()
+    }
+
+    /// Starts cutover without waiting for it.
+    pub fn spawn<I, S>(&self, args: I) -> std::process::Child
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        command(self.dir.path(), args, &self.env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cutover starts")
+    }
+
     /// Runs cutover in the test folder.
     pub fn run<I, S>(&self, args: I) -> Run
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        run_in(self.dir.path(), args, &[])
+        run_in(self.dir.path(), args, &self.env)
     }
 }
 
 /// Runs cutover with `cwd` as its working folder, no terminal, no colour, 100 columns.
 pub fn run_in<I, S>(cwd: &Path, args: I, env: &[(String, String)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let output = command(cwd, args, env).output().expect("cutover runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn command<I, S>(cwd: &Path, args: I, env: &[(String, String)]) -> Command
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
@@ -76,17 +138,14 @@ where
         .current_dir(cwd)
         .env_remove("NO_COLOR")
         .env_remove("CUTOVER_STATE")
+        .env_remove("CUTOVER_TEST_CLOCK_SHIFT")
         .env("COLUMNS", "100")
+        .env("USER", "tester")
         .stdin(Stdio::null());
     for (key, value) in env {
         command.env(key, value);
     }
-    let output = command.output().expect("cutover runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    command
 }
 
 pub fn binary() -> PathBuf {

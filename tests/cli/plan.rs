@@ -1,0 +1,271 @@
+//! `cutover plan`: the dry-run a change board reviews — its three formats, its determinism, its
+//! preflight findings, and that it changes nothing anywhere.
+
+use serde_json::Value;
+
+use crate::support::{TestEnv, repo};
+
+const NOW: &str = "2026-12-01T15:00:00Z";
+
+fn quickstart() -> TestEnv {
+    let plan = std::fs::read_to_string(repo().join("plans/quickstart.toml")).expect("quickstart");
+    TestEnv::new().file("plans/quickstart.toml", &plan)
+}
+
+#[test]
+fn three_formats_on_the_demo_tenant() {
+    let env = quickstart();
+    for format in ["text", "markdown", "json"] {
+        let run = env.run([
+            "plan",
+            "plans/quickstart.toml",
+            "--format",
+            format,
+            "--now",
+            NOW,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        insta::with_settings!({ prepend_module_to_snapshot => false, snapshot_suffix => format }, {
+            insta::assert_snapshot!("plan_demo", run.stdout);
+        });
+    }
+    let full = env.run(["plan", "plans/quickstart.toml", "--full", "--now", NOW]);
+    assert!(
+        !full.stdout.contains("more (--full lists them all)"),
+        "--full unfolds every list"
+    );
+}
+
+#[test]
+fn text_and_markdown_start_and_end_with_the_banner_and_json_says_dry_run() {
+    let env = quickstart();
+    for (format, banner) in [("text", "DRY RUN"), ("markdown", "> **DRY RUN**")] {
+        let out = env
+            .run(["plan", "plans/quickstart.toml", "--format", format])
+            .stdout;
+        let first = out.lines().next().unwrap_or("");
+        let last = out.lines().last().unwrap_or("");
+        assert!(
+            first.starts_with(banner) && last.starts_with(banner),
+            "{format}:\n{out}"
+        );
+        assert!(
+            out.contains("IRREVERSIBLE"),
+            "{format}: the disconnect is marked"
+        );
+    }
+    let json = env
+        .run(["plan", "plans/quickstart.toml", "--format", "json"])
+        .json();
+    assert_eq!(json["dry_run"], true);
+    assert_eq!(json["format_version"], 1);
+    // Markdown and JSON never fold: every user of every step is there.
+    let markdown = env
+        .run(["plan", "plans/quickstart.toml", "--format", "markdown"])
+        .stdout;
+    for step in json["steps"].as_array().expect("steps") {
+        for member in step["detail"]["members"].as_array().into_iter().flatten() {
+            let email = member["email"].as_str().expect("email");
+            assert!(
+                markdown.contains(&format!("`{email}`")),
+                "{email} missing from the markdown"
+            );
+        }
+    }
+}
+
+#[test]
+fn same_inputs_same_bytes() {
+    let env = quickstart();
+    let args = [
+        "plan",
+        "plans/quickstart.toml",
+        "--format",
+        "json",
+        "--now",
+        NOW,
+    ];
+    let first = env.run(args);
+    let second = env.run(args);
+    assert_eq!(first.stdout, second.stdout);
+}
+
+#[test]
+fn plan_reads_and_never_writes() {
+    let env = quickstart();
+    let before = std::fs::read(env.path().join("plans/quickstart.toml")).expect("plan");
+    assert_eq!(env.run(["plan", "plans/quickstart.toml"]).code, 0);
+    assert_eq!(
+        env.run(["status", "plans/quickstart.toml"]).code,
+        4,
+        "not started: waiting for apply"
+    );
+    let after = std::fs::read(env.path().join("plans/quickstart.toml")).expect("plan");
+    assert_eq!(before, after, "the plan file is untouched");
+    let inspect = env
+        .run([
+            "sandbox",
+            "inspect",
+            "plans/quickstart.toml",
+            "--format",
+            "json",
+        ])
+        .json();
+    assert_eq!(
+        inspect["writes"],
+        Value::Array(vec![]),
+        "zero writes on the platform"
+    );
+    assert!(
+        !env.path()
+            .join("plans/.cutover/quickstart.state.db")
+            .exists(),
+        "no state is created"
+    );
+    let gitignore =
+        std::fs::read_to_string(env.path().join("plans/.cutover/.gitignore")).expect(".gitignore");
+    assert!(gitignore.lines().any(|l| l == "*"), "{gitignore}");
+}
+
+/// `(severity, code, users)` of a preflight finding.
+type Found = (String, String, Vec<String>);
+
+/// A plan over a scenario's sandbox file, checked for the findings it must produce.
+fn findings(scenario: &str, plan_tail: &str) -> (i32, Vec<Found>, String) {
+    let env = TestEnv::new().sandbox(scenario, 48, "1s").file(
+        "plan.toml",
+        &format!(
+            "version = 1\nname = \"f\"\n[target]\nkind = \"sandbox\"\nsandbox = \"tenant.db\"\n[from]\ndisplay_name = \"Basic Auth\"\n\
+             [to]\ndisplay_name = \"OAuth\"\ntenant_id = \"contoso.onmicrosoft.com\"\n{plan_tail}\n[disconnect]\n"
+        ),
+    );
+    let run = env.run(["plan", "plan.toml", "--format", "json"]);
+    let json = run.json();
+    let found = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let users = f["users"]
+                .as_array()
+                .expect("users")
+                .iter()
+                .map(|u| u.as_str().expect("email").to_owned())
+                .collect();
+            (
+                f["severity"].as_str().expect("severity").to_owned(),
+                f["code"].as_str().expect("code").to_owned(),
+                users,
+            )
+        })
+        .collect();
+    let text = env.run(["plan", "plan.toml"]).stdout;
+    (run.code, found, text)
+}
+
+fn codes(found: &[Found]) -> Vec<String> {
+    found
+        .iter()
+        .map(|(severity, code, _)| format!("{severity} {code}"))
+        .collect()
+}
+
+#[test]
+fn preflight_finds_a_missing_second_slot() {
+    let (code, found, text) = findings(
+        "single-slot",
+        "[[batch]]\nname = \"all\"\nusers = \"remaining\"",
+    );
+    assert_eq!(code, 3, "a blocking finding makes plan exit 3");
+    assert_eq!(codes(&found), ["blocking no-free-slot"]);
+    assert!(
+        text.contains("ask your platform's support to add a second service account slot"),
+        "{text}"
+    );
+    assert!(text.contains("status: blocked"), "{text}");
+}
+
+#[test]
+fn preflight_adopts_a_hand_made_configuration_and_classifies_users() {
+    let (code, found, text) = findings(
+        "part-migrated",
+        "[[batch]]\nname = \"all\"\nusers = \"remaining\"",
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        codes(&found),
+        ["warning on-neither", "info to-adopted"],
+        "most severe first"
+    );
+    let neither = &found
+        .iter()
+        .find(|f| f.1 == "on-neither")
+        .expect("on-neither")
+        .2;
+    assert_eq!(neither.len(), 2);
+    assert!(text.contains("Adopt the existing \"OAuth\""), "{text}");
+    assert!(
+        text.contains("3 already on both (finish the move)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("status: done"),
+        "the adopted configuration is already connected:\n{text}"
+    );
+}
+
+#[test]
+fn preflight_refuses_a_configuration_for_another_tenant() {
+    let (code, found, _) = findings(
+        "wrong-tenant",
+        "[[batch]]\nname = \"all\"\nusers = \"remaining\"",
+    );
+    assert_eq!(code, 3);
+    assert_eq!(codes(&found), ["blocking to-mismatch"]);
+}
+
+#[test]
+fn preflight_reports_pre_existing_failures_stragglers_unknown_users_and_empty_selectors() {
+    let tail = "[pilot]\nusers = [\"ana@contoso.example\", \"nobody@contoso.example\"]\n\
+                [[batch]]\nname = \"east\"\nusers = { location = \"East\" }\n\
+                [[batch]]\nname = \"typo\"\nusers = { location = \"Esat\" }";
+    let (code, found, text) = findings("messy", tail);
+    assert_eq!(code, 3, "an unknown user blocks:\n{text}");
+    let codes = codes(&found);
+    for expected in [
+        "blocking unknown-users",
+        "warning stragglers",
+        "warning on-neither",
+        "info failing-before",
+        "warning empty-step",
+    ] {
+        assert!(
+            codes.iter().any(|c| c == expected),
+            "{expected} missing from {codes:?}"
+        );
+    }
+    let unknown = &found
+        .iter()
+        .find(|f| f.1 == "unknown-users")
+        .expect("unknown")
+        .2;
+    assert_eq!(unknown, &["nobody@contoso.example"]);
+    let failing = &found
+        .iter()
+        .find(|f| f.1 == "failing-before")
+        .expect("failing")
+        .2;
+    assert_eq!(
+        failing.len(),
+        3,
+        "two mailboxes gone and one non-primary email"
+    );
+    assert!(
+        text.contains("locations on the platform: Central, East, North, Remote, West"),
+        "{text}"
+    );
+    assert!(
+        text.contains("blocked by"),
+        "the disconnect lists its stragglers:\n{text}"
+    );
+}
