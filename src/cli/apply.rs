@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::engine::{Engine, EngineError, RunOutcome, Settings};
+use crate::engine::{Counted, Engine, EngineError, Event, RunOutcome, Settings};
 use crate::exit_code::Exit;
 use crate::plan::Plan;
 use crate::report::{JsonReporter, PlainReporter, Reporter, TerminalReporter};
@@ -88,6 +88,8 @@ pub(crate) fn run(
         approved: options.approved.clone(),
         operator,
     };
+    let started = std::time::Instant::now();
+    let counted = Counted::new(&target.target);
     let result = block_on(async {
         let (stop_tx, stop) = watch::channel(false);
         let signals = tokio::spawn(async move {
@@ -96,16 +98,29 @@ pub(crate) fn run(
         });
         let mut engine = Engine {
             plan: &plan,
-            target: &target.target,
+            target: &counted,
             target_name: target.description.clone(),
             store: &mut store,
             clock,
             reporter: reporter.as_mut(),
             settings,
             stop,
+            waited: Duration::ZERO,
         };
         let outcome = engine.run().await;
         signals.abort();
+        (outcome, engine.waited)
+    });
+    let result = result.map(|(outcome, waited)| {
+        reporter.event(&Event::RunEnded {
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            waiting_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+            calls: counted
+                .calls()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        });
         outcome
     });
     reporter.finish();

@@ -161,6 +161,7 @@ fn roll_back<T: Target>(
             reporter: &mut reporter,
             settings,
             stop,
+            waited: Duration::ZERO,
         };
         engine.run().await
     });

@@ -58,6 +58,8 @@ pub(crate) struct Engine<'a, T: Target> {
     pub(crate) settings: Settings,
     /// Becomes true on SIGINT or SIGTERM.
     pub(crate) stop: watch::Receiver<bool>,
+    /// Time spent waiting for syncs and time, for the run summary.
+    pub(crate) waited: Duration,
 }
 
 impl<T: Target> Engine<'_, T> {
@@ -656,10 +658,13 @@ impl<T: Target> Engine<'_, T> {
             SignedDuration::try_from(self.settings.poll).unwrap_or(SignedDuration::from_secs(1));
         let wake = until.map_or(now + poll, |u| u.min(now + poll)).max(now);
         let sleep = Duration::try_from(wake.duration_since(now)).unwrap_or(Duration::ZERO);
+        let started = std::time::Instant::now();
         tokio::select! {
-            () = tokio::time::sleep(sleep) => Ok(None),
-            _ = self.stop.wait_for(|stop| *stop) => Ok(None),
+            () = tokio::time::sleep(sleep) => {}
+            _ = self.stop.wait_for(|stop| *stop) => {}
         }
+        self.waited += started.elapsed();
+        Ok(None)
     }
 }
 

@@ -94,6 +94,12 @@ pub(crate) enum Event {
         failures: Vec<FailingUser>,
     },
     Interrupted,
+    /// The run's cost: how long it took, how much of that was waiting, and its platform calls.
+    RunEnded {
+        elapsed_ms: u64,
+        waiting_ms: u64,
+        calls: std::collections::BTreeMap<String, u64>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -146,6 +146,18 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
         Event::Interrupted => {
             "interrupted: stopped at a safe point; run apply again to resume".to_owned()
         }
+        Event::RunEnded {
+            elapsed_ms,
+            waiting_ms,
+            calls,
+        } => {
+            let total: u64 = calls.values().sum();
+            format!(
+                "run took {:.1}s ({:.1}s of it waiting for syncs and time); {total} platform call(s)",
+                *elapsed_ms as f64 / 1000.0,
+                *waiting_ms as f64 / 1000.0
+            )
+        }
     })
 }
 
