@@ -129,10 +129,39 @@ pub(crate) fn run(
         Ok(Ok(outcome)) => outcome,
         Ok(Err(EngineError::DigestMismatch { approved, current })) => {
             out.stderr(&format!(
-                "error: the approved digest {approved} does not match this plan and platform ({current}); nothing was changed\n\
-                 run `cutover plan {}` to see the plan as it is now, and have that digest approved\n",
+                "error: the approved digest {approved} does not match this plan and platform ({}); nothing was changed\n",
+                current.digest()
+            ));
+            match super::context::load_dry_run(path, &approved) {
+                Some(reviewed) => {
+                    out.stderr("what changed since that dry-run:\n");
+                    for change in reviewed.changes_to(&current) {
+                        out.stderr(&format!("  {change}\n"));
+                    }
+                }
+                None => out.stderr(&format!(
+                    "(no copy of that dry-run is kept in {}; run `cutover plan` there to compare)\n",
+                    super::context::dry_run_dir(path).display()
+                )),
+            }
+            out.stderr(&format!(
+                "run `cutover plan {}` to see the plan as it is now, and have that digest approved\n",
                 path.display()
             ));
+            return Exit::Invalid;
+        }
+        Ok(Err(EngineError::PlanEdited(changes))) => {
+            out.stderr(&format!(
+                "error: {} was edited where its rollout already ran; nothing was changed\n",
+                path.display()
+            ));
+            for change in &changes {
+                out.stderr(&format!("  {change}\n"));
+            }
+            out.stderr(
+                "a step that started keeps the definition it started with; undo these edits (changes to steps \
+                 that have not started are fine), or start a new rollout under a new plan name\n",
+            );
             return Exit::Invalid;
         }
         Ok(Err(e)) => {

@@ -64,7 +64,9 @@ pub(crate) fn run(
         now,
         run_started: None,
     });
-    let digest = planner::digest(&plan, &observed);
+    let snapshot = planner::Snapshot::of(&plan, &observed);
+    let digest = snapshot.digest();
+    super::context::save_dry_run(path, &snapshot);
     let dry = DryRun {
         plan: &plan,
         plan_file: path.display().to_string(),

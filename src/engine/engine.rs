@@ -24,11 +24,13 @@ pub(crate) enum EngineError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(
-        "the plan or the platform changed since the dry-run that was approved: approved {approved}, now {current}; \
-         run `cutover plan` again and have the new digest approved"
-    )]
-    DigestMismatch { approved: String, current: String },
+    #[error("the plan or the platform changed since the dry-run approved as {approved}")]
+    DigestMismatch {
+        approved: String,
+        current: Box<planner::Snapshot>,
+    },
+    #[error("the plan was edited where the rollout already ran")]
+    PlanEdited(Vec<String>),
     #[error(
         "the planner asked for the same action twice without progress ({0}); stopping rather than looping"
     )]
@@ -85,15 +87,30 @@ impl<T: Target> Engine<'_, T> {
             let now = self.clock.now();
             let observed = observe(self.target).await?;
             if first {
-                digest = planner::digest(self.plan, &observed);
+                let snapshot = planner::Snapshot::of(self.plan, &observed);
+                digest = snapshot.digest();
                 self.reconcile(now)?;
                 let state = self.store.load()?;
+                let edits = planner::edits(self.plan, &state);
+                if !edits.refused.is_empty() {
+                    return Err(EngineError::PlanEdited(edits.refused));
+                }
+                if edits.unrecorded {
+                    let plan_json = serde_json::to_string(self.plan).unwrap_or_default();
+                    self.store.accept_plan_change(
+                        now,
+                        &plan_json,
+                        &edits.accepted,
+                        &self.settings.operator,
+                        &digest,
+                    )?;
+                }
                 if state.started_at.is_none() {
                     if let Some(approved) = &self.settings.approved {
                         if *approved != digest {
                             return Err(EngineError::DigestMismatch {
                                 approved: approved.clone(),
-                                current: digest,
+                                current: Box::new(snapshot),
                             });
                         }
                     }
@@ -519,6 +536,7 @@ impl<T: Target> Engine<'_, T> {
             judged_after: None,
             passed_at: None,
             failures: Vec::new(),
+            definition: planner::step_definitions(self.plan).remove(&detail.step),
         };
         self.store.start_step(
             &record,

@@ -1,52 +1,210 @@
-//! The dry-run digest: what a change board approved, as a short hash.
+//! The dry-run digest: what a change board approved, as a short hash — and the snapshot behind
+//! it, so a mismatch can say what changed.
 //!
-//! It covers the plan's canonical form and the observed assignments (configurations, and which
-//! users are enabled on which) — not sync results, which change by the minute. `apply
+//! The snapshot is the plan's canonical form and the observed assignments (configurations, and
+//! which users are enabled on which) — not sync results, which change by the minute. `apply
 //! --approved DIGEST` compares against it, so a board's approval cannot silently apply to a
 //! different plan or a different tenant.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::plan::Plan;
 use crate::target::Observed;
 
-/// `sha256:` and the first 20 hex digits of the hash.
-pub(crate) fn digest(plan: &Plan, observed: &Observed) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"cutover-digest-v1\n");
-    hasher.update(serde_json::to_vec(plan).unwrap_or_default());
-    hasher.update(b"\n");
-    let name_of = |id: &str| -> String {
-        observed
+/// What a digest is a hash of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    pub(crate) format_version: u32,
+    pub(crate) plan: serde_json::Value,
+    /// `display name|auth type|state|tenant`, sorted.
+    pub(crate) configurations: Vec<String>,
+    /// Each user's enabled configurations by display name, sorted.
+    pub(crate) assignments: BTreeMap<String, Vec<String>>,
+}
+
+impl Snapshot {
+    pub(crate) fn of(plan: &Plan, observed: &Observed) -> Self {
+        let name_of = |id: &str| -> String {
+            observed
+                .configurations
+                .iter()
+                .find(|c| c.id == id)
+                .map_or_else(|| id.to_owned(), |c| c.display_name.clone())
+        };
+        let mut configurations: Vec<String> = observed
             .configurations
             .iter()
-            .find(|c| c.id == id)
-            .map_or_else(|| id.to_owned(), |c| c.display_name.clone())
-    };
-    let mut configurations: Vec<String> = observed
-        .configurations
-        .iter()
-        .map(|c| {
-            format!(
-                "{}|{}|{}|{}",
-                c.display_name,
-                c.auth_type.as_str(),
-                c.state.as_str(),
-                c.tenant_id.as_deref().unwrap_or("")
-            )
-        })
-        .collect();
-    configurations.sort();
-    for c in configurations {
-        hasher.update(c.as_bytes());
-        hasher.update(b"\n");
+            .map(|c| {
+                format!(
+                    "{}|{}|{}|{}",
+                    c.display_name,
+                    c.auth_type.as_str(),
+                    c.state.as_str(),
+                    c.tenant_id.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        configurations.sort();
+        let assignments = observed
+            .users
+            .iter()
+            .map(|u| {
+                let mut enabled: Vec<String> = u.enabled.iter().map(|id| name_of(id)).collect();
+                enabled.sort_unstable();
+                (u.email.to_string(), enabled)
+            })
+            .collect();
+        Self {
+            format_version: 1,
+            plan: serde_json::to_value(plan).unwrap_or(serde_json::Value::Null),
+            configurations,
+            assignments,
+        }
     }
-    for user in &observed.users {
-        let mut enabled: Vec<String> = user.enabled.iter().map(|id| name_of(id)).collect();
-        enabled.sort_unstable();
-        hasher.update(format!("{}={}\n", user.email, enabled.join(",")).as_bytes());
+
+    /// `sha256:` and the first 20 hex digits of the hash of the canonical JSON.
+    pub(crate) fn digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"cutover-digest-v1\n");
+        hasher.update(serde_json::to_vec(self).unwrap_or_default());
+        let hash = hasher.finalize();
+        let hex: String = hash.iter().take(10).map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
     }
-    let hash = hasher.finalize();
-    let hex: String = hash.iter().take(10).map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+
+    /// What changed from `self` (the approved snapshot) to `now`, in words, one change a line.
+    pub(crate) fn changes_to(&self, now: &Snapshot) -> Vec<String> {
+        let mut changes = Vec::new();
+        json_changes("plan", &self.plan, &now.plan, &mut changes);
+        for c in &self.configurations {
+            if !now.configurations.contains(c) {
+                changes.push(format!(
+                    "configuration no longer as approved: {}",
+                    c.replace('|', ", ")
+                ));
+            }
+        }
+        for c in &now.configurations {
+            if !self.configurations.contains(c) {
+                changes.push(format!("configuration now: {}", c.replace('|', ", ")));
+            }
+        }
+        let none = Vec::new();
+        let emails: std::collections::BTreeSet<&String> = self
+            .assignments
+            .keys()
+            .chain(now.assignments.keys())
+            .collect();
+        for email in emails {
+            let before = self.assignments.get(email).unwrap_or(&none);
+            let after = now.assignments.get(email).unwrap_or(&none);
+            if before != after {
+                let show = |v: &Vec<String>| {
+                    if v.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        v.join(" + ")
+                    }
+                };
+                changes.push(format!(
+                    "user {email}: was on {}, now on {}",
+                    show(before),
+                    show(after)
+                ));
+            }
+        }
+        changes
+    }
+}
+
+/// Differences between two JSON values, by path, one line each. Lists of named objects (batches)
+/// are matched by name; lists of strings (emails) say what was added and removed.
+pub(crate) fn json_changes(
+    path: &str,
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    let name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_owned);
+    match (before, after) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let null = Value::Null;
+                json_changes(
+                    &format!("{path}.{key}"),
+                    a.get(key).unwrap_or(&null),
+                    b.get(key).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.iter().chain(b).all(|v| name(v).is_some()) => {
+            for x in a {
+                match b.iter().find(|y| name(y) == name(x)) {
+                    Some(y) => json_changes(
+                        &format!("{path}[{}]", name(x).unwrap_or_default()),
+                        x,
+                        y,
+                        out,
+                    ),
+                    None => out.push(format!("{path}[{}]: removed", name(x).unwrap_or_default())),
+                }
+            }
+            for y in b.iter().filter(|y| !a.iter().any(|x| name(x) == name(y))) {
+                out.push(format!("{path}[{}]: added", name(y).unwrap_or_default()));
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.iter().chain(b).all(Value::is_string) => {
+            let added: Vec<&str> = b
+                .iter()
+                .filter(|v| !a.contains(v))
+                .filter_map(Value::as_str)
+                .collect();
+            let removed: Vec<&str> = a
+                .iter()
+                .filter(|v| !b.contains(v))
+                .filter_map(Value::as_str)
+                .collect();
+            if !added.is_empty() {
+                out.push(format!("{path}: added {}", added.join(", ")));
+            }
+            if !removed.is_empty() {
+                out.push(format!("{path}: removed {}", removed.join(", ")));
+            }
+        }
+        _ if before != after => out.push(format!("{path}: {before} -> {after}")),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_are_named_by_path() {
+        let before = Snapshot {
+            format_version: 1,
+            plan: serde_json::json!({ "name": "p", "batches": [{ "name": "east", "users": { "location": "East" } }] }),
+            configurations: vec!["Basic Auth|basic|connected|".to_owned()],
+            assignments: [("a@x.io".to_owned(), vec!["Basic Auth".to_owned()])].into(),
+        };
+        let mut after = before.clone();
+        after.plan = serde_json::json!({ "name": "p", "batches": [{ "name": "east", "users": { "location": "West" } }] });
+        after.assignments.insert("a@x.io".to_owned(), vec![]);
+        assert_eq!(
+            before.changes_to(&after),
+            [
+                "plan.batches[east].users.location: \"East\" -> \"West\"",
+                "user a@x.io: was on Basic Auth, now on nothing",
+            ]
+        );
+        assert_ne!(before.digest(), after.digest());
+        assert_eq!(before.digest(), before.clone().digest());
+    }
 }

@@ -6,6 +6,7 @@
 
 mod action;
 mod digest;
+mod edits;
 mod finding;
 mod gate;
 mod membership;
@@ -15,7 +16,8 @@ mod schedule;
 mod timeline;
 
 pub(crate) use action::{Action, Side};
-pub(crate) use digest::digest;
+pub(crate) use digest::Snapshot;
+pub(crate) use edits::{edits, step_definitions};
 pub(crate) use finding::{Finding, Severity};
 pub(crate) use gate::GateReading;
 pub(crate) use planner::{Inputs, plan};

@@ -47,6 +47,29 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
     let resolution = membership::resolve(plan, observed, from_id.as_deref(), &state.batches);
     let preflight = preflight::check(plan, observed, &resolution);
     let to_id = preflight.to.map(|c| c.id.clone());
+    let mut findings = preflight.findings;
+    let edits = super::edits(plan, state);
+    if !edits.refused.is_empty() {
+        findings.insert(
+            0,
+            super::Finding::new(
+                super::Severity::Blocking,
+                "plan-edited",
+                "the plan was edited where the rollout already ran",
+            )
+            .remedy(format!("undo these edits: {}", edits.refused.join("; "))),
+        );
+    }
+    if !edits.accepted.is_empty() {
+        findings.push(super::Finding::new(
+            super::Severity::Info,
+            "plan-changed",
+            format!(
+                "edited since the rollout started, in steps that have not run: {}",
+                edits.accepted.join("; ")
+            ),
+        ));
+    }
 
     let mut steps = vec![PlannedStep {
         id: "connect".to_owned(),
@@ -54,7 +77,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
             display_name: plan.to.display_name.clone(),
             tenant_id: plan.to.tenant_id.clone(),
             service_account: plan.to.service_account.as_ref().map(ToString::to_string),
-            adopt: preflight.to.is_some(),
+            adopt: to_id.is_some(),
         },
         status: StepStatus::Later,
         start: None,
@@ -98,8 +121,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
         from: from_id.as_deref(),
         to: to_id.as_deref(),
     };
-    let blocking: Vec<&str> = preflight
-        .findings
+    let blocking: Vec<&str> = findings
         .iter()
         .filter(|f| f.severity == super::Severity::Blocking)
         .map(|f| f.message.as_str())
@@ -132,7 +154,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
         now,
         from: plan.from.display_name.clone(),
         to: plan.to.display_name.clone(),
-        findings: preflight.findings,
+        findings,
         steps,
         next,
     }

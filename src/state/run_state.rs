@@ -22,6 +22,10 @@ pub(crate) struct RunState {
     pub(crate) approvals: Vec<Approval>,
     pub(crate) hold: Option<Hold>,
     pub(crate) disconnected_at: Option<Timestamp>,
+    /// The plan's canonical form when the rollout started.
+    pub(crate) plan_at_start: Option<serde_json::Value>,
+    /// The plan as last accepted (edits to future steps are accepted and recorded).
+    pub(crate) plan_accepted: Option<serde_json::Value>,
 }
 
 impl RunState {
@@ -62,6 +66,9 @@ pub(crate) struct StepRecord {
     pub(crate) passed_at: Option<Timestamp>,
     /// The users that failed the gate last time, with the platform's error text.
     pub(crate) failures: Vec<FailingUser>,
+    /// The step's definition in the plan (canonical JSON) when it started: an edit to a step that
+    /// already ran is refused.
+    pub(crate) definition: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,6 +38,7 @@ CREATE TABLE rollout (
     digest TEXT NOT NULL,
     approved_digest TEXT,
     plan TEXT NOT NULL,
+    current_plan TEXT,
     disconnected_ms INTEGER
 );
 CREATE TABLE batches (
@@ -55,7 +56,8 @@ CREATE TABLE steps (
     started_ms INTEGER NOT NULL,
     judged_after_ms INTEGER,
     passed_ms INTEGER,
-    failures TEXT NOT NULL DEFAULT '[]'
+    failures TEXT NOT NULL DEFAULT '[]',
+    definition TEXT
 );
 CREATE TABLE step_members (
     step TEXT NOT NULL,
@@ -390,19 +392,24 @@ impl Store {
     /// Everything the planner needs, as of now.
     pub(crate) fn load(&self) -> Result<RunState, StoreError> {
         let mut state = RunState::default();
-        let rollout: Option<(i64, Option<String>, Option<i64>)> = self
+        type Rollout = (i64, Option<String>, Option<i64>, String, Option<String>);
+        let rollout: Option<Rollout> = self
             .connection
             .query_row(
-                "SELECT started_ms, approved_digest, disconnected_ms FROM rollout WHERE id = 1",
+                "SELECT started_ms, approved_digest, disconnected_ms, plan, current_plan FROM rollout WHERE id = 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()
             .map_err(self.db())?;
-        if let Some((started, approved, disconnected)) = rollout {
+        if let Some((started, approved, disconnected, plan, current)) = rollout {
             state.started_at = Some(time(started));
             state.approved_digest = approved;
             state.disconnected_at = disconnected.map(time);
+            state.plan_at_start = serde_json::from_str(&plan).ok();
+            state.plan_accepted = current
+                .and_then(|c| serde_json::from_str(&c).ok())
+                .or_else(|| state.plan_at_start.clone());
         }
         {
             let mut statement = self
@@ -451,39 +458,37 @@ impl Store {
         {
             let mut statement = self
                 .connection
-                .prepare("SELECT id, batch, phase, phase_ms, started_ms, judged_after_ms, passed_ms, failures FROM steps ORDER BY seq")
+                .prepare(
+                    "SELECT id, batch, phase, phase_ms, started_ms, judged_after_ms, passed_ms, failures, definition
+                     FROM steps ORDER BY seq",
+                )
                 .map_err(self.db())?;
             let rows = statement
                 .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                        r.get::<_, Option<i64>>(6)?,
-                        r.get::<_, String>(7)?,
-                    ))
+                    let failures: String = r.get(7)?;
+                    let definition: Option<String> = r.get(8)?;
+                    Ok(StepRecord {
+                        id: r.get(0)?,
+                        batch: r.get(1)?,
+                        members: Vec::new(),
+                        preexisting: BTreeSet::new(),
+                        phase: StepPhase::parse(&r.get::<_, String>(2)?)
+                            .unwrap_or(StepPhase::Moving),
+                        phase_at: time(r.get(3)?),
+                        started_at: time(r.get(4)?),
+                        judged_after: r.get::<_, Option<i64>>(5)?.map(time),
+                        passed_at: r.get::<_, Option<i64>>(6)?.map(time),
+                        failures: serde_json::from_str(&failures).unwrap_or_default(),
+                        definition: definition.and_then(|d| serde_json::from_str(&d).ok()),
+                    })
                 })
                 .map_err(self.db())?;
             for row in rows {
-                let (id, batch, phase, phase_ms, started, judged, passed, failures) =
-                    row.map_err(self.db())?;
-                let (step_members, preexisting) = members.remove(&id).unwrap_or_default();
-                let record = StepRecord {
-                    id: id.clone(),
-                    batch,
-                    members: step_members,
-                    preexisting,
-                    phase: StepPhase::parse(&phase).unwrap_or(StepPhase::Moving),
-                    phase_at: time(phase_ms),
-                    started_at: time(started),
-                    judged_after: judged.map(time),
-                    passed_at: passed.map(time),
-                    failures: serde_json::from_str(&failures).unwrap_or_default(),
-                };
-                state.steps.insert(id, record);
+                let mut record = row.map_err(self.db())?;
+                let (step_members, preexisting) = members.remove(&record.id).unwrap_or_default();
+                record.members = step_members;
+                record.preexisting = preexisting;
+                state.steps.insert(record.id.clone(), record);
             }
         }
         {
@@ -596,9 +601,11 @@ impl Store {
                 }
             }
             let seq: i64 = tx.query_row("SELECT COUNT(*) FROM steps", [], |r| r.get(0))?;
+            let definition = record.definition.as_ref().map(ToString::to_string);
             tx.execute(
-                "INSERT INTO steps (id, batch, seq, phase, phase_ms, started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![record.id, record.batch, seq, record.phase.as_str(), now.as_millisecond()],
+                "INSERT INTO steps (id, batch, seq, phase, phase_ms, started_ms, definition)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                params![record.id, record.batch, seq, record.phase.as_str(), now.as_millisecond(), definition],
             )?;
             for (position, email) in record.members.iter().enumerate() {
                 tx.execute(
@@ -752,6 +759,32 @@ impl Store {
                 &serde_json::json!({ "holds": released }),
             )?;
             Ok(released)
+        })
+    }
+
+    /// Accepts an edit of the plan that touches only steps that have not started.
+    pub(crate) fn accept_plan_change(
+        &mut self,
+        now: Timestamp,
+        plan_json: &str,
+        changes: &[String],
+        operator: &str,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE rollout SET current_plan = ?1 WHERE id = 1",
+                [plan_json],
+            )?;
+            audit(
+                tx,
+                now,
+                "plan_changed",
+                None,
+                operator,
+                Some(digest),
+                &serde_json::json!({ "changes": changes }),
+            )
         })
     }
 

@@ -1,6 +1,7 @@
 //! The CLI integration tests: one binary, one builder ([`support::TestEnv`]), real processes.
 
 mod apply;
+mod change_control;
 mod plan;
 mod schedule;
 mod schema;

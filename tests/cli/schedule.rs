@@ -152,3 +152,102 @@ fn not_before_and_the_quiet_time_before_the_disconnect() {
     let log = env.run(["log", "plan.toml"]).stdout;
     assert!(log.contains("disconnected"), "{log}");
 }
+
+#[test]
+fn a_window_closing_mid_batch_lets_the_running_wave_finish_and_starts_no_new_one() {
+    let plan = plan("", "").replace(
+        "users = \"remaining\"\n",
+        "users = \"remaining\"\nmax_size = 4\nwindow = \"Mon-Fri 18:00-22:00 America/New_York\"\n",
+    );
+    let mut env = TestEnv::new()
+        .sandbox("demo", 20, "40ms")
+        .file("plan.toml", &plan);
+    // Monday 21:58 in New York: the window is open.
+    stand_at(&mut env, "2026-12-08T02:58:00Z");
+    let mut started = false;
+    for _ in 0..200 {
+        let run = env.run([
+            "apply",
+            "plan.toml",
+            "--until-blocked",
+            "--poll-interval",
+            "20ms",
+        ]);
+        assert!(run.code == 4 || run.code == 0, "{}", run.transcript());
+        let status = env.run(["status", "plan.toml", "--format", "json"]).json();
+        let first_wave = status["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s["id"] == "rest#1")
+            .cloned();
+        if first_wave.is_some_and(|s| s["phase"].is_string()) {
+            started = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    assert!(started, "the first wave started inside the window");
+
+    // 22:05: the window has closed. The running wave finishes its gate; the next one waits.
+    stand_at(&mut env, "2026-12-08T03:05:00Z");
+    let waiting = apply(&env);
+    assert_eq!(waiting.code, 4, "{}", waiting.transcript());
+    assert_eq!(
+        last_line(&waiting),
+        "waiting: window rest#2 until 2026-12-08T18:00:00-05:00; Mon-Fri 18:00-22:00 America/New_York"
+    );
+    let status = env.run(["status", "plan.toml", "--format", "json"]).json();
+    let phase = |id: &str| {
+        status["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s["id"] == id)
+            .map(|s| s["phase"].clone())
+    };
+    assert_eq!(phase("rest#1"), Some(serde_json::Value::from("passed")));
+    assert_eq!(phase("rest#2"), Some(serde_json::Value::Null));
+}
+
+#[test]
+fn a_gate_waits_out_its_soak() {
+    let plan = plan("", "")
+        .replace("soak = \"0s\"", "soak = \"30m\"")
+        .replace("timeout = \"1m\"", "timeout = \"2h\"");
+    let mut env = TestEnv::new()
+        .sandbox("demo", 12, "40ms")
+        .file("plan.toml", &plan);
+    stand_at(&mut env, "2026-12-07T20:00:00Z");
+    let until_soak = |env: &TestEnv| {
+        for _ in 0..200 {
+            let run = env.run([
+                "apply",
+                "plan.toml",
+                "--until-blocked",
+                "--poll-interval",
+                "20ms",
+            ]);
+            if !last_line(&run).starts_with("waiting: verification") {
+                return run;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
+        panic!("no clean sync");
+    };
+    let waiting = until_soak(&env);
+    assert_eq!(waiting.code, 4, "{}", waiting.transcript());
+    let line = last_line(&waiting);
+    assert!(
+        line.starts_with("waiting: soak pilot until 2026-12-07T20:30:"),
+        "{line}"
+    );
+    assert!(line.ends_with("of 1 users verified"), "{line}");
+    stand_at(&mut env, "2026-12-07T20:31:00Z");
+    let next = until_soak(&env);
+    assert!(
+        last_line(&next).starts_with("waiting: soak east until 2026-12-07T21:01:"),
+        "{}",
+        last_line(&next)
+    );
+}

@@ -1,0 +1,87 @@
+//! Edits to a plan after its rollout started.
+//!
+//! A plan is reviewed, approved, and then runs for days; people will edit it meanwhile. An edit
+//! to a step that has not started is fine (it is accepted and recorded); an edit to what already
+//! ran — a started or finished step, the target, the configurations — would make the state
+//! database describe a different rollout, so it is refused with a diff.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::digest::json_changes;
+use crate::plan::Plan;
+use crate::state::RunState;
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PlanEdits {
+    /// Changes to what already ran: `apply` refuses them.
+    pub(crate) refused: Vec<String>,
+    /// Changes since the rollout started to steps that have not started: accepted.
+    pub(crate) accepted: Vec<String>,
+    /// The plan differs from the one last accepted: the change is still to be recorded.
+    pub(crate) unrecorded: bool,
+}
+
+/// The plan's steps (pilot and batches) in canonical form, by name.
+pub(crate) fn step_definitions(plan: &Plan) -> BTreeMap<String, serde_json::Value> {
+    plan.pilot
+        .iter()
+        .chain(&plan.batches)
+        .map(|s| {
+            (
+                s.name.to_string(),
+                serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
+    let Some(start) = &state.plan_at_start else {
+        return PlanEdits::default();
+    };
+    let current = serde_json::to_value(plan).unwrap_or(serde_json::Value::Null);
+    let mut refused = Vec::new();
+    for key in ["name", "target", "from", "to"] {
+        json_changes(
+            &format!("plan.{key}"),
+            &start[key],
+            &current[key],
+            &mut refused,
+        );
+    }
+    let definitions = step_definitions(plan);
+    let mut started = BTreeSet::new();
+    for record in state.steps.values() {
+        if !started.insert(record.batch.clone()) {
+            continue;
+        }
+        match (&record.definition, definitions.get(&record.batch)) {
+            (Some(before), Some(now)) => {
+                json_changes(&format!("step {}", record.batch), before, now, &mut refused)
+            }
+            (_, None) => refused.push(format!(
+                "step {}: it has started but is no longer in the plan",
+                record.batch
+            )),
+            (None, Some(_)) => {}
+        }
+    }
+    let mut accepted = Vec::new();
+    json_changes("plan", start, &current, &mut accepted);
+    let unrecorded = state.plan_accepted.as_ref().unwrap_or(start) != &current;
+    let touches_started = |change: &String| {
+        ["plan.name", "plan.target", "plan.from", "plan.to"]
+            .iter()
+            .any(|p| change.starts_with(p))
+            || started.iter().any(|b| {
+                change.starts_with(&format!("plan.batches[{b}]"))
+                    || (b == "pilot" && change.starts_with("plan.pilot"))
+            })
+    };
+    accepted.retain(|c| !touches_started(c));
+    PlanEdits {
+        refused,
+        accepted,
+        unrecorded,
+    }
+}

@@ -1,0 +1,170 @@
+//! Change control: the approved digest, and edits to a plan whose rollout already started.
+
+use crate::support::{Run, TestEnv};
+
+const PLAN: &str = r#"version = 1
+name = "controlled"
+
+[target]
+kind = "sandbox"
+sandbox = "tenant.db"
+
+[from]
+display_name = "Basic Auth"
+
+[to]
+display_name = "OAuth"
+tenant_id = "contoso.onmicrosoft.com"
+
+[gate]
+soak = "0s"
+timeout = "1m"
+
+[pilot]
+users = ["ana@contoso.example", "ben@contoso.example"]
+
+[[batch]]
+name = "east"
+approval = true
+users = { location = "East" }
+
+[[batch]]
+name = "rest"
+users = "remaining"
+max_size = 12
+
+[disconnect]
+approval = false
+"#;
+
+fn apply(env: &TestEnv, extra: &[&str]) -> Run {
+    let mut args = vec!["apply", "plan.toml", "--poll-interval", "20ms"];
+    args.extend_from_slice(extra);
+    env.run(args)
+}
+
+fn digest(env: &TestEnv) -> String {
+    env.run(["plan", "plan.toml", "--format", "json"]).json()["digest"]
+        .as_str()
+        .expect("digest")
+        .to_owned()
+}
+
+#[test]
+fn a_mismatched_digest_says_what_changed_since_the_reviewed_dry_run() {
+    let env = TestEnv::new()
+        .sandbox("demo", 20, "40ms")
+        .file("plan.toml", PLAN);
+    let reviewed = digest(&env);
+    // After the review, someone edits the plan.
+    let env = env.file(
+        "plan.toml",
+        &PLAN
+            .replace("max_size = 12", "max_size = 8")
+            .replace("soak = \"0s\"", "soak = \"1s\""),
+    );
+    let run = apply(&env, &["--approved", &reviewed]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("what changed since that dry-run"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("plan.batches[rest].max_size: 12 -> 8"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("plan.gate.soak: \"0s\" -> \"1s\""),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        env.inspect()["writes"]
+            .as_array()
+            .expect("writes")
+            .is_empty(),
+        "nothing was changed"
+    );
+
+    // The digest of the plan as it is now is accepted, and recorded.
+    let current = digest(&env);
+    let run = apply(&env, &["--approved", &current]);
+    assert_eq!(run.code, 4, "{}", run.transcript());
+    let log = env.run(["log", "plan.toml", "--format", "json"]).stdout;
+    assert!(
+        log.contains(&format!("\"approved_digest\":\"{current}\"")),
+        "{log}"
+    );
+    // Later runs need not repeat it.
+    assert_eq!(env.run(["approve", "plan.toml", "east"]).code, 0);
+    assert_eq!(apply(&env, &[]).code, 0);
+}
+
+#[test]
+fn edits_to_future_steps_are_accepted_and_edits_to_finished_ones_refused() {
+    let env = TestEnv::new()
+        .sandbox("demo", 20, "40ms")
+        .file("plan.toml", PLAN);
+    let waiting = apply(&env, &[]);
+    assert_eq!(
+        waiting.code,
+        4,
+        "the pilot ran; east waits for approval:\n{}",
+        waiting.transcript()
+    );
+
+    // The finished pilot cannot change.
+    let env = env.file(
+        "plan.toml",
+        &PLAN.replace(
+            "users = [\"ana@contoso.example\", \"ben@contoso.example\"]",
+            "users = [\"ana@contoso.example\"]",
+        ),
+    );
+    let refused = apply(&env, &[]);
+    assert_eq!(refused.code, 2, "{}", refused.transcript());
+    assert!(
+        refused
+            .stderr
+            .contains("step pilot.users.emails: removed ben@contoso.example"),
+        "{}",
+        refused.stderr
+    );
+    let plan = env.run(["plan", "plan.toml"]);
+    assert_eq!(plan.code, 3, "{}", plan.transcript());
+    assert!(
+        plan.stdout
+            .contains("the plan was edited where the rollout already ran"),
+        "{}",
+        plan.stdout
+    );
+
+    // A batch that has not started can.
+    let env = env.file("plan.toml", &PLAN.replace("max_size = 12", "max_size = 5"));
+    let accepted = apply(&env, &["--until-blocked"]);
+    assert_eq!(accepted.code, 4, "{}", accepted.transcript());
+    let log = env.run(["log", "plan.toml"]).stdout;
+    assert!(
+        log.contains("plan_changed") && log.contains("plan.batches[rest].max_size: 12 -> 5"),
+        "{log}"
+    );
+    let plan = env.run(["plan", "plan.toml"]).stdout;
+    assert!(plan.contains("edited since the rollout started, in steps that have not run: plan.batches[rest].max_size: 12 -> 5"), "{plan}");
+    let json = env.run(["plan", "plan.toml", "--format", "json"]).json();
+    let waves: Vec<usize> = json["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["id"].as_str().is_some_and(|id| id.starts_with("rest#")))
+        .map(|s| s["detail"]["members"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert!(
+        waves.len() >= 2 && waves.iter().all(|n| *n <= 5),
+        "waves of at most 5 now: {waves:?}"
+    );
+    assert_eq!(env.run(["approve", "plan.toml", "east"]).code, 0);
+    let done = apply(&env, &[]);
+    assert_eq!(done.code, 0, "{}", done.transcript());
+}
