@@ -6,6 +6,7 @@
 // A file per type, named after it (`diagnostic/diagnostic.rs`): the house style.
 #![allow(clippy::module_inception)]
 
+mod api;
 mod atomic_file;
 mod cli;
 mod clock;
@@ -13,10 +14,13 @@ mod diagnostic;
 mod dry_run;
 mod engine;
 mod exit_code;
+mod http_target;
 mod plan;
 mod planner;
+mod platform;
 mod report;
 mod sandbox;
+mod serve;
 mod state;
 mod target;
 mod workdir;

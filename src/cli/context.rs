@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::clock::Clock;
+use crate::http_target::HttpTarget;
 use crate::plan::{Plan, SandboxRef, TargetSpec};
+use crate::platform::Platform;
 use crate::sandbox::SandboxTarget;
 use crate::state::{RunState, Store, StoreError};
 
@@ -79,14 +81,17 @@ pub(crate) fn read_state(
 
 /// A plan's target, opened, with words for it.
 pub(crate) struct OpenedTarget {
-    pub(crate) target: SandboxTarget,
+    pub(crate) target: Platform,
     pub(crate) description: String,
 }
+
+/// `--allow-insecure-http`: plain http to a host that is not loopback. Set once, at start.
+pub(crate) static ALLOW_INSECURE_HTTP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// Opens the platform a plan names. A scenario sandbox is created on first use.
 pub(crate) fn open_target(plan: &Plan, path: &Path, clock: Clock) -> Result<OpenedTarget, String> {
     let dir = plan_dir(path);
-    match &plan.target {
+    let (target, description) = match &plan.target {
         TargetSpec::Sandbox {
             sandbox: SandboxRef::Scenario(name),
         } => {
@@ -94,10 +99,10 @@ pub(crate) fn open_target(plan: &Plan, path: &Path, clock: Clock) -> Result<Open
             let target =
                 SandboxTarget::scenario(&workdir, name, clock).map_err(|e| e.to_string())?;
             let file = crate::sandbox::scenario_path(&workdir, name);
-            Ok(OpenedTarget {
-                target,
-                description: format!("sandbox {name:?} ({})", file.display()),
-            })
+            (
+                Platform::Sandbox(target),
+                format!("sandbox {name:?} ({})", file.display()),
+            )
         }
         TargetSpec::Sandbox {
             sandbox:
@@ -107,15 +112,18 @@ pub(crate) fn open_target(plan: &Plan, path: &Path, clock: Clock) -> Result<Open
                 },
         } => {
             let target = SandboxTarget::open(file, clock).map_err(|e| e.to_string())?;
-            Ok(OpenedTarget {
-                target,
-                description: format!("sandbox file {written}"),
-            })
+            (Platform::Sandbox(target), format!("sandbox file {written}"))
         }
-        TargetSpec::Http { url, .. } => Err(format!(
-            "the http target ({url}) is not available in this build of cutover yet; use a sandbox target"
-        )),
-    }
+        TargetSpec::Http { url, token } => {
+            let allow_insecure = ALLOW_INSECURE_HTTP.get().copied().unwrap_or(false);
+            let target = HttpTarget::new(url, token, allow_insecure)?;
+            (Platform::Http(target), format!("the platform API at {url}"))
+        }
+    };
+    Ok(OpenedTarget {
+        target,
+        description,
+    })
 }
 
 /// Runs a future on a single-threaded runtime: cutover's concurrency is I/O, not CPU.

@@ -33,6 +33,9 @@ pub(crate) struct Cli {
     /// somewhere durable when the runner is ephemeral.
     #[arg(long, global = true, env = "CUTOVER_STATE", value_name = "PATH")]
     state: Option<PathBuf>,
+    /// Allow an `http://` target URL to a host that is not loopback (a trusted network only).
+    #[arg(long, global = true)]
+    allow_insecure_http: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -130,7 +133,11 @@ enum Command {
         force: bool,
     },
     /// Print the plan file's JSON Schema (draft-07), for editors and TOML language servers.
-    Schema,
+    Schema {
+        /// Print the OpenAPI document of the platform's admin API instead.
+        #[arg(long)]
+        openapi: bool,
+    },
     /// Create, inspect and disturb an embedded sandbox platform.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
@@ -163,6 +170,7 @@ pub(crate) fn run() -> Exit {
             };
         }
     };
+    let _ = context::ALLOW_INSECURE_HTTP.set(cli.allow_insecure_http);
     let out = Output::detect();
     let clock = match Clock::from_env() {
         Ok(clock) => clock,
@@ -219,7 +227,7 @@ pub(crate) fn run() -> Exit {
         Command::Unlock { plan: path, force } => {
             unlock::run(&path, cli.state.as_deref(), force, clock, &out)
         }
-        Command::Schema => schema::run(&out),
+        Command::Schema { openapi } => schema::run(openapi, &out),
         Command::Sandbox(command) => sandbox::run(command, clock, &out),
     }
 }

@@ -81,6 +81,36 @@ pub(crate) enum SandboxCommand {
         #[arg(long)]
         after_commit: bool,
     },
+    /// Serve the sandbox over the platform's admin API (the `http` target's contract) on
+    /// loopback, optionally hostile. Prints `listening on http://ADDRESS` first.
+    Serve {
+        #[command(flatten)]
+        sandbox: SandboxArg,
+        /// The loopback address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        listen: std::net::SocketAddr,
+        /// The environment variable holding the bearer token clients must present.
+        #[arg(long, default_value = "CUTOVER_SANDBOX_TOKEN")]
+        token_env: String,
+        /// Latency added to every request, such as `20ms`.
+        #[arg(long, value_parser = parse_interval)]
+        latency: Option<i64>,
+        /// Requests per second served; beyond it, 429 with Retry-After.
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        /// Share of requests answered 500 or 503, from 0 to 1.
+        #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+        error_rate: f64,
+        /// Share of requests whose connection is dropped, from 0 to 1.
+        #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+        drop_rate: f64,
+        /// The most users one bulk call may carry.
+        #[arg(long, default_value_t = 1000)]
+        max_bulk: u32,
+        /// Seed of the fault injection's random sequence.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Change how often users sync, such as `2s` or `100ms`.
     SetInterval {
         #[command(flatten)]
@@ -248,6 +278,29 @@ fn execute(command: SandboxCommand, clock: Clock, out: &Output) -> Result<Exit, 
             };
             out.stdout(&format!("write call {at} from now will fail {how}\n"));
         }
+        SandboxCommand::Serve {
+            sandbox,
+            listen,
+            token_env,
+            latency,
+            rate_limit,
+            error_rate,
+            drop_rate,
+            max_bulk,
+            seed,
+        } => {
+            let faults = crate::serve::Faults {
+                latency: std::time::Duration::from_millis(
+                    u64::try_from(latency.unwrap_or(0)).unwrap_or(0),
+                ),
+                rate_limit,
+                error_rate,
+                drop_rate,
+                max_bulk: max_bulk.max(1),
+                seed,
+            };
+            return serve(&sandbox.path, listen, &token_env, faults, clock, out);
+        }
         SandboxCommand::SetInterval { sandbox, interval } => {
             let mut file = open(&sandbox.path)?;
             file.set_sync_interval_ms(interval)
@@ -255,6 +308,53 @@ fn execute(command: SandboxCommand, clock: Clock, out: &Output) -> Result<Exit, 
             out.stdout(&format!("users now sync every {interval} ms\n"));
         }
     }
+    Ok(Exit::Done)
+}
+
+fn serve(
+    path: &Path,
+    listen: std::net::SocketAddr,
+    token_env: &str,
+    faults: crate::serve::Faults,
+    clock: Clock,
+    out: &Output,
+) -> Result<Exit, String> {
+    if !listen.ip().is_loopback() {
+        return Err(format!(
+            "the sandbox listens on loopback only; {listen} is not a loopback address"
+        ));
+    }
+    let token = std::env::var(token_env)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| format!("set {token_env} to the bearer token clients must present (--token-env names another variable)"))?;
+    let file = resolve(path)?;
+    let target = crate::sandbox::SandboxTarget::open(&file, clock).map_err(|e| e.to_string())?;
+    super::block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        out.stdout(&format!("listening on http://{address}\n"));
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let shutdown = async move {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut term) => tokio::select! { () = shutdown => {}, _ = term.recv() => {} },
+                    Err(_) => shutdown.await,
+                }
+            }
+            #[cfg(not(unix))]
+            shutdown.await;
+        };
+        crate::serve::serve(listener, target, token.trim().to_owned(), faults, shutdown)
+            .await
+            .map_err(|e| format!("the server stopped: {e}"))
+    })??;
     Ok(Exit::Done)
 }
 
@@ -286,6 +386,13 @@ fn user_fault(
         file.path().display()
     ));
     Ok(())
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err(format!("{text:?} is not a share from 0 to 1, such as 0.1")),
+    }
 }
 
 fn parse_emails(emails: &[String]) -> Result<Vec<Email>, String> {

@@ -1,11 +1,16 @@
-//! `cutover schema`: the plan's JSON Schema on stdout.
+//! `cutover schema`: the plan's JSON Schema (or, with `--openapi`, the admin API's OpenAPI
+//! document) on stdout.
 
 use crate::exit_code::Exit;
 use crate::plan::plan_schema_text;
 
 use super::Output;
 
-pub(crate) fn run(out: &Output) -> Exit {
-    out.stdout(&plan_schema_text());
+pub(crate) fn run(openapi: bool, out: &Output) -> Exit {
+    if openapi {
+        out.stdout(&crate::api::openapi_text());
+    } else {
+        out.stdout(&plan_schema_text());
+    }
     Exit::Done
 }

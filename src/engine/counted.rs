@@ -56,7 +56,7 @@ impl<T: Target> Target for Counted<'_, T> {
         self.inner.authorization(configuration).await
     }
 
-    async fn users(&self, after: Option<&Email>, limit: usize) -> Result<UserPage, TargetError> {
+    async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError> {
         self.count("users");
         self.inner.users(after, limit).await
     }

@@ -13,11 +13,12 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
+use super::grammar::EMAIL_PATTERN;
+
 /// Grammar shared by the plan's names and the schema's patterns.
 pub(crate) const NAME_PATTERN: &str = "^[a-z][a-z0-9-]{0,62}$";
 pub(crate) const DURATION_PATTERN: &str = "^([0-9]+[smhd])+$";
 pub(crate) const SHARE_PATTERN: &str = r"^(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)%$";
-pub(crate) const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s]+\.[^@\s]+$";
 pub(crate) const SANDBOX_PATTERN: &str = r"^\S.*$";
 pub(crate) const URL_PATTERN: &str = r"^https?://[^\s/?#]+[^\s]*$";
 pub(crate) const TIME_PATTERN: &str = concat!(

@@ -95,6 +95,7 @@ impl Target for SandboxTarget {
         Ok(Identity {
             account: "admin@sandbox".to_owned(),
             role: "admin".to_owned(),
+            max_bulk_users: None,
         })
     }
 
@@ -113,10 +114,9 @@ impl Target for SandboxTarget {
         self.write(|file, now| file.authorization(configuration, now))
     }
 
-    async fn users(&self, after: Option<&Email>, limit: usize) -> Result<UserPage, TargetError> {
-        let after = after.map(ToString::to_string);
+    async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError> {
         self.with(|file, now| {
-            let (users, more) = file.users(after.as_deref(), limit, now)?;
+            let (users, more) = file.users(after, limit, now)?;
             Ok(UserPage { users, more })
         })
     }

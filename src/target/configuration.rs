@@ -1,8 +1,9 @@
 //! Integration configurations: a service account's credentials in one of the platform's slots.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum AuthType {
     Basic,
@@ -26,7 +27,7 @@ impl AuthType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum ConfigurationState {
     PendingAuthorization,
@@ -56,7 +57,7 @@ impl ConfigurationState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct Configuration {
     pub(crate) id: String,
     pub(crate) display_name: String,
@@ -70,17 +71,19 @@ pub(crate) struct Configuration {
     pub(crate) error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct ConfigurationList {
     pub(crate) configurations: Vec<Configuration>,
     pub(crate) free_slots: u32,
 }
 
 /// What cutover asks the platform to create: the plan's `[to]`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct NewConfiguration {
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
     pub(crate) display_name: String,
     pub(crate) auth_type: AuthType,
+    #[schemars(length(min = 1, max = 200), pattern(r"\S"))]
     pub(crate) tenant_id: String,
     pub(crate) exchange_version: Option<String>,
     pub(crate) service_address: Option<String>,
@@ -89,7 +92,7 @@ pub(crate) struct NewConfiguration {
 }
 
 /// Where an OAuth configuration's authorization stands.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct Authorization {
     pub(crate) state: ConfigurationState,
     /// Where an admin signs in, while it is pending.

@@ -5,6 +5,8 @@
 //! exchanges; it does not know how any platform stores them.
 
 mod configuration;
+#[cfg(test)]
+mod conformance;
 mod observed;
 mod platform_user;
 mod target_error;
@@ -44,7 +46,7 @@ pub(crate) trait Target {
     async fn authorization(&self, configuration: &str) -> Result<Authorization, TargetError>;
 
     /// One page of users, in email order, starting after `after`.
-    async fn users(&self, after: Option<&Email>, limit: usize) -> Result<UserPage, TargetError>;
+    async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError>;
 
     /// Enables or disables a configuration for many users in one call; one result per user.
     async fn set_enabled(
@@ -62,9 +64,11 @@ pub(crate) trait Target {
     async fn disconnect(&self, configuration: &str) -> Result<(), TargetError>;
 }
 
-/// The account a target's credentials act as.
-#[derive(Debug, Clone, serde::Serialize)]
+/// The account a target's credentials act as, and the limits its calls must respect.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct Identity {
     pub(crate) account: String,
     pub(crate) role: String,
+    /// The most users one bulk call may carry (none: no limit below the page size).
+    pub(crate) max_bulk_users: Option<u32>,
 }

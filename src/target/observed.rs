@@ -39,8 +39,8 @@ pub(crate) async fn observe<T: Target>(target: &T) -> Result<Observed, TargetErr
     let list = target.configurations().await?;
     let mut users: Vec<PlatformUser> = Vec::new();
     loop {
-        let after = users.last().map(|u| u.email.clone());
-        let page = target.users(after.as_ref(), PAGE_SIZE).await?;
+        let after = users.last().map(|u| u.email.to_string());
+        let page = target.users(after.as_deref(), PAGE_SIZE).await?;
         let more = page.more && !page.users.is_empty();
         users.extend(page.users);
         if !more {

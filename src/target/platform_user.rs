@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::plan::grammar::Email;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct PlatformUser {
     pub(crate) email: Email,
     pub(crate) location: String,
@@ -24,7 +25,7 @@ impl PlatformUser {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum SyncOutcome {
     Ok,
@@ -47,8 +48,9 @@ impl SyncOutcome {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct SyncResult {
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub(crate) at: Timestamp,
     pub(crate) outcome: SyncOutcome,
     /// The platform's own error text, shown to people as is.
@@ -79,7 +81,7 @@ const TRANSIENT_CODES: &[&str] = &[
     "ServiceUnavailable",
 ];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct UserPage {
     pub(crate) users: Vec<PlatformUser>,
     /// Present when more users follow: pass the last email as `after`.

@@ -6,6 +6,12 @@ pub(crate) enum TargetError {
     /// taken effect.
     #[error("the platform did not answer: {0}")]
     Unreachable(String),
+    /// The credentials were refused.
+    #[error("the platform refused the credentials: {0}")]
+    Unauthorized(String),
+    /// The credentials lack a permission.
+    #[error("the platform denied the request: {0}")]
+    Forbidden(String),
     /// The request names something that does not exist.
     #[error("not found: {0}")]
     NotFound(String),

@@ -1,7 +1,9 @@
 //! The CLI integration tests: one binary, one builder ([`support::TestEnv`]), real processes.
 
+mod api;
 mod apply;
 mod change_control;
+mod http;
 mod plan;
 mod schedule;
 mod schema;

@@ -169,3 +169,46 @@ pub fn toml_as_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).expect("read plan");
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// `cutover sandbox serve` running in the background; stopped when dropped.
+pub struct Served {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The token tests give `sandbox serve` and the plans that talk to it.
+pub const TOKEN: &str = "test-token-do-not-print-0c1d";
+
+impl TestEnv {
+    /// Serves `tenant.db` over the admin API on a free loopback port, with extra flags (faults).
+    pub fn serve(&self, flags: &[&str]) -> Served {
+        use std::io::BufRead;
+        let mut args = vec!["sandbox", "serve", "tenant.db", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        let mut env = self.env.clone();
+        env.push(("CUTOVER_SANDBOX_TOKEN".to_owned(), TOKEN.to_owned()));
+        let mut child = command(self.dir.path(), args, &env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("sandbox serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the address line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Served { child, url }
+    }
+}

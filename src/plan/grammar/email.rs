@@ -13,26 +13,76 @@ use super::GrammarError;
 pub(crate) struct Email(String);
 
 impl Email {
+    /// An RFC 5321 mailbox in its common (dot-atom, ASCII) form: `local@domain`, where the
+    /// local part is letters, digits and ``!#$%&'*+/=?^_`{|}~-`` in dot-separated runs, and the
+    /// domain is two or more dot-separated labels of letters, digits and inner hyphens.
     pub(crate) fn parse(text: &str) -> Result<Self, GrammarError> {
         let help = "write a full email address such as \"ana@contoso.example\"";
-        if let Some(i) = text.find(char::is_whitespace) {
-            let message = format!("\"{text}\" is not an email address: it contains a space");
-            return Err(GrammarError::new(message, help).at(i..i + 1));
-        }
-        let Some((local, domain)) = text.split_once('@') else {
-            let message = format!("\"{text}\" is not an email address: it has no @");
-            return Err(GrammarError::new(message, help));
+        let invalid = |why: &str| {
+            GrammarError::new(format!("\"{text}\" is not an email address: {why}"), help)
         };
-        let valid_domain = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && !domain.contains('@');
-        if local.is_empty() || !valid_domain {
-            let message = format!("\"{text}\" is not an email address");
-            return Err(GrammarError::new(message, help));
+        if let Some(i) = text.find(char::is_whitespace) {
+            return Err(invalid("it contains a space").at(i..i + 1));
         }
-        Ok(Self(text.to_lowercase()))
+        if let Some((i, c)) = text
+            .char_indices()
+            .find(|(_, c)| !c.is_ascii() || c.is_ascii_control())
+        {
+            let what = if c.is_ascii_control() {
+                "a control character".to_owned()
+            } else {
+                format!("`{c}`")
+            };
+            return Err(invalid(&format!("it contains {what}")).at(i..i + c.len_utf8()));
+        }
+        let Some((local, domain)) = text.rsplit_once('@') else {
+            return Err(invalid("it has no @"));
+        };
+        // RFC 5321's limits: 64 octets before the @, 254 in all, 63 per domain label.
+        if local.len() > 64 || text.len() > 254 {
+            return Err(invalid("it is longer than an email address can be"));
+        }
+        const LOCAL_SYMBOLS: &str = "!#$%&'*+/=?^_`{|}~-";
+        let atom = |part: &str, allowed: &dyn Fn(char) -> bool| {
+            !part.is_empty() && part.chars().all(allowed)
+        };
+        let local_ok = local.split('.').all(|part| {
+            atom(part, &|c| {
+                c.is_ascii_alphanumeric() || LOCAL_SYMBOLS.contains(c)
+            })
+        });
+        if !local_ok {
+            return Err(invalid("the part before the @ is not valid").at(0..local.len()));
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|label| {
+                label.len() <= 63
+                    && atom(label, &|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if !domain_ok {
+            let start = local.len() + 1;
+            return Err(invalid("the domain after the @ is not valid").at(start..text.len()));
+        }
+        Ok(Self(text.to_ascii_lowercase()))
+    }
+}
+
+/// The same grammar as [`Email::parse`], for JSON Schemas.
+pub(crate) const EMAIL_PATTERN: &str = concat!(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*",
+    r"@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+);
+
+impl schemars::JsonSchema for Email {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Email".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "format": "email", "pattern": EMAIL_PATTERN, "maxLength": 254 })
     }
 }
 
@@ -69,6 +119,16 @@ mod tests {
             ("ana@x..io", None),
             ("ana@@x.io", None),
             ("ana @x.io", None),
+            ("o'brien+tag@x-y.example", Some("o'brien+tag@x-y.example")),
+            ("ana.@x.io", None),
+            (".ana@x.io", None),
+            ("ana@-x.io", None),
+            ("ana@x.io-", None),
+            ("\u{fe}\u{a2}@v\u{87}.\u{8}o", None),
+            ("ana\u{7}@x.io", None),
+            ("ana@x.io.", None),
+            (&format!("{}@x.io", "a".repeat(65)), None),
+            (&format!("ana@{}.io", "x".repeat(64)), None),
         ] {
             assert_eq!(
                 Email::parse(text).ok().map(|e| e.to_string()).as_deref(),

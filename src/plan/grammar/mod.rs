@@ -13,7 +13,7 @@ mod start_time;
 mod window;
 
 pub(crate) use duration::PlanDuration;
-pub(crate) use email::Email;
+pub(crate) use email::{EMAIL_PATTERN, Email};
 pub(crate) use grammar_error::GrammarError;
 pub(crate) use name::StepName;
 pub(crate) use share::Share;

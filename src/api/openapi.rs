@@ -1,0 +1,171 @@
+//! The OpenAPI 3.1 document of the admin API, generated from the wire types.
+
+use schemars::generate::SchemaSettings;
+use serde_json::{Value, json};
+
+use super::{Problem, UsersBody, WriteResults};
+use crate::target::{
+    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, UserPage,
+};
+
+/// The document as `schemas/platform-api.openapi.json` holds it: pretty, trailing newline.
+pub(crate) fn openapi_text() -> String {
+    let mut text = serde_json::to_string_pretty(&document())
+        .unwrap_or_else(|e| unreachable!("a serde_json::Value always serializes: {e}"));
+    text.push('\n');
+    text
+}
+
+fn document() -> Value {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    settings.meta_schema = None;
+    let mut generator = settings.into_generator();
+    let schema = |value: schemars::Schema| value.to_value();
+    let identity = schema(generator.subschema_for::<Identity>());
+    let list = schema(generator.subschema_for::<ConfigurationList>());
+    let configuration = schema(generator.subschema_for::<Configuration>());
+    let new_configuration = schema(generator.subschema_for::<NewConfiguration>());
+    let authorization = schema(generator.subschema_for::<Authorization>());
+    let page = schema(generator.subschema_for::<UserPage>());
+    let users = schema(generator.subschema_for::<UsersBody>());
+    let results = schema(generator.subschema_for::<WriteResults>());
+    let problem = schema(generator.subschema_for::<Problem>());
+    let schemas: serde_json::Map<String, Value> =
+        generator.take_definitions(true).into_iter().collect();
+
+    let ok = |description: &str, schema: &Value| json!({ "description": description, "content": { "application/json": { "schema": schema } } });
+    let errors = |codes: &[&str]| -> serde_json::Map<String, Value> {
+        let mut map = serde_json::Map::new();
+        for code in ["400", "401", "403", "429", "500", "503"]
+            .iter()
+            .chain(codes)
+        {
+            map.insert(
+                (*code).to_owned(),
+                json!({ "$ref": format!("#/components/responses/{}", response_name(code)) }),
+            );
+        }
+        map
+    };
+    let with = |mut responses: serde_json::Map<String, Value>, status: &str, response: Value| {
+        responses.insert(status.to_owned(), response);
+        Value::Object(responses)
+    };
+    let id_parameter = json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "The configuration's id, as `GET /configurations` gives it.",
+        "schema": { "type": "string", "pattern": "^[0-9]{1,18}$" }
+    });
+    let users_body =
+        json!({ "required": true, "content": { "application/json": { "schema": users } } });
+    let bulk = |summary: &str, operation: &str| {
+        json!({ "post": {
+            "operationId": operation,
+            "summary": summary,
+            "parameters": [id_parameter],
+            "requestBody": users_body,
+            "responses": with(errors(&["404", "409", "415", "422"]), "200", ok("One result per user, in request order.", &results)),
+        }})
+    };
+    let problem_response = |description: &str| json!({ "description": description, "content": { "application/problem+json": { "schema": problem } } });
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Scheduling platform admin API, as cutover uses it",
+            "version": "1",
+            "description": "The calls cutover makes to move a scheduling platform's Exchange integration from one \
+                service-account configuration to another. Every write is idempotent: repeating one reports \
+                `unchanged` per user and changes nothing. Errors are RFC 9457 problem details. Throttled \
+                requests get 429 with Retry-After (seconds).",
+        },
+        "servers": [{ "url": "/" }],
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/whoami": { "get": {
+                "operationId": "whoami",
+                "summary": "The account the token acts as, its role, and the API's bulk limit.",
+                "responses": with(errors(&[]), "200", ok("The caller.", &identity)),
+            }},
+            "/configurations": {
+                "get": {
+                    "operationId": "listConfigurations",
+                    "summary": "Every configuration, and how many free slots remain.",
+                    "responses": with(errors(&[]), "200", ok("The configurations.", &list)),
+                },
+                "post": {
+                    "operationId": "createConfiguration",
+                    "summary": "Create a configuration in a free slot; creating an existing display name returns it unchanged.",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": new_configuration } } },
+                    "responses": with(errors(&["409", "415", "422"]), "200", ok("The configuration.", &configuration)),
+                },
+            },
+            "/configurations/{id}/authorization": { "post": {
+                "operationId": "authorize",
+                "summary": "Start (or re-read) the authorization of an OAuth configuration.",
+                "parameters": [id_parameter],
+                "responses": with(errors(&["404"]), "200", ok("Where the authorization stands.", &authorization)),
+            }},
+            "/configurations/{id}/enable": bulk("Enable the configuration for users.", "enableUsers"),
+            "/configurations/{id}/disable": bulk("Disable the configuration for users.", "disableUsers"),
+            "/configurations/{id}/recheck": { "post": {
+                "operationId": "recheckUsers",
+                "summary": "Re-run the permission check for users now.",
+                "parameters": [id_parameter],
+                "requestBody": users_body,
+                "responses": with(errors(&["404", "415", "422"]), "204", json!({ "description": "Re-check requested." })),
+            }},
+            "/configurations/{id}/disconnect": { "post": {
+                "operationId": "disconnect",
+                "summary": "Disconnect the configuration: its credentials are removed. Cannot be undone.",
+                "parameters": [id_parameter],
+                "responses": with(errors(&["404"]), "204", json!({ "description": "Disconnected (or already was)." })),
+            }},
+            "/users": { "get": {
+                "operationId": "listUsers",
+                "summary": "A page of users in email order, with enabled configurations and latest sync results.",
+                "parameters": [
+                    { "name": "after", "in": "query", "required": false, "description": "Users whose email sorts after this.", "schema": { "type": "string", "maxLength": 320 } },
+                    { "name": "limit", "in": "query", "required": false, "description": "At most this many users.", "schema": { "type": "integer", "minimum": 1, "maximum": super::MAX_PAGE } },
+                ],
+                "responses": with(errors(&[]), "200", ok("A page of users.", &page)),
+            }},
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": schemas,
+            "responses": {
+                "BadRequest": problem_response("The request is malformed (a parameter or the body)."),
+                "Unauthorized": problem_response("No valid bearer token."),
+                "Forbidden": problem_response("The token's account may not do this."),
+                "NotFound": problem_response("No such configuration."),
+                "Conflict": problem_response("The request conflicts with the platform's state, such as no free slot."),
+                "UnsupportedMediaType": problem_response("The body must be application/json."),
+                "UnprocessableContent": problem_response("The body does not match the schema."),
+                "TooManyRequests": {
+                    "description": "Throttled: retry after the given number of seconds.",
+                    "headers": { "Retry-After": { "description": "Seconds to wait.", "schema": { "type": "integer", "minimum": 0 } } },
+                    "content": { "application/problem+json": { "schema": problem } },
+                },
+                "ServerError": problem_response("The platform failed; the call is safe to retry."),
+                "Unavailable": problem_response("The platform is unavailable; the call is safe to retry."),
+            },
+        },
+    })
+}
+
+fn response_name(code: &str) -> &'static str {
+    match code {
+        "400" => "BadRequest",
+        "401" => "Unauthorized",
+        "403" => "Forbidden",
+        "404" => "NotFound",
+        "409" => "Conflict",
+        "415" => "UnsupportedMediaType",
+        "422" => "UnprocessableContent",
+        "429" => "TooManyRequests",
+        "503" => "Unavailable",
+        _ => "ServerError",
+    }
+}

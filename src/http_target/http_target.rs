@@ -1,0 +1,437 @@
+//! The admin API client.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::limiter::Limiter;
+use crate::api::{MAX_PAGE, Problem, UsersBody, WriteResults};
+use crate::plan::SecretRef;
+use crate::plan::grammar::Email;
+use crate::target::{
+    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, PAGE_SIZE, Target,
+    TargetError, UserPage, UserWrite,
+};
+
+/// Attempts per call before giving up (every call of the contract is idempotent).
+const ATTEMPTS: u32 = 10;
+/// Backoff grows from this, doubling, to `MAX_BACKOFF`, with full jitter.
+const BASE_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Some APIs say `Retry-After: 0` or `1` forever; never retry a 429 sooner than this.
+const MIN_RETRY_AFTER: Duration = Duration::from_millis(250);
+
+#[derive(Clone)]
+pub(crate) struct HttpTarget {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    base: Url,
+    /// The bearer token. Never printed, logged or stored.
+    token: String,
+    /// Where the token came from, for messages (never the token itself).
+    token_source: String,
+    limiter: Arc<Limiter>,
+    max_bulk: AtomicU64,
+    jitter: AtomicU64,
+}
+
+impl std::fmt::Debug for HttpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTarget")
+            .field("base", &self.inner.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpTarget {
+    /// A client for the API at `url`, authenticated by the secret `token` names. `http://` is
+    /// refused unless the host is loopback or `allow_insecure` is given.
+    pub(crate) fn new(url: &str, token: &SecretRef, allow_insecure: bool) -> Result<Self, String> {
+        let mut base =
+            Url::parse(url).map_err(|e| format!("the target url {url:?} is not a URL: {e}"))?;
+        if base.scheme() == "http" && !allow_insecure && !is_loopback(&base) {
+            return Err(format!(
+                "the target url {url} is plain http to a host that is not loopback; use https, \
+                 or pass --allow-insecure-http if this network is trusted"
+            ));
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let (token, token_source) = read_secret(token)?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("cutover/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                base,
+                token,
+                token_source,
+                limiter: Limiter::new(4, 32),
+                max_bulk: AtomicU64::new(PAGE_SIZE as u64),
+                jitter: AtomicU64::new(seed),
+            }),
+        })
+    }
+
+    fn url(&self, path: &str) -> Result<Url, TargetError> {
+        self.inner
+            .base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| TargetError::Other(format!("cannot form the URL for {path}: {e}")))
+    }
+
+    /// A random duration in `[0, cap)` (full jitter).
+    fn jitter(&self, cap: Duration) -> Duration {
+        let mut x = self.inner.jitter.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.inner.jitter.store(x, Ordering::Relaxed);
+        let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX).max(1);
+        Duration::from_nanos(x % nanos)
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let cap = BASE_BACKOFF
+            .saturating_mul(2u32.saturating_pow(attempt))
+            .min(MAX_BACKOFF);
+        self.jitter(cap).max(Duration::from_millis(10))
+    }
+
+    /// One call of the contract, retried on what is worth retrying. `None` for 204.
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<Option<T>, TargetError> {
+        let url = self.url(path)?;
+        let mut last_problem = String::new();
+        for attempt in 0..ATTEMPTS {
+            let permit = self.inner.limiter.acquire().await;
+            let mut request = self
+                .inner
+                .client
+                .request(method.clone(), url.clone())
+                .bearer_auth(&self.inner.token)
+                .header(reqwest::header::ACCEPT, "application/json");
+            if !query.is_empty() {
+                request = request.query(query);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let sent = request.send().await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(e) => {
+                    drop(permit);
+                    last_problem = describe_transport(&e);
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    continue;
+                }
+            };
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let bytes = response.bytes().await;
+            drop(permit);
+            let bytes = match bytes {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    // The connection dropped mid-answer: the call may have taken effect, and
+                    // every call is idempotent, so asking again is safe.
+                    last_problem = describe_transport(&e);
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    continue;
+                }
+            };
+            match status {
+                s if s.is_success() => {
+                    self.inner.limiter.succeeded();
+                    if s == StatusCode::NO_CONTENT || bytes.is_empty() {
+                        return Ok(None);
+                    }
+                    return serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                        TargetError::Other(format!(
+                            "the platform's answer to {method} {path} was not understood: {e}"
+                        ))
+                    });
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    self.inner.limiter.throttled();
+                    let wait = retry_after
+                        .unwrap_or_else(|| self.backoff(attempt))
+                        .max(MIN_RETRY_AFTER);
+                    last_problem = "throttled (429)".to_owned();
+                    tokio::time::sleep(wait + self.jitter(MIN_RETRY_AFTER)).await;
+                }
+                StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT => {
+                    last_problem = format!("{status}: {}", problem_detail(&bytes));
+                    let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
+                    tokio::time::sleep(wait).await;
+                }
+                StatusCode::UNAUTHORIZED => {
+                    return Err(TargetError::Unauthorized(format!(
+                        "the API token from {} was refused ({})",
+                        self.inner.token_source,
+                        problem_detail(&bytes)
+                    )));
+                }
+                StatusCode::FORBIDDEN => {
+                    return Err(TargetError::Forbidden(format!(
+                        "the account of the API token from {} may not {method} {path}; it needs the admin role ({})",
+                        self.inner.token_source,
+                        problem_detail(&bytes)
+                    )));
+                }
+                StatusCode::NOT_FOUND => return Err(TargetError::NotFound(problem_detail(&bytes))),
+                StatusCode::CONFLICT => return Err(TargetError::Conflict(problem_detail(&bytes))),
+                other => {
+                    return Err(TargetError::Other(format!(
+                        "the platform refused {method} {path} ({other}): {}",
+                        problem_detail(&bytes)
+                    )));
+                }
+            }
+        }
+        Err(TargetError::Unreachable(format!(
+            "{} did not answer {method} {path} after {ATTEMPTS} attempts; last: {last_problem}",
+            self.inner.base
+        )))
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, TargetError> {
+        self.call::<(), T>(Method::GET, path, query, None)
+            .await?
+            .ok_or_else(|| {
+                TargetError::Other(format!("the platform answered GET {path} with no body"))
+            })
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Option<T>, TargetError> {
+        self.call(Method::POST, path, &[], body).await
+    }
+
+    fn configuration_path(id: &str, action: &str) -> Result<String, TargetError> {
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(TargetError::NotFound(format!("no configuration {id:?}")));
+        }
+        Ok(format!("configurations/{id}/{action}"))
+    }
+
+    /// Sends a bulk call in chunks the API accepts, several at once, results in request order.
+    async fn bulk(
+        &self,
+        id: &str,
+        action: &'static str,
+        users: &[Email],
+    ) -> Result<Vec<UserWrite>, TargetError> {
+        let path = Self::configuration_path(id, action)?;
+        let size = usize::try_from(self.inner.max_bulk.load(Ordering::Relaxed))
+            .unwrap_or(PAGE_SIZE)
+            .max(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, chunk) in users.chunks(size).enumerate() {
+            let this = self.clone();
+            let body = UsersBody {
+                users: chunk.to_vec(),
+            };
+            let path = path.clone();
+            tasks.spawn(async move {
+                let results: Option<WriteResults> = this.post(&path, Some(&body)).await?;
+                Ok::<_, TargetError>((index, results.map(|r| r.results).unwrap_or_default()))
+            });
+        }
+        let mut chunks = Vec::new();
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(chunk)) => chunks.push(chunk),
+                Ok(Err(e)) => failure = failure.or(Some(e)),
+                Err(e) => {
+                    failure = failure.or(Some(TargetError::Other(format!(
+                        "a request task failed: {e}"
+                    ))))
+                }
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        chunks.sort_by_key(|(index, _)| *index);
+        Ok(chunks
+            .into_iter()
+            .flat_map(|(_, results)| results)
+            .collect())
+    }
+}
+
+impl Target for HttpTarget {
+    async fn whoami(&self) -> Result<Identity, TargetError> {
+        let identity: Identity = self.get("whoami", &[]).await?;
+        if let Some(max) = identity.max_bulk_users {
+            self.inner
+                .max_bulk
+                .store(u64::from(max.max(1)), Ordering::Relaxed);
+        }
+        Ok(identity)
+    }
+
+    async fn configurations(&self) -> Result<ConfigurationList, TargetError> {
+        self.get("configurations", &[]).await
+    }
+
+    async fn create_configuration(
+        &self,
+        new: &NewConfiguration,
+    ) -> Result<Configuration, TargetError> {
+        self.post("configurations", Some(new))
+            .await?
+            .ok_or_else(|| {
+                TargetError::Other(
+                    "the platform created a configuration but did not return it".to_owned(),
+                )
+            })
+    }
+
+    async fn authorization(&self, configuration: &str) -> Result<Authorization, TargetError> {
+        let path = Self::configuration_path(configuration, "authorization")?;
+        self.post::<(), Authorization>(&path, None)
+            .await?
+            .ok_or_else(|| {
+                TargetError::Other(
+                    "the platform answered the authorization with no body".to_owned(),
+                )
+            })
+    }
+
+    async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError> {
+        let mut query = vec![("limit", limit.clamp(1, MAX_PAGE).to_string())];
+        if let Some(after) = after {
+            query.push(("after", after.to_owned()));
+        }
+        self.get("users", &query).await
+    }
+
+    async fn set_enabled(
+        &self,
+        configuration: &str,
+        users: &[Email],
+        enabled: bool,
+    ) -> Result<Vec<UserWrite>, TargetError> {
+        self.bulk(
+            configuration,
+            if enabled { "enable" } else { "disable" },
+            users,
+        )
+        .await
+    }
+
+    async fn recheck(&self, configuration: &str, users: &[Email]) -> Result<(), TargetError> {
+        self.bulk(configuration, "recheck", users).await.map(|_| ())
+    }
+
+    async fn disconnect(&self, configuration: &str) -> Result<(), TargetError> {
+        let path = Self::configuration_path(configuration, "disconnect")?;
+        self.post::<(), serde_json::Value>(&path, None)
+            .await
+            .map(|_| ())
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// Reads a secret reference. The error names the reference, never a value.
+fn read_secret(secret: &SecretRef) -> Result<(String, String), String> {
+    match secret {
+        SecretRef::Env(name) => {
+            let value = std::env::var(name).map_err(|_| {
+                format!("the API token's environment variable {name} is not set; set it to the token (the plan only names it)")
+            })?;
+            let value = value.trim().to_owned();
+            if value.is_empty() {
+                return Err(format!(
+                    "the API token's environment variable {name} is empty"
+                ));
+            }
+            Ok((value, format!("environment variable {name}")))
+        }
+        SecretRef::File { written, path } => {
+            let value = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the API token file {written}: {e}"))?;
+            let value = value.trim().to_owned();
+            if value.is_empty() {
+                return Err(format!("the API token file {written} is empty"));
+            }
+            Ok((value, format!("file {written}")))
+        }
+    }
+}
+
+fn problem_detail(bytes: &[u8]) -> String {
+    match serde_json::from_slice::<Problem>(bytes) {
+        Ok(problem) => problem.detail.unwrap_or(problem.title),
+        Err(_) => String::from_utf8_lossy(bytes).chars().take(200).collect(),
+    }
+}
+
+fn describe_transport(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "the request timed out".to_owned()
+    } else if error.is_connect() {
+        "could not connect".to_owned()
+    } else if error.is_body() || error.is_decode() {
+        "the connection dropped before the answer was complete".to_owned()
+    } else {
+        "the connection failed".to_owned()
+    }
+}

@@ -1,0 +1,11 @@
+//! The `http` target: the platform's admin REST API, spoken with reqwest.
+//!
+//! Reliable under the conditions real APIs have: connection reuse, timeouts, retries with
+//! jittered exponential backoff (every call of the contract is idempotent), `Retry-After`
+//! honoured, a concurrency bound that halves when throttled and creeps back up, and errors that
+//! say which credential was refused.
+
+mod http_target;
+mod limiter;
+
+pub(crate) use http_target::HttpTarget;

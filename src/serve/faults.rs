@@ -1,0 +1,115 @@
+//! What `sandbox serve` does to requests on purpose.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Fault injection settings, from the command line.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Faults {
+    /// Added to every request.
+    pub(crate) latency: Duration,
+    /// Requests per second served; beyond it, 429 with Retry-After.
+    pub(crate) rate_limit: Option<u32>,
+    /// Share of requests answered 500 or 503 (before doing anything).
+    pub(crate) error_rate: f64,
+    /// Share of requests whose connection is dropped (half before doing anything, half after,
+    /// so the answer of a write that took effect is lost).
+    pub(crate) drop_rate: f64,
+    /// The most users one bulk call may carry.
+    pub(crate) max_bulk: u32,
+    pub(crate) seed: u64,
+}
+
+/// What happens to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    Serve,
+    Throttle,
+    Fail(u16),
+    DropBefore,
+    DropAfter,
+}
+
+/// The server's shared fault state: a rate limiter and a random sequence.
+pub(crate) struct FaultState {
+    faults: Faults,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    random: u64,
+    window_start: Instant,
+    served_in_window: u32,
+}
+
+impl FaultState {
+    pub(crate) fn new(faults: Faults) -> Self {
+        let seed = faults.seed.max(1);
+        Self {
+            faults,
+            inner: Mutex::new(Inner {
+                random: seed,
+                window_start: Instant::now(),
+                served_in_window: 0,
+            }),
+        }
+    }
+
+    pub(crate) fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Decides a request's fate: rate limit first (a throttled request costs nothing), then
+    /// injected errors and drops.
+    pub(crate) fn fate(&self) -> Fate {
+        let Ok(mut inner) = self.inner.lock() else {
+            return Fate::Fail(500);
+        };
+        if let Some(limit) = self.faults.rate_limit {
+            let now = Instant::now();
+            if now.duration_since(inner.window_start) >= Duration::from_secs(1) {
+                inner.window_start = now;
+                inner.served_in_window = 0;
+            }
+            if inner.served_in_window >= limit {
+                return Fate::Throttle;
+            }
+            inner.served_in_window += 1;
+        }
+        let roll = inner.next_unit();
+        if roll < self.faults.error_rate {
+            return Fate::Fail(if inner.next_unit() < 0.5 { 500 } else { 503 });
+        }
+        let roll = inner.next_unit();
+        if roll < self.faults.drop_rate {
+            return if inner.next_unit() < 0.5 {
+                Fate::DropBefore
+            } else {
+                Fate::DropAfter
+            };
+        }
+        Fate::Serve
+    }
+
+    /// Seconds until the rate limiter's window resets, for Retry-After.
+    pub(crate) fn retry_after(&self) -> u64 {
+        self.inner
+            .lock()
+            .map(|inner| {
+                let left = Duration::from_secs(1).saturating_sub(inner.window_start.elapsed());
+                left.as_secs() + u64::from(left.subsec_nanos() > 0)
+            })
+            .unwrap_or(1)
+            .max(1)
+    }
+}
+
+impl Inner {
+    /// A number in `[0, 1)` from a xorshift sequence: reproducible with `--seed`.
+    fn next_unit(&mut self) -> f64 {
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        (self.random >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
