@@ -106,6 +106,7 @@ pub(crate) fn run(
             settings,
             stop,
             waited: Duration::ZERO,
+            confirmed: None,
         };
         let outcome = engine.run().await;
         signals.abort();

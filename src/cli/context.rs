@@ -85,8 +85,17 @@ pub(crate) struct OpenedTarget {
     pub(crate) description: String,
 }
 
-/// `--allow-insecure-http`: plain http to a host that is not loopback. Set once, at start.
-pub(crate) static ALLOW_INSECURE_HTTP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+/// Set once, at start.
+pub(crate) static TARGET_OPTIONS: std::sync::OnceLock<TargetOptions> = std::sync::OnceLock::new();
+
+/// How the `http` target may talk to the platform, from the global command-line options.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TargetOptions {
+    /// `--allow-insecure-http`: plain http to a host that is not loopback.
+    pub(crate) allow_insecure_http: bool,
+    /// `--max-concurrency`: the most requests in flight at once.
+    pub(crate) max_concurrency: Option<usize>,
+}
 
 /// Opens the platform a plan names. A scenario sandbox is created on first use.
 pub(crate) fn open_target(plan: &Plan, path: &Path, clock: Clock) -> Result<OpenedTarget, String> {
@@ -115,8 +124,11 @@ pub(crate) fn open_target(plan: &Plan, path: &Path, clock: Clock) -> Result<Open
             (Platform::Sandbox(target), format!("sandbox file {written}"))
         }
         TargetSpec::Http { url, token } => {
-            let allow_insecure = ALLOW_INSECURE_HTTP.get().copied().unwrap_or(false);
-            let target = HttpTarget::new(url, token, allow_insecure)?;
+            let options = TARGET_OPTIONS.get().copied().unwrap_or_default();
+            let target = HttpTarget::new(url, token, options.allow_insecure_http)?;
+            if let Some(max) = options.max_concurrency {
+                target.limit_concurrency(max);
+            }
             (Platform::Http(target), format!("the platform API at {url}"))
         }
     };

@@ -36,6 +36,10 @@ pub(crate) struct Cli {
     /// Allow an `http://` target URL to a host that is not loopback (a trusted network only).
     #[arg(long, global = true)]
     allow_insecure_http: bool,
+    /// The most requests in flight to the platform's API at once (default: adapts, up to 32,
+    /// halving whenever the platform throttles).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    max_concurrency: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -170,7 +174,10 @@ pub(crate) fn run() -> Exit {
             };
         }
     };
-    let _ = context::ALLOW_INSECURE_HTTP.set(cli.allow_insecure_http);
+    let _ = context::TARGET_OPTIONS.set(context::TargetOptions {
+        allow_insecure_http: cli.allow_insecure_http,
+        max_concurrency: cli.max_concurrency.map(usize::from),
+    });
     let out = Output::detect();
     let clock = match Clock::from_env() {
         Ok(clock) => clock,

@@ -162,6 +162,7 @@ fn roll_back<T: Target>(
             settings,
             stop,
             waited: Duration::ZERO,
+            confirmed: None,
         };
         engine.run().await
     });

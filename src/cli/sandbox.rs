@@ -351,9 +351,12 @@ fn serve(
             #[cfg(not(unix))]
             shutdown.await;
         };
-        crate::serve::serve(listener, target, token.trim().to_owned(), faults, shutdown)
-            .await
-            .map_err(|e| format!("the server stopped: {e}"))
+        let summary =
+            crate::serve::serve(listener, target, token.trim().to_owned(), faults, shutdown)
+                .await
+                .map_err(|e| format!("the server stopped: {e}"))?;
+        out.stdout(&format!("{summary}\n"));
+        Ok::<(), String>(())
     })??;
     Ok(Exit::Done)
 }

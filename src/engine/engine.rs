@@ -62,6 +62,34 @@ pub(crate) struct Engine<'a, T: Target> {
     pub(crate) stop: watch::Receiver<bool>,
     /// Time spent waiting for syncs and time, for the run summary.
     pub(crate) waited: Duration,
+    /// The last bulk write the platform confirmed, user by user.
+    pub(crate) confirmed: Option<ConfirmedWrite>,
+}
+
+/// A bulk write the platform answered for every user.
+pub(crate) struct ConfirmedWrite {
+    configuration: String,
+    enabled: bool,
+    users: Vec<Email>,
+}
+
+impl ConfirmedWrite {
+    /// The reading as it is after this write.
+    fn apply_to(self, observed: &mut Observed) {
+        for email in &self.users {
+            let Ok(index) = observed.users.binary_search_by(|u| u.email.cmp(email)) else {
+                continue;
+            };
+            let user = &mut observed.users[index];
+            let on = user.enabled.contains(&self.configuration);
+            if self.enabled && !on {
+                user.enabled.push(self.configuration.clone());
+            } else if !self.enabled && on {
+                user.enabled.retain(|c| *c != self.configuration);
+                user.sync.remove(&self.configuration);
+            }
+        }
+    }
 }
 
 impl<T: Target> Engine<'_, T> {
@@ -79,13 +107,24 @@ impl<T: Target> Engine<'_, T> {
         let mut digest = String::new();
         let mut last_action: Option<Action> = None;
         let mut repeats = 0;
+        // After a bulk write, the platform's own per-user answers say exactly what changed, so
+        // the next decision can be made from the last reading patched with them instead of
+        // reading every user again. Any other action, or a long run of writes, reads afresh.
+        let mut cached: Option<Observed> = None;
+        let mut writes_since_read = 0;
         loop {
             if *self.stop.borrow() {
                 self.emit(Event::Interrupted);
                 return Ok(RunOutcome::Interrupted);
             }
             let now = self.clock.now();
-            let observed = observe(self.target).await?;
+            let mut observed = match cached.take() {
+                Some(observed) => observed,
+                None => {
+                    writes_since_read = 0;
+                    observe(self.target).await?
+                }
+            };
             if first {
                 let snapshot = planner::Snapshot::of(self.plan, &observed);
                 digest = snapshot.digest();
@@ -170,6 +209,13 @@ impl<T: Target> Engine<'_, T> {
                 .await?
             {
                 return Ok(outcome);
+            }
+            if let Some(write) = self.confirmed.take() {
+                writes_since_read += 1;
+                if writes_since_read < 50 {
+                    write.apply_to(&mut observed);
+                    cached = Some(observed);
+                }
             }
         }
     }
@@ -622,6 +668,16 @@ impl<T: Target> Engine<'_, T> {
             total: users.len(),
         });
         if failed.is_empty() {
+            let users = results
+                .into_iter()
+                .filter(|r| matches!(r.result, WriteResult::Changed | WriteResult::Unchanged))
+                .map(|r| r.email)
+                .collect();
+            self.confirmed = Some(ConfirmedWrite {
+                configuration: id,
+                enabled,
+                users,
+            });
             return Ok(None);
         }
         let reason = format!(

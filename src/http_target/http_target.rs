@@ -92,6 +92,11 @@ impl HttpTarget {
         })
     }
 
+    /// Caps the requests in flight (`--max-concurrency`); 1 makes a sequential client.
+    pub(crate) fn limit_concurrency(&self, max: usize) {
+        self.inner.limiter.cap(max);
+    }
+
     fn url(&self, path: &str) -> Result<Url, TargetError> {
         self.inner
             .base
@@ -183,12 +188,13 @@ impl HttpTarget {
                     });
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
-                    self.inner.limiter.throttled();
+                    // The limiter pauses every sender until Retry-After and paces them after;
+                    // this request simply queues again.
                     let wait = retry_after
                         .unwrap_or_else(|| self.backoff(attempt))
                         .max(MIN_RETRY_AFTER);
+                    self.inner.limiter.throttled(wait);
                     last_problem = "throttled (429)".to_owned();
-                    tokio::time::sleep(wait + self.jitter(MIN_RETRY_AFTER)).await;
                 }
                 StatusCode::INTERNAL_SERVER_ERROR
                 | StatusCode::BAD_GATEWAY

@@ -1,18 +1,34 @@
-//! How many requests may be in flight: additive increase, multiplicative decrease.
+//! How fast, and how many at once, requests go to the platform.
+//!
+//! Two controls. A concurrency bound grows by one per success until the platform first throttles
+//! (slow start), then halves on every 429. And once throttled, requests are paced: the rate the
+//! platform actually accepted over the last second, a little under it, probing upward slowly — so
+//! a rate-limited API is kept busy at its limit instead of being hit, told to wait, and hit again.
+//! A 429's `Retry-After` pauses every sender, not only the one that was told.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 pub(crate) struct Limiter {
     state: Mutex<State>,
     notify: Notify,
-    max: f64,
 }
 
 struct State {
     in_flight: usize,
     limit: f64,
+    max: f64,
+    /// Until the first throttle, grow by one per success (like TCP's slow start).
+    slow_start: bool,
+    /// Requests per second, once the platform has throttled us.
+    pace: Option<f64>,
+    /// The earliest the next request may go, by the pace or a `Retry-After`.
+    next_slot: Instant,
+    /// When recent requests succeeded, to measure the rate the platform accepts.
+    recent: VecDeque<Instant>,
 }
 
 /// A slot for one request; freed when dropped.
@@ -22,14 +38,27 @@ pub(crate) struct Permit {
 
 impl Limiter {
     pub(crate) fn new(initial: usize, max: usize) -> Arc<Self> {
+        let max = max.max(1) as f64;
         Arc::new(Self {
             state: Mutex::new(State {
                 in_flight: 0,
-                limit: initial.max(1) as f64,
+                limit: (initial.max(1) as f64).min(max),
+                max,
+                slow_start: true,
+                pace: None,
+                next_slot: Instant::now(),
+                recent: VecDeque::new(),
             }),
             notify: Notify::new(),
-            max: max.max(1) as f64,
         })
+    }
+
+    /// Lowers (or raises) the ceiling the concurrency bound may grow to.
+    pub(crate) fn cap(&self, max: usize) {
+        if let Ok(mut state) = self.state.lock() {
+            state.max = max.max(1) as f64;
+            state.limit = state.limit.min(state.max);
+        }
     }
 
     pub(crate) async fn acquire(self: &Arc<Self>) -> Permit {
@@ -37,29 +66,76 @@ impl Limiter {
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Ok(mut state) = self.state.lock() {
-                if (state.in_flight as f64) < state.limit.floor().max(1.0) {
-                    state.in_flight += 1;
+            let wait = match self.state.lock() {
+                Ok(mut state) => {
+                    let now = Instant::now();
+                    if (state.in_flight as f64) >= state.limit.floor().max(1.0) {
+                        None
+                    } else if state.next_slot > now {
+                        Some(state.next_slot - now)
+                    } else {
+                        state.in_flight += 1;
+                        if let Some(pace) = state.pace {
+                            state.next_slot =
+                                state.next_slot.max(now) + Duration::from_secs_f64(1.0 / pace);
+                        }
+                        return Permit {
+                            limiter: Arc::clone(self),
+                        };
+                    }
+                }
+                Err(_) => {
                     return Permit {
                         limiter: Arc::clone(self),
                     };
                 }
+            };
+            match wait {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => notified.await,
             }
-            notified.await;
         }
     }
 
-    /// The server said "too many": halve the bound.
-    pub(crate) fn throttled(&self) {
+    /// The platform said "too many": pause everyone for `retry_after`, pace at a little under
+    /// the rate it accepted over the last second, and halve the concurrency bound.
+    pub(crate) fn throttled(&self, retry_after: Duration) {
         if let Ok(mut state) = self.state.lock() {
+            let now = Instant::now();
+            let accepted = state
+                .recent
+                .iter()
+                .filter(|t| now.duration_since(**t) < Duration::from_secs(1))
+                .count();
+            let measured = (accepted as f64 * 0.97).max(1.0);
+            state.pace = Some(state.pace.map_or(measured, |p| p.min(measured).max(1.0)));
+            state.next_slot = state.next_slot.max(now + retry_after);
             state.limit = (state.limit / 2.0).max(1.0);
+            state.slow_start = false;
         }
     }
 
-    /// A request went through: grow the bound by one over the current bound's worth of requests.
+    /// A request went through: grow the concurrency bound, and probe a slightly faster pace.
     pub(crate) fn succeeded(&self) {
         if let Ok(mut state) = self.state.lock() {
-            state.limit = (state.limit + 1.0 / state.limit).min(self.max);
+            let now = Instant::now();
+            state.recent.push_back(now);
+            while state
+                .recent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(2))
+            {
+                state.recent.pop_front();
+            }
+            let step = if state.slow_start || state.pace.is_some() {
+                1.0
+            } else {
+                1.0 / state.limit
+            };
+            state.limit = (state.limit + step).min(state.max);
+            if let Some(pace) = state.pace.as_mut() {
+                *pace *= 1.0005;
+            }
         }
         self.notify.notify_waiters();
     }
@@ -84,18 +160,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn halves_and_recovers() {
+    fn halves_when_throttled_and_grows_back() {
         let limiter = Limiter::new(8, 16);
-        limiter.throttled();
+        limiter.throttled(Duration::ZERO);
         assert_eq!(limiter.limit(), 4.0);
         for _ in 0..100 {
-            limiter.throttled();
+            limiter.throttled(Duration::ZERO);
         }
         assert_eq!(limiter.limit(), 1.0);
         for _ in 0..1000 {
             limiter.succeeded();
         }
         assert_eq!(limiter.limit(), 16.0);
+        let fresh = Limiter::new(4, 32);
+        for _ in 0..4 {
+            fresh.succeeded();
+        }
+        assert_eq!(
+            fresh.limit(),
+            8.0,
+            "slow start grows by one per success until throttled"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -103,12 +188,23 @@ mod tests {
         let limiter = Limiter::new(2, 2);
         let first = limiter.acquire().await;
         let _second = limiter.acquire().await;
-        let third =
-            tokio::time::timeout(std::time::Duration::from_millis(20), limiter.acquire()).await;
+        let third = tokio::time::timeout(Duration::from_millis(20), limiter.acquire()).await;
         assert!(third.is_err(), "a third request waits");
         drop(first);
-        let third =
-            tokio::time::timeout(std::time::Duration::from_millis(200), limiter.acquire()).await;
+        let third = tokio::time::timeout(Duration::from_millis(200), limiter.acquire()).await;
         assert!(third.is_ok(), "and goes once a slot frees");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn retry_after_pauses_every_sender() {
+        let limiter = Limiter::new(4, 4);
+        limiter.throttled(Duration::from_millis(150));
+        let started = Instant::now();
+        let _permit = limiter.acquire().await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(140),
+            "waited {:?}",
+            started.elapsed()
+        );
     }
 }

@@ -20,7 +20,11 @@ use super::timeline;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector};
 use crate::state::{RunState, StepPhase};
-use crate::target::{ConfigurationState, Observed, PAGE_SIZE, SyncOutcome};
+use crate::target::{ConfigurationState, Observed, SyncOutcome};
+
+/// The most users one write action carries. Targets split it further as their API requires;
+/// larger actions mean fewer full re-reads of the platform between writes.
+const MAX_WRITE_USERS: usize = 10_000;
 
 /// What the planner plans from.
 pub(crate) struct Inputs<'a> {
@@ -424,7 +428,7 @@ fn move_step(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Op
             .user(email)
             .is_some_and(|u| u.is_enabled_on(configuration))
     };
-    let chunk = |users: Vec<Email>| users.into_iter().take(PAGE_SIZE).collect::<Vec<_>>();
+    let chunk = |users: Vec<Email>| users.into_iter().take(MAX_WRITE_USERS).collect::<Vec<_>>();
     match record.phase {
         StepPhase::Passed => None,
         StepPhase::Moving => {
@@ -601,7 +605,7 @@ fn undo(
             .members
             .iter()
             .filter(|e| keep(e))
-            .take(PAGE_SIZE)
+            .take(MAX_WRITE_USERS)
             .cloned()
             .collect()
     };

@@ -1,6 +1,7 @@
 //! What `sandbox serve` does to requests on purpose.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Fault injection settings, from the command line.
@@ -34,6 +35,31 @@ pub(crate) enum Fate {
 pub(crate) struct FaultState {
     faults: Faults,
     inner: Mutex<Inner>,
+    /// What happened to requests, for the summary `sandbox serve` prints when it stops.
+    pub(crate) counts: Counts,
+}
+
+#[derive(Default)]
+pub(crate) struct Counts {
+    pub(crate) served: AtomicU64,
+    pub(crate) throttled: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+}
+
+impl Counts {
+    pub(crate) fn summary(&self, elapsed: Duration) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let served = get(&self.served);
+        let seconds = elapsed.as_secs_f64().max(0.001);
+        format!(
+            "served {served} requests in {seconds:.1}s ({:.1}/s); {} throttled (429), {} failed on purpose, {} dropped on purpose",
+            served as f64 / seconds,
+            get(&self.throttled),
+            get(&self.failed),
+            get(&self.dropped)
+        )
+    }
 }
 
 struct Inner {
@@ -52,6 +78,7 @@ impl FaultState {
                 window_start: Instant::now(),
                 served_in_window: 0,
             }),
+            counts: Counts::default(),
         }
     }
 

@@ -33,7 +33,8 @@ pub(crate) async fn serve(
     token: String,
     faults: Faults,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<String> {
+    let started = std::time::Instant::now();
     let state: Shared = Arc::new(AppState {
         target,
         token,
@@ -57,10 +58,11 @@ pub(crate) async fn serve(
             Arc::clone(&state),
             authenticate,
         ))
-        .with_state(state);
+        .with_state(Arc::clone(&state));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await?;
+    Ok(state.faults.counts.summary(started.elapsed()))
 }
 
 fn problem(
@@ -116,9 +118,16 @@ async fn hostile(State(state): State<Shared>, request: Request, next: Next) -> R
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let count =
+        |c: &std::sync::atomic::AtomicU64| c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let counts = &state.faults.counts;
     match state.faults.fate() {
-        Fate::Serve => next.run(request).await,
+        Fate::Serve => {
+            count(&counts.served);
+            next.run(request).await
+        }
         Fate::Throttle => {
+            count(&counts.throttled);
             let mut response = problem(
                 StatusCode::TOO_MANY_REQUESTS,
                 "throttled",
@@ -132,6 +141,7 @@ async fn hostile(State(state): State<Shared>, request: Request, next: Next) -> R
             response
         }
         Fate::Fail(code) => {
+            count(&counts.failed);
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             problem(
                 status,
@@ -140,8 +150,12 @@ async fn hostile(State(state): State<Shared>, request: Request, next: Next) -> R
                 None,
             )
         }
-        Fate::DropBefore => dropped(),
+        Fate::DropBefore => {
+            count(&counts.dropped);
+            dropped()
+        }
         Fate::DropAfter => {
+            count(&counts.dropped);
             let _ = next.run(request).await;
             dropped()
         }
