@@ -38,10 +38,14 @@ impl Target for Platform {
         }
     }
 
-    async fn authorization(&self, configuration: &str) -> Result<Authorization, TargetError> {
+    async fn authorization(
+        &self,
+        configuration: &str,
+        restart: bool,
+    ) -> Result<Authorization, TargetError> {
         match self {
-            Platform::Sandbox(t) => t.authorization(configuration).await,
-            Platform::Http(t) => t.authorization(configuration).await,
+            Platform::Sandbox(t) => t.authorization(configuration, restart).await,
+            Platform::Http(t) => t.authorization(configuration, restart).await,
         }
     }
 

@@ -104,7 +104,14 @@ fn document() -> Value {
             "/configurations/{id}/authorization": { "post": {
                 "operationId": "authorize",
                 "summary": "Start (or re-read) the authorization of an OAuth configuration.",
-                "parameters": [id_parameter],
+                "description": "A pending configuration answers with the URL where an admin signs in as the service account; the platform completes the OAuth exchange itself and reports the configuration connected (with the account that signed in) or in error. `restart=true` abandons a failed or completed authorization and starts a new one.",
+                "parameters": [id_parameter, {
+                    "name": "restart",
+                    "in": "query",
+                    "required": false,
+                    "description": "Start over, even if the configuration is connected or failed.",
+                    "schema": { "type": "boolean", "default": false },
+                }],
                 "responses": with(errors(&["404"]), "200", ok("Where the authorization stands.", &authorization)),
             }},
             "/configurations/{id}/enable": bulk("Enable the configuration for users.", "enableUsers"),

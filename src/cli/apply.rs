@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::engine::{Counted, Engine, EngineError, Event, RunOutcome, Settings};
 use crate::exit_code::Exit;
 use crate::plan::Plan;
+use crate::precheck::MailboxCheck;
 use crate::report::{JsonReporter, PlainReporter, Reporter, TerminalReporter};
 use crate::state::{FailingUser, StoreError, os_user};
 
@@ -24,6 +25,8 @@ pub(crate) struct Options {
     pub(crate) approved: Option<String>,
     pub(crate) format: Format,
     pub(crate) poll_ms: i64,
+    pub(crate) reauthorize: bool,
+    pub(crate) open: bool,
 }
 
 pub(crate) fn run(
@@ -42,6 +45,15 @@ pub(crate) fn run(
             out.stderr(&format!("error: {message}\n"));
             return Exit::Failure;
         }
+    };
+    // The pre-check's secret is read now, so a missing one stops the run before it starts.
+    let mailbox_check = match plan.precheck.as_ref().map(|p| MailboxCheck::new(p, clock)) {
+        Some(Ok(check)) => Some(check),
+        Some(Err(message)) => {
+            out.stderr(&format!("error: the mailbox pre-check: {message}\n"));
+            return Exit::Failure;
+        }
+        None => None,
     };
     let mut store = match open_store(&plan, path, state_flag) {
         Ok(store) => store,
@@ -87,6 +99,8 @@ pub(crate) fn run(
         poll: Duration::from_millis(u64::try_from(options.poll_ms).unwrap_or(1_000)),
         approved: options.approved.clone(),
         operator,
+        reauthorize: options.reauthorize,
+        open_browser: options.open,
     };
     let started = std::time::Instant::now();
     let counted = Counted::new(&target.target);
@@ -96,18 +110,17 @@ pub(crate) fn run(
             wait_for_signal().await;
             let _ = stop_tx.send(true);
         });
-        let mut engine = Engine {
-            plan: &plan,
-            target: &counted,
-            target_name: target.description.clone(),
-            store: &mut store,
+        let mut engine = Engine::new(
+            &plan,
+            &counted,
+            target.description.clone(),
+            &mut store,
             clock,
-            reporter: reporter.as_mut(),
+            reporter.as_mut(),
             settings,
             stop,
-            waited: Duration::ZERO,
-            confirmed: None,
-        };
+            mailbox_check,
+        );
         let outcome = engine.run().await;
         signals.abort();
         (outcome, engine.waited)

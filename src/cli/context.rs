@@ -123,9 +123,9 @@ pub(crate) fn open_target(plan: &Plan, path: &Path, clock: Clock) -> Result<Open
             let target = SandboxTarget::open(file, clock).map_err(|e| e.to_string())?;
             (Platform::Sandbox(target), format!("sandbox file {written}"))
         }
-        TargetSpec::Http { url, token } => {
+        TargetSpec::Http { url, auth } => {
             let options = TARGET_OPTIONS.get().copied().unwrap_or_default();
-            let target = HttpTarget::new(url, token, options.allow_insecure_http)?;
+            let target = HttpTarget::new(url, auth, options.allow_insecure_http)?;
             if let Some(max) = options.max_concurrency {
                 target.limit_concurrency(max);
             }

@@ -88,6 +88,13 @@ enum Command {
         /// How often to look at the platform again while waiting, such as `2s` or `500ms`.
         #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = sandbox::parse_interval)]
         poll_interval: i64,
+        /// Start the OAuth authorization of the new configuration over, when it failed or was
+        /// given by the wrong account.
+        #[arg(long)]
+        reauthorize: bool,
+        /// Open the authorization URL in the default browser.
+        #[arg(long)]
+        open: bool,
     },
     /// Record an approval of a step (`pilot`, a batch, `<batch>#<n>`, or `disconnect`).
     Approve {
@@ -201,6 +208,8 @@ pub(crate) fn run() -> Exit {
             approved,
             format,
             poll_interval,
+            reauthorize,
+            open,
         } => {
             let options = apply::Options {
                 until_blocked,
@@ -208,6 +217,8 @@ pub(crate) fn run() -> Exit {
                 approved,
                 format,
                 poll_ms: poll_interval,
+                reauthorize,
+                open,
             };
             apply::run(&path, cli.state.as_deref(), &options, clock, &out)
         }

@@ -8,8 +8,11 @@ use jiff::Timestamp;
 use crate::clock::Clock;
 use crate::dry_run::{self, DryRun};
 use crate::exit_code::Exit;
+use crate::plan::{Plan, Precheck};
 use crate::planner;
-use crate::target::observe;
+use crate::precheck::{MailboxAccess, MailboxCheck};
+use crate::state::RunState;
+use crate::target::{Observed, observe};
 
 use super::{Output, PlanFormat, load_or_report, open_target};
 
@@ -57,12 +60,24 @@ pub(crate) fn run(
             return Exit::Failure;
         }
     };
+    let mailboxes = match &plan.precheck {
+        Some(precheck) => match check_mailboxes(&plan, precheck, &observed, &state, clock) {
+            Ok(mailboxes) => Some(mailboxes),
+            Err(message) => {
+                out.stderr(&format!("error: the mailbox pre-check: {message}\n"));
+                return Exit::Failure;
+            }
+        },
+        None => None,
+    };
     let schedule = planner::plan(&planner::Inputs {
         plan: &plan,
         observed: &observed,
         state: &state,
         now,
         run_started: None,
+        reauthorize: false,
+        mailboxes: mailboxes.as_ref(),
     });
     let snapshot = planner::Snapshot::of(&plan, &observed);
     let digest = snapshot.digest();
@@ -86,4 +101,20 @@ pub(crate) fn run(
     } else {
         Exit::Done
     }
+}
+
+/// Runs the pre-check, as `apply` will, for every member of every step not started yet: the
+/// dry-run then names the denied mailboxes and shows a blocked step as blocked.
+fn check_mailboxes(
+    plan: &Plan,
+    precheck: &Precheck,
+    observed: &Observed,
+    state: &RunState,
+    clock: Clock,
+) -> Result<MailboxAccess, String> {
+    let check = MailboxCheck::new(precheck, clock)?;
+    let unstarted = planner::unstarted_members(plan, observed, state);
+    let mut mailboxes = MailboxAccess::default();
+    super::block_on(check.check(&unstarted, &mut mailboxes))??;
+    Ok(mailboxes)
 }

@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::engine::{Engine, RunOutcome, Settings};
 use crate::exit_code::Exit;
 use crate::planner::WaitReason;
+use crate::precheck::MailboxCheck;
 use crate::report::PlainReporter;
 use crate::state::{StepPhase, StoreError, os_user};
 use crate::target::{ConfigurationState, Target};
@@ -149,21 +150,31 @@ fn roll_back<T: Target>(
         poll: Duration::from_secs(1),
         approved: None,
         operator: operator.to_owned(),
+        reauthorize: false,
+        open_browser: false,
+    };
+    // The rest of the plan goes on after the rollback, so a step it starts is pre-checked too.
+    let mailbox_check = match plan.precheck.as_ref().map(|p| MailboxCheck::new(p, clock)) {
+        Some(Ok(check)) => Some(check),
+        Some(Err(message)) => {
+            out.stderr(&format!("error: the mailbox pre-check: {message}\n"));
+            return Exit::Failure;
+        }
+        None => None,
     };
     let result = block_on(async {
         let (_stop_tx, stop) = watch::channel(false);
-        let mut engine = Engine {
+        let mut engine = Engine::new(
             plan,
             target,
-            target_name: target_name.to_owned(),
+            target_name.to_owned(),
             store,
             clock,
-            reporter: &mut reporter,
+            &mut reporter,
             settings,
             stop,
-            waited: Duration::ZERO,
-            confirmed: None,
-        };
+            mailbox_check,
+        );
         engine.run().await
     });
     let rolled_back = |step: &str| steps.iter().any(|s| s == step);

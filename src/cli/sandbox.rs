@@ -110,6 +110,8 @@ pub(crate) enum SandboxCommand {
         /// Seed of the fault injection's random sequence.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[command(flatten)]
+        identity: IdentityArgs,
     },
     /// Change how often users sync, such as `2s` or `100ms`.
     SetInterval {
@@ -118,6 +120,27 @@ pub(crate) enum SandboxCommand {
         #[arg(value_parser = parse_interval)]
         interval: i64,
     },
+}
+
+/// The identity provider `sandbox serve` uses, as the real platform uses Microsoft's.
+#[derive(Debug, Args)]
+pub(crate) struct IdentityArgs {
+    /// The OpenID Connect issuer that authorizes OAuth configurations (the platform is its
+    /// client) and vouches for app tokens. Without it, configurations authorize on their own.
+    #[arg(long, value_name = "URL")]
+    oauth_issuer: Option<String>,
+    /// The platform's client id at the issuer.
+    #[arg(long, default_value = "scheduling-platform", requires = "oauth_issuer")]
+    oauth_client_id: String,
+    /// The environment variable holding the platform's client secret at the issuer.
+    #[arg(long, default_value = "CUTOVER_SANDBOX_OAUTH_SECRET")]
+    oauth_client_secret_env: String,
+    /// The environment variable holding the key the platform seals its OAuth tokens with.
+    #[arg(long, default_value = "CUTOVER_SANDBOX_KEY")]
+    key_env: String,
+    /// Test fault: send the issuer a PKCE verifier that does not match the challenge.
+    #[arg(long, hide = true)]
+    wrong_pkce_verifier: bool,
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +311,7 @@ fn execute(command: SandboxCommand, clock: Clock, out: &Output) -> Result<Exit, 
             drop_rate,
             max_bulk,
             seed,
+            identity,
         } => {
             let faults = crate::serve::Faults {
                 latency: std::time::Duration::from_millis(
@@ -299,7 +323,15 @@ fn execute(command: SandboxCommand, clock: Clock, out: &Output) -> Result<Exit, 
                 max_bulk: max_bulk.max(1),
                 seed,
             };
-            return serve(&sandbox.path, listen, &token_env, faults, clock, out);
+            return serve(
+                &sandbox.path,
+                listen,
+                &token_env,
+                faults,
+                &identity,
+                clock,
+                out,
+            );
         }
         SandboxCommand::SetInterval { sandbox, interval } => {
             let mut file = open(&sandbox.path)?;
@@ -316,6 +348,7 @@ fn serve(
     listen: std::net::SocketAddr,
     token_env: &str,
     faults: crate::serve::Faults,
+    identity: &IdentityArgs,
     clock: Clock,
     out: &Output,
 ) -> Result<Exit, String> {
@@ -324,10 +357,13 @@ fn serve(
             "the sandbox listens on loopback only; {listen} is not a loopback address"
         ));
     }
-    let token = std::env::var(token_env)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| format!("set {token_env} to the bearer token clients must present (--token-env names another variable)"))?;
+    let token = env_secret(token_env).map(|t| t.trim().to_owned());
+    if token.is_none() && identity.oauth_issuer.is_none() {
+        return Err(format!(
+            "set {token_env} to the bearer token clients must present (--token-env names another variable), \
+             or give --oauth-issuer so clients authenticate with app tokens"
+        ));
+    }
     let file = resolve(path)?;
     let target = crate::sandbox::SandboxTarget::open(&file, clock).map_err(|e| e.to_string())?;
     super::block_on(async move {
@@ -335,6 +371,7 @@ fn serve(
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let identity = identity_provider(identity, &format!("http://{address}/oauth/callback"))?;
         out.stdout(&format!("listening on http://{address}\n"));
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
@@ -351,14 +388,65 @@ fn serve(
             #[cfg(not(unix))]
             shutdown.await;
         };
-        let summary =
-            crate::serve::serve(listener, target, token.trim().to_owned(), faults, shutdown)
-                .await
-                .map_err(|e| format!("the server stopped: {e}"))?;
+        let options = crate::serve::ServeOptions {
+            token,
+            faults,
+            identity,
+        };
+        let summary = crate::serve::serve(listener, target, options, shutdown)
+            .await
+            .map_err(|e| format!("the server stopped: {e}"))?;
         out.stdout(&format!("{summary}\n"));
         Ok::<(), String>(())
     })??;
     Ok(Exit::Done)
+}
+
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The identity provider from the flags, with its secrets read from the environment.
+fn identity_provider(
+    args: &IdentityArgs,
+    redirect_uri: &str,
+) -> Result<Option<crate::serve::IdentityProvider>, String> {
+    let Some(issuer) = &args.oauth_issuer else {
+        return Ok(None);
+    };
+    let url = reqwest::Url::parse(issuer)
+        .map_err(|e| format!("--oauth-issuer {issuer:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("--oauth-issuer {issuer:?} must be an http(s) URL"));
+    }
+    let secret_env = &args.oauth_client_secret_env;
+    let client_secret = env_secret(secret_env).ok_or_else(|| {
+        format!("set {secret_env} to the platform's client secret at the identity provider")
+    })?;
+    let key_env = &args.key_env;
+    let key = env_secret(key_env).ok_or_else(|| {
+        format!(
+            "set {key_env} to a key of at least 32 characters: the platform seals its OAuth tokens with it"
+        )
+    })?;
+    if key.trim().chars().count() < 32 {
+        return Err(format!("{key_env} must hold at least 32 characters"));
+    }
+    let vault = crate::serve::Vault::new(key.trim())?;
+    let introspector =
+        crate::serve::Introspector::new(issuer, &args.oauth_client_id, client_secret.trim())?;
+    let oauth = crate::serve::PlatformOAuth::new(crate::serve::OAuthSettings {
+        issuer: issuer.clone(),
+        client_id: args.oauth_client_id.clone(),
+        client_secret: client_secret.trim().to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
+        vault,
+        wrong_verifier: args.wrong_pkce_verifier,
+    })?;
+    Ok(Some(crate::serve::IdentityProvider {
+        oauth,
+        introspector,
+    }))
 }
 
 fn user_fault(

@@ -74,6 +74,9 @@ pub(crate) fn run(
         state: &state,
         now,
         run_started: None,
+        reauthorize: false,
+        // `status` reads; it does not ask Graph (monitoring polls it often).
+        mailboxes: None,
     });
     let halted = state
         .steps

@@ -51,9 +51,13 @@ impl<T: Target> Target for Counted<'_, T> {
         self.inner.create_configuration(new).await
     }
 
-    async fn authorization(&self, configuration: &str) -> Result<Authorization, TargetError> {
+    async fn authorization(
+        &self,
+        configuration: &str,
+        restart: bool,
+    ) -> Result<Authorization, TargetError> {
         self.count("authorization");
-        self.inner.authorization(configuration).await
+        self.inner.authorization(configuration, restart).await
     }
 
     async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError> {

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::plan::grammar::Email;
 use crate::plan::{OnFailure, Plan};
 use crate::planner::{self, Action, Inputs, Schedule, Side, StepDetail, WaitReason};
+use crate::precheck::{MailboxAccess, MailboxCheck};
 use crate::report::Reporter;
 use crate::state::{FailingUser, StepPhase, StepRecord, Store, StoreError};
 use crate::target::{
@@ -35,6 +36,8 @@ pub(crate) enum EngineError {
         "the planner asked for the same action twice without progress ({0}); stopping rather than looping"
     )]
     NoProgress(String),
+    #[error("the mailbox pre-check could not run: {0}")]
+    Precheck(String),
 }
 
 /// How a run behaves.
@@ -48,22 +51,66 @@ pub(crate) struct Settings {
     pub(crate) approved: Option<String>,
     /// Who runs it, for the audit trail.
     pub(crate) operator: String,
+    /// `--reauthorize`: start a failed or wrong-account authorization over (once per run).
+    pub(crate) reauthorize: bool,
+    /// `--open`: open the authorization URL in the default browser.
+    pub(crate) open_browser: bool,
 }
 
 pub(crate) struct Engine<'a, T: Target> {
-    pub(crate) plan: &'a Plan,
-    pub(crate) target: &'a T,
-    pub(crate) target_name: String,
-    pub(crate) store: &'a mut Store,
-    pub(crate) clock: Clock,
-    pub(crate) reporter: &'a mut dyn Reporter,
-    pub(crate) settings: Settings,
+    plan: &'a Plan,
+    target: &'a T,
+    target_name: String,
+    store: &'a mut Store,
+    clock: Clock,
+    reporter: &'a mut dyn Reporter,
+    settings: Settings,
     /// Becomes true on SIGINT or SIGTERM.
-    pub(crate) stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     /// Time spent waiting for syncs and time, for the run summary.
     pub(crate) waited: Duration,
     /// The last bulk write the platform confirmed, user by user.
-    pub(crate) confirmed: Option<ConfirmedWrite>,
+    confirmed: Option<ConfirmedWrite>,
+    /// Asks Microsoft Graph about mailboxes, when the plan enables the pre-check.
+    mailbox_check: Option<MailboxCheck>,
+    /// What the pre-check saw during this run (a new run checks again: denials get fixed).
+    mailboxes: MailboxAccess,
+    /// The authorization URL last shown, so it is shown once, not at every poll.
+    shown_url: Option<String>,
+    /// Whether who authorized `to` has been said and recorded this run.
+    authorization_noted: bool,
+}
+
+impl<'a, T: Target> Engine<'a, T> {
+    #[allow(clippy::too_many_arguments)] // Each is a distinct collaborator of the run.
+    pub(crate) fn new(
+        plan: &'a Plan,
+        target: &'a T,
+        target_name: String,
+        store: &'a mut Store,
+        clock: Clock,
+        reporter: &'a mut dyn Reporter,
+        settings: Settings,
+        stop: watch::Receiver<bool>,
+        mailbox_check: Option<MailboxCheck>,
+    ) -> Self {
+        Self {
+            plan,
+            target,
+            target_name,
+            store,
+            clock,
+            reporter,
+            settings,
+            stop,
+            waited: Duration::ZERO,
+            confirmed: None,
+            mailbox_check,
+            mailboxes: MailboxAccess::default(),
+            shown_url: None,
+            authorization_noted: false,
+        }
+    }
 }
 
 /// A bulk write the platform answered for every user.
@@ -107,6 +154,7 @@ impl<T: Target> Engine<'_, T> {
         let mut digest = String::new();
         let mut last_action: Option<Action> = None;
         let mut repeats = 0;
+        let mut reauthorized = false;
         // After a bulk write, the platform's own per-user answers say exactly what changed, so
         // the next decision can be made from the last reading patched with them instead of
         // reading every user again. Any other action, or a long run of writes, reads afresh.
@@ -125,6 +173,9 @@ impl<T: Target> Engine<'_, T> {
                     observe(self.target).await?
                 }
             };
+            if !self.authorization_noted {
+                self.note_authorization(&observed, now)?;
+            }
             if first {
                 let snapshot = planner::Snapshot::of(self.plan, &observed);
                 digest = snapshot.digest();
@@ -164,12 +215,15 @@ impl<T: Target> Engine<'_, T> {
                 }
             }
             let state = self.store.load()?;
+            let reauthorize = self.settings.reauthorize && !reauthorized;
             let schedule = planner::plan(&Inputs {
                 plan: self.plan,
                 observed: &observed,
                 state: &state,
                 now,
                 run_started: Some(run_started),
+                reauthorize,
+                mailboxes: self.mailbox_check.as_ref().map(|_| &self.mailboxes),
             });
             if first {
                 self.emit(Event::Planned {
@@ -193,9 +247,17 @@ impl<T: Target> Engine<'_, T> {
                 }
             }
             let action = schedule.next.clone();
+            if matches!(action, Action::Authorize { restart: true }) {
+                reauthorized = true;
+            }
             // Every action but a wait changes something; seeing the same one again means the
-            // platform did not take it. Retry a few times, then stop instead of spinning.
-            if !matches!(action, Action::Wait { .. }) && last_action.as_ref() == Some(&action) {
+            // platform did not take it. Retry a few times, then stop instead of spinning. (Re-
+            // reading a pending authorization is a wait for a person, not a change.)
+            let polls = matches!(
+                action,
+                Action::Wait { .. } | Action::Authorize { restart: false }
+            );
+            if !polls && last_action.as_ref() == Some(&action) {
                 repeats += 1;
                 if repeats >= 3 {
                     return Err(EngineError::NoProgress(format!("{action:?}")));
@@ -222,6 +284,48 @@ impl<T: Target> Engine<'_, T> {
 
     fn emit(&mut self, event: Event) {
         self.reporter.event(&event);
+    }
+
+    /// Says (once, and in the audit trail) who authorized `to`, when it became connected out of
+    /// the engine's sight: an admin completing the sign-in while the engine waited or between
+    /// runs.
+    fn note_authorization(
+        &mut self,
+        observed: &Observed,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let Some(to) = observed.configuration(&self.plan.to.display_name) else {
+            return Ok(());
+        };
+        if to.state != ConfigurationState::Connected {
+            return Ok(());
+        }
+        let account = to.authorized_account.clone();
+        let recorded = self
+            .store
+            .audit_trail()?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "authorized")
+            .map(|e| e.detail["account"].as_str().map(str::to_owned));
+        if recorded.as_ref() != Some(&account) {
+            let operator = self.settings.operator.clone();
+            self.store.audit(
+                now,
+                "authorized",
+                Some("connect"),
+                &operator,
+                None,
+                &serde_json::json!({ "account": account }),
+            )?;
+            self.emit(Event::Authorized {
+                name: to.display_name.clone(),
+                account,
+            });
+        }
+        self.authorization_noted = true;
+        self.shown_url = None;
+        Ok(())
     }
 
     /// Settles intents an interrupted run left without an outcome. The planner works from what
@@ -321,46 +425,81 @@ impl<T: Target> Engine<'_, T> {
                 });
                 Ok(None)
             }
-            Action::Authorize => {
+            Action::CheckMailboxes { step, users } => {
+                let Some(check) = &self.mailbox_check else {
+                    return Ok(None);
+                };
+                check
+                    .check(&users, &mut self.mailboxes)
+                    .await
+                    .map_err(EngineError::Precheck)?;
+                let denied = self.mailboxes.denied(&users);
+                self.emit(Event::MailboxesChecked {
+                    step,
+                    checked: users.len(),
+                    denied: planner::denied_users(denied),
+                });
+                Ok(None)
+            }
+            Action::Authorize { restart } => {
                 let Some(id) = self.configuration_id(observed, Side::To) else {
                     return Ok(None);
                 };
-                let intent = self.store.intent(
-                    now,
-                    Some("connect"),
-                    "authorize",
-                    Some(&self.plan.to.display_name),
-                    &[],
-                )?;
-                let authorization = self.target.authorization(&id).await;
+                // Re-reading a pending authorization changes nothing: journal only real calls.
+                let journaled = restart || self.shown_url.is_none();
+                let intent = if journaled {
+                    Some(self.store.intent(
+                        now,
+                        Some("connect"),
+                        if restart { "reauthorize" } else { "authorize" },
+                        Some(&self.plan.to.display_name),
+                        &[],
+                    )?)
+                } else {
+                    None
+                };
+                if restart {
+                    self.shown_url = None;
+                }
+                let authorization = self.target.authorization(&id, restart).await;
                 let outcome = match &authorization {
                     Ok(a) => serde_json::json!({ "state": a.state.as_str(), "account": a.account }),
                     Err(e) => serde_json::json!({ "error": e.to_string() }),
                 };
-                self.store.outcome(intent, self.clock.now(), &outcome)?;
+                if let Some(intent) = intent {
+                    self.store.outcome(intent, self.clock.now(), &outcome)?;
+                }
                 let authorization = authorization?;
                 let name = self.plan.to.display_name.clone();
+                // Who signed in is said and recorded on the next reading (`note_authorization`).
+                self.authorization_noted = false;
                 match authorization.state {
-                    ConfigurationState::Connected => {
-                        self.store.audit(
-                            now,
-                            "authorized",
-                            Some("connect"),
-                            &operator,
-                            Some(digest),
-                            &serde_json::json!({ "account": authorization.account }),
-                        )?;
-                        self.emit(Event::Authorized {
-                            name,
-                            account: authorization.account,
-                        });
-                        Ok(None)
-                    }
+                    ConfigurationState::Connected => Ok(None),
                     ConfigurationState::PendingAuthorization => {
-                        self.emit(Event::AuthorizationPending {
-                            name,
-                            url: authorization.url.clone(),
-                        });
+                        let shown =
+                            authorization.url.is_some() && self.shown_url == authorization.url;
+                        if !shown {
+                            self.shown_url.clone_from(&authorization.url);
+                            self.emit(Event::AuthorizationPending {
+                                name,
+                                url: authorization.url.clone(),
+                                account: self
+                                    .plan
+                                    .to
+                                    .service_account
+                                    .as_ref()
+                                    .map(ToString::to_string),
+                            });
+                            if let (true, Some(url)) =
+                                (self.settings.open_browser, &authorization.url)
+                            {
+                                if let Err(e) = open_browser(url) {
+                                    self.emit(Event::Notice {
+                                        message: format!("could not open a browser ({e}); open the URL above yourself"),
+                                    });
+                                }
+                            }
+                        }
                         let detail = authorization.url.map_or_else(
                             || "waiting for an admin to authorize it".to_owned(),
                             |u| format!("sign in at {u}"),
@@ -571,10 +710,17 @@ impl<T: Target> Engine<'_, T> {
             })
             .map(|m| m.email.clone())
             .collect();
+        // With `on_denied = "skip"`, members whose mailbox the OAuth app may not open stay on
+        // `from`, out of the step (the planner already stopped a blocking plan).
+        let (skipped, members): (Vec<Email>, Vec<Email>) = detail
+            .members
+            .iter()
+            .map(|m| m.email.clone())
+            .partition(|e| self.mailbox_check.is_some() && self.mailboxes.is_denied(e));
         let record = StepRecord {
             id: step.to_owned(),
             batch: detail.step.clone(),
-            members: detail.members.iter().map(|m| m.email.clone()).collect(),
+            members,
             preexisting,
             phase: StepPhase::Moving,
             phase_at: now,
@@ -594,6 +740,7 @@ impl<T: Target> Engine<'_, T> {
             step: step.to_owned(),
             members: record.members.clone(),
             preexisting: record.preexisting.len(),
+            skipped,
         });
         Ok(())
     }
@@ -740,6 +887,22 @@ impl<T: Target> Engine<'_, T> {
         self.waited += started.elapsed();
         Ok(None)
     }
+}
+
+/// Opens `url` in the desktop's default browser, without waiting for it.
+fn open_browser(url: &str) -> std::io::Result<()> {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
 }
 
 fn step_sizes(schedule: &Schedule) -> Vec<StepSize> {

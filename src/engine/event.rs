@@ -33,14 +33,29 @@ pub(crate) enum Event {
         name: String,
         account: Option<String>,
     },
+    /// `to` waits for an admin to sign in at `url` as `account` (the plan's service account).
     AuthorizationPending {
         name: String,
         url: Option<String>,
+        account: Option<String>,
+    },
+    /// The mailbox pre-check ran for a step's members.
+    MailboxesChecked {
+        step: String,
+        checked: usize,
+        denied: Vec<FailingUser>,
+    },
+    /// Something the operator should know that changes nothing.
+    Notice {
+        message: String,
     },
     StepStarted {
         step: String,
         members: Vec<Email>,
         preexisting: usize,
+        /// Members left out because the OAuth app may not open their mailbox (`on_denied =
+        /// "skip"`); they stay on `from`.
+        skipped: Vec<Email>,
     },
     /// One bulk write.
     UsersSwitched {

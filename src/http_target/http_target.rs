@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 
 use super::limiter::Limiter;
 use crate::api::{MAX_PAGE, Problem, UsersBody, WriteResults};
-use crate::plan::SecretRef;
+use crate::oauth::{TokenSource, read_secret};
+use crate::plan::ApiAuth;
 use crate::plan::grammar::Email;
 use crate::target::{
     Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, PAGE_SIZE, Target,
@@ -30,13 +31,34 @@ pub(crate) struct HttpTarget {
     inner: Arc<Inner>,
 }
 
+enum Auth {
+    /// A fixed token, and where it came from (for messages; never the token itself).
+    Static { token: String, source: String },
+    /// App tokens by client credentials.
+    OAuth(Box<TokenSource>),
+}
+
+impl Auth {
+    async fn bearer(&self) -> Result<String, TargetError> {
+        match self {
+            Auth::Static { token, .. } => Ok(token.clone()),
+            Auth::OAuth(source) => source.token().await.map_err(TargetError::Unauthorized),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Auth::Static { source, .. } => format!("the API token from {source}"),
+            Auth::OAuth(source) => format!("the app token of {}", source.describe()),
+        }
+    }
+}
+
 struct Inner {
     client: reqwest::Client,
     base: Url,
-    /// The bearer token. Never printed, logged or stored.
-    token: String,
-    /// Where the token came from, for messages (never the token itself).
-    token_source: String,
+    /// How requests are authenticated. Never printed, logged or stored.
+    auth: Auth,
     limiter: Arc<Limiter>,
     max_bulk: AtomicU64,
     jitter: AtomicU64,
@@ -53,7 +75,7 @@ impl std::fmt::Debug for HttpTarget {
 impl HttpTarget {
     /// A client for the API at `url`, authenticated by the secret `token` names. `http://` is
     /// refused unless the host is loopback or `allow_insecure` is given.
-    pub(crate) fn new(url: &str, token: &SecretRef, allow_insecure: bool) -> Result<Self, String> {
+    pub(crate) fn new(url: &str, auth: &ApiAuth, allow_insecure: bool) -> Result<Self, String> {
         let mut base =
             Url::parse(url).map_err(|e| format!("the target url {url:?} is not a URL: {e}"))?;
         if base.scheme() == "http" && !allow_insecure && !is_loopback(&base) {
@@ -66,7 +88,15 @@ impl HttpTarget {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let (token, token_source) = read_secret(token)?;
+        let auth = match auth {
+            ApiAuth::Token(secret) => {
+                let (token, source) = read_secret(secret, "API token")?;
+                Auth::Static { token, source }
+            }
+            ApiAuth::ClientCredentials(credentials) => {
+                Auth::OAuth(Box::new(TokenSource::new(credentials)?))
+            }
+        };
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
@@ -83,8 +113,7 @@ impl HttpTarget {
             inner: Arc::new(Inner {
                 client,
                 base,
-                token,
-                token_source,
+                auth,
                 limiter: Limiter::new(4, 32),
                 max_bulk: AtomicU64::new(PAGE_SIZE as u64),
                 jitter: AtomicU64::new(seed),
@@ -132,13 +161,15 @@ impl HttpTarget {
     ) -> Result<Option<T>, TargetError> {
         let url = self.url(path)?;
         let mut last_problem = String::new();
+        let mut refreshed = false;
         for attempt in 0..ATTEMPTS {
+            let bearer = self.inner.auth.bearer().await?;
             let permit = self.inner.limiter.acquire().await;
             let mut request = self
                 .inner
                 .client
                 .request(method.clone(), url.clone())
-                .bearer_auth(&self.inner.token)
+                .bearer_auth(&bearer)
                 .header(reqwest::header::ACCEPT, "application/json");
             if !query.is_empty() {
                 request = request.query(query);
@@ -205,16 +236,23 @@ impl HttpTarget {
                     tokio::time::sleep(wait).await;
                 }
                 StatusCode::UNAUTHORIZED => {
+                    // An app token may have been revoked or expired early: get a new one, once.
+                    if let (Auth::OAuth(source), false) = (&self.inner.auth, refreshed) {
+                        source.invalidate().await;
+                        refreshed = true;
+                        last_problem = "the app token was refused; fetched a new one".to_owned();
+                        continue;
+                    }
                     return Err(TargetError::Unauthorized(format!(
-                        "the API token from {} was refused ({})",
-                        self.inner.token_source,
+                        "{} was refused ({})",
+                        self.inner.auth.describe(),
                         problem_detail(&bytes)
                     )));
                 }
                 StatusCode::FORBIDDEN => {
                     return Err(TargetError::Forbidden(format!(
-                        "the account of the API token from {} may not {method} {path}; it needs the admin role ({})",
-                        self.inner.token_source,
+                        "the account of {} may not {method} {path}; it needs the admin role ({})",
+                        self.inner.auth.describe(),
                         problem_detail(&bytes)
                     )));
                 }
@@ -340,9 +378,14 @@ impl Target for HttpTarget {
             })
     }
 
-    async fn authorization(&self, configuration: &str) -> Result<Authorization, TargetError> {
+    async fn authorization(
+        &self,
+        configuration: &str,
+        restart: bool,
+    ) -> Result<Authorization, TargetError> {
         let path = Self::configuration_path(configuration, "authorization")?;
-        self.post::<(), Authorization>(&path, None)
+        let query = [("restart", restart.to_string())];
+        self.call::<(), Authorization>(Method::POST, &path, &query, None)
             .await?
             .ok_or_else(|| {
                 TargetError::Other(
@@ -393,33 +436,6 @@ fn is_loopback(url: &Url) -> bool {
     match bare.parse::<std::net::IpAddr>() {
         Ok(ip) => ip.is_loopback(),
         Err(_) => bare.eq_ignore_ascii_case("localhost"),
-    }
-}
-
-/// Reads a secret reference. The error names the reference, never a value.
-fn read_secret(secret: &SecretRef) -> Result<(String, String), String> {
-    match secret {
-        SecretRef::Env(name) => {
-            let value = std::env::var(name).map_err(|_| {
-                format!("the API token's environment variable {name} is not set; set it to the token (the plan only names it)")
-            })?;
-            let value = value.trim().to_owned();
-            if value.is_empty() {
-                return Err(format!(
-                    "the API token's environment variable {name} is empty"
-                ));
-            }
-            Ok((value, format!("environment variable {name}")))
-        }
-        SecretRef::File { written, path } => {
-            let value = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read the API token file {written}: {e}"))?;
-            let value = value.trim().to_owned();
-            if value.is_empty() {
-                return Err(format!("the API token file {written} is empty"));
-            }
-            Ok((value, format!("file {written}")))
-        }
     }
 }
 

@@ -73,6 +73,10 @@ pub(crate) fn load_text(path: &Path, text: &str) -> Result<Loaded, LoadError> {
     }
     for literal in &literals {
         let key = &literal.key;
+        let variable = match key.as_str() {
+            "token" => "CUTOVER_API_TOKEN".to_owned(),
+            other => format!("CUTOVER_{}", other.to_ascii_uppercase()),
+        };
         diagnostics.push(
             Diagnostic::error(
                 "plan::literal-secret",
@@ -83,20 +87,22 @@ pub(crate) fn load_text(path: &Path, text: &str) -> Result<Loaded, LoadError> {
             .label("a literal secret (masked here)")
             .help(format!(
                 "a plan is committed to git, so it may only refer to a secret: write \
-                 `{key} = {{ env = \"CUTOVER_API_TOKEN\" }}` or `{key} = {{ file = \"/run/secrets/cutover-token\" }}`, \
-                 and rotate this one, since it may already be in version control"
+                 `{key} = {{ env = \"{variable}\" }}` or `{key} = {{ file = \"/run/secrets/cutover-{}\" }}`, \
+                 and rotate this one, since it may already be in version control",
+                key.replace('_', "-")
             )),
         );
     }
 
-    let mut pruned = structure::check_document(
+    let taken: Vec<String> = literals.iter().map(|l| l.path.clone()).collect();
+    let pruned = structure::check_document(
         &mut document,
         &schema::plan_schema(),
         &file,
         syntax_errors.is_empty(),
+        &taken,
         &mut diagnostics,
     );
-    pruned.extend(literals.iter().map(|l| l.path.clone()));
 
     let plan = match RawPlan::deserialize(toml::de::Deserializer::from(document)) {
         Ok(raw) => validate::validate(raw, &file, path, &pruned, &mut diagnostics),

@@ -4,10 +4,12 @@
 //! every pass reports all it finds. Only [`load`] produces a [`Plan`]; the rest of cutover never
 //! sees raw input.
 
+mod credentials;
 mod gate;
 pub(crate) mod grammar;
 mod load;
 mod plan;
+mod precheck;
 #[cfg(test)]
 mod proptests;
 mod raw;
@@ -21,11 +23,13 @@ mod target;
 mod user_file;
 mod validate;
 
+pub(crate) use credentials::{ApiAuth, ClientCredentials};
 pub(crate) use gate::{Gate, OnFailure, Threshold};
 #[cfg(test)]
 pub(crate) use load::load_text;
 pub(crate) use load::{LoadError, load};
 pub(crate) use plan::Plan;
+pub(crate) use precheck::{OnDenied, Precheck};
 pub(crate) use schema::plan_schema_text;
 pub(crate) use secret_ref::SecretRef;
 pub(crate) use selector::Selector;

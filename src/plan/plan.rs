@@ -4,7 +4,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::grammar::{Email, PlanDuration, StepName};
-use super::{Gate, Step, TargetSpec};
+use super::{Gate, Precheck, Step, TargetSpec};
 
 /// A plan that passed validation. Only [`validate`](super::validate) can build one (it alone
 /// holds a [`Validated`] token), so nothing downstream can see raw input.
@@ -20,6 +20,9 @@ pub(crate) struct Plan {
     pub(crate) pilot: Option<Step>,
     pub(crate) batches: Vec<Step>,
     pub(crate) disconnect: Disconnect,
+    // Left out of the canonical form when absent, so plans without it keep their digests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) precheck: Option<Precheck>,
     #[serde(skip)]
     pub(crate) _validated: Validated,
 }

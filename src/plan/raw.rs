@@ -70,6 +70,9 @@ pub(crate) struct RawPlan {
     /// The final, irreversible disconnect of the `from` configuration.
     #[schemars(with = "RawDisconnect")]
     pub(crate) disconnect: Option<Spanned<RawDisconnect>>,
+    /// Checks run before users are switched.
+    #[schemars(with = "Option<RawPrecheck>")]
+    pub(crate) precheck: Option<Spanned<RawPrecheck>>,
 }
 
 /// The format version: the integer 1.
@@ -86,12 +89,16 @@ struct PlanVersion(u32);
         "if": { "properties": { "kind": { "const": "sandbox" } }, "required": ["kind"] },
         "then": {
             "required": ["sandbox"],
-            "not": { "anyOf": [{ "required": ["url"] }, { "required": ["token"] }] }
+            "not": { "anyOf": [{ "required": ["url"] }, { "required": ["token"] }, { "required": ["auth"] }] }
         }
     },
     {
         "if": { "properties": { "kind": { "const": "http" } }, "required": ["kind"] },
-        "then": { "required": ["url", "token"], "not": { "required": ["sandbox"] } }
+        "then": {
+            "required": ["url"],
+            "oneOf": [{ "required": ["token"] }, { "required": ["auth"] }],
+            "not": { "required": ["sandbox"] }
+        }
     }
 ]))]
 pub(crate) struct RawTarget {
@@ -109,6 +116,69 @@ pub(crate) struct RawTarget {
     /// token itself.
     #[schemars(with = "Option<RawSecretRef>")]
     pub(crate) token: Option<Spanned<RawSecretRef>>,
+    /// For `kind = "http"`, instead of `token`: get API tokens with OAuth 2.0 client
+    /// credentials (cached, refreshed before they expire).
+    #[schemars(with = "Option<RawClientCredentials>")]
+    pub(crate) auth: Option<Spanned<RawClientCredentials>>,
+}
+
+/// OAuth 2.0 client credentials: how cutover gets an app token from an identity provider.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ClientCredentials")]
+pub(crate) struct RawClientCredentials {
+    /// The identity provider's token endpoint, such as
+    /// `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`.
+    #[schemars(with = "String", pattern(URL_PATTERN))]
+    pub(crate) token_url: Option<Spanned<String>>,
+    /// The app registration's client id.
+    #[schemars(with = "String", length(min = 1))]
+    pub(crate) client_id: Option<Spanned<String>>,
+    /// The client secret, as a reference: `{ env = "NAME" }` or `{ file = "PATH" }`.
+    #[schemars(with = "RawSecretRef")]
+    pub(crate) client_secret: Option<Spanned<RawSecretRef>>,
+    /// The scopes to ask for, such as `["api://scheduling-platform/.default"]`.
+    #[schemars(with = "Vec<String>", length(min = 1), inner(length(min = 1)))]
+    pub(crate) scopes: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// Checks a plan can enable before anyone is switched.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Precheck")]
+pub(crate) struct RawPrecheck {
+    /// Before a step is switched, ask Microsoft Graph for each user's calendar with the OAuth
+    /// app's own token: a mailbox outside the app's access policy answers 403.
+    #[schemars(with = "bool")]
+    pub(crate) mailbox_access: Option<Spanned<bool>>,
+    /// Microsoft Graph's base URL.
+    #[schemars(with = "Option<String>", pattern(URL_PATTERN), extend("default" = "https://graph.microsoft.com/v1.0"))]
+    pub(crate) graph_url: Option<Spanned<String>>,
+    /// The identity provider's token endpoint.
+    #[schemars(with = "String", pattern(URL_PATTERN))]
+    pub(crate) token_url: Option<Spanned<String>>,
+    /// The OAuth app's client id (the app the platform's configuration uses).
+    #[schemars(with = "String", length(min = 1))]
+    pub(crate) client_id: Option<Spanned<String>>,
+    /// The client secret, as a reference.
+    #[schemars(with = "RawSecretRef")]
+    pub(crate) client_secret: Option<Spanned<RawSecretRef>>,
+    /// The scopes to ask for.
+    #[schemars(with = "Option<Vec<String>>", length(min = 1), inner(length(min = 1)),
+        extend("default" = ["https://graph.microsoft.com/.default"]))]
+    pub(crate) scopes: Option<Spanned<Vec<Spanned<String>>>>,
+    /// What a denied mailbox does: `"block"` the step until it is fixed, or `"skip"` the user
+    /// (who stays on `from` and is listed).
+    #[schemars(with = "Option<OnDeniedName>", extend("default" = "block"))]
+    pub(crate) on_denied: Option<Spanned<String>>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename = "OnDenied", rename_all = "lowercase")]
+#[allow(dead_code)] // Only its schema is used.
+enum OnDeniedName {
+    Block,
+    Skip,
 }
 
 #[derive(JsonSchema)]

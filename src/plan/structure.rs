@@ -26,6 +26,7 @@ pub(super) fn check_document(
     schema: &Value,
     file: &Arc<SourceFile>,
     report_missing: bool,
+    taken: &[String],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<String> {
     let mut pass = Pass {
@@ -33,7 +34,7 @@ pub(super) fn check_document(
         file,
         report_missing,
         diagnostics,
-        pruned: Vec::new(),
+        pruned: taken.to_vec(),
     };
     let span = document.span();
     pass.check_table(&Place::root(), document.get_mut(), span, schema);
@@ -170,8 +171,11 @@ impl<'a> Pass<'a> {
         if self.report_missing {
             let required = lookup(&parts, "required").and_then(Value::as_array);
             for key in required.into_iter().flatten().filter_map(Value::as_str) {
+                // A key already reported (and removed), such as a literal secret, is not missing.
+                let reported = self.pruned.contains(&place.child(key).key_name());
                 let present = table.keys().any(|k| k.get_ref().as_ref() == key)
-                    || rejected.iter().any(|r| r == key);
+                    || rejected.iter().any(|r| r == key)
+                    || reported;
                 if present {
                     continue;
                 }

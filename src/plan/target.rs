@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::SecretRef;
+use super::ApiAuth;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]
@@ -12,7 +12,7 @@ pub(crate) enum TargetSpec {
     /// The embedded simulation of the platform.
     Sandbox { sandbox: SandboxRef },
     /// The platform's admin REST API.
-    Http { url: String, token: SecretRef },
+    Http { url: String, auth: ApiAuth },
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -19,11 +19,13 @@ use crate::diagnostic::{Diagnostic, SourceFile};
 use super::grammar::{Email, GrammarError, PlanDuration, Share, StartTime, StepName, Window};
 use super::plan::{Disconnect, FromConfig, Plan, ToConfig, Validated};
 use super::raw::{
-    RawBatch, RawGate, RawPilot, RawPlan, RawSecretRef, RawTarget, RawThreshold, RawTo, RawUsers,
+    RawBatch, RawClientCredentials, RawGate, RawPilot, RawPlan, RawPrecheck, RawSecretRef,
+    RawTarget, RawThreshold, RawTo, RawUsers,
 };
 use super::user_file::{UnreadableFile, UserFile};
 use super::{
-    Gate, OnFailure, SandboxRef, SecretRef, Selector, Step, StepKind, TargetSpec, Threshold,
+    ApiAuth, ClientCredentials, Gate, OnDenied, OnFailure, Precheck, SandboxRef, SecretRef,
+    Selector, Step, StepKind, TargetSpec, Threshold,
 };
 
 /// Builds the typed plan. Returns `None` when any error was reported (by this pass or earlier);
@@ -90,6 +92,11 @@ pub(super) fn validate(
         }
     }
 
+    let precheck = match raw.precheck {
+        Some(p) => v.precheck(p.into_inner()),
+        None => Some(None),
+    };
+
     let disconnect = raw.disconnect.map(|d| {
         let d = d.into_inner();
         let after = d
@@ -130,6 +137,7 @@ pub(super) fn validate(
         pilot,
         batches,
         disconnect: disconnect?,
+        precheck: precheck?,
         _validated: Validated(()),
     })
 }
@@ -240,6 +248,7 @@ impl Validator<'_> {
                 for (key, span) in [
                     ("url", raw.url.as_ref().map(Spanned::span)),
                     ("token", raw.token.as_ref().map(Spanned::span)),
+                    ("auth", raw.auth.as_ref().map(Spanned::span)),
                 ] {
                     if let Some(span) = span {
                         self.error(
@@ -303,27 +312,130 @@ impl Validator<'_> {
                         None
                     }
                 };
-                let token = match raw.token {
-                    Some(token) => self.secret_ref(token.into_inner()),
-                    None if self.was_pruned("target.token") => None,
-                    None => {
+                let auth = match (raw.token, raw.auth) {
+                    (Some(token), None) => self.secret_ref(token.into_inner()).map(ApiAuth::Token),
+                    (None, Some(auth)) => self
+                        .client_credentials(auth.into_inner())
+                        .map(ApiAuth::ClientCredentials),
+                    (Some(token), Some(_)) => {
+                        self.error(
+                            "plan::conflicting-keys",
+                            token.span(),
+                            "an http target takes `token` or `[target.auth]`, not both",
+                            "one of the two",
+                            "keep `token` for a fixed API token, or `[target.auth]` for OAuth client credentials",
+                        );
+                        None
+                    }
+                    (None, None)
+                        if self.was_pruned("target.token") || self.was_pruned("target.auth") =>
+                    {
+                        None
+                    }
+                    (None, None) => {
                         self.error(
                             "plan::missing-key",
                             kind_span,
-                            "an http target needs `token`",
+                            "an http target needs `token` or `[target.auth]`",
                             "kind is \"http\"",
-                            "add `token = { env = \"CUTOVER_API_TOKEN\" }` and keep the token in that environment variable",
+                            "add `token = { env = \"CUTOVER_API_TOKEN\" }` and keep the token in that environment \
+                             variable, or a `[target.auth]` table with OAuth client credentials",
                         );
                         None
                     }
                 };
                 Some(TargetSpec::Http {
                     url: url?,
-                    token: token?,
+                    auth: auth?,
                 })
             }
             _ => None, // Not one of the enum's values: reported by the structural pass.
         }
+    }
+
+    /// OAuth client credentials (`[target.auth]`, `[precheck]`); `None` when a part is wrong.
+    fn client_credentials(&mut self, raw: RawClientCredentials) -> Option<ClientCredentials> {
+        let token_url = raw
+            .token_url
+            .as_ref()
+            .and_then(|u| self.grammar(u, parse_secure_url, "plan::bad-url"));
+        // Missing keys were reported by the structural pass; blank ones are reported here.
+        let client_id = raw
+            .client_id
+            .and_then(|c| self.not_blank(c, "client_id", "the app registration's client id"));
+        let client_secret = raw
+            .client_secret
+            .and_then(|secret| self.secret_ref(secret.into_inner()));
+        let mut scopes = Vec::new();
+        let mut blank_scope = false;
+        for scope in raw.scopes.map(Spanned::into_inner).unwrap_or_default() {
+            match self.not_blank(
+                scope,
+                "scopes",
+                "a scope such as `https://graph.microsoft.com/.default`",
+            ) {
+                Some(scope) => scopes.push(scope),
+                None => blank_scope = true,
+            }
+        }
+        if scopes.is_empty() || blank_scope {
+            return None;
+        }
+        Some(ClientCredentials {
+            token_url: token_url?,
+            client_id: client_id?,
+            client_secret: client_secret?,
+            scopes,
+        })
+    }
+
+    /// A string that must hold more than spaces.
+    fn not_blank(&mut self, value: Spanned<String>, key: &str, example: &str) -> Option<String> {
+        let span = value.span();
+        let text = value.into_inner().trim().to_owned();
+        if text.is_empty() {
+            self.error(
+                "plan::blank-value",
+                span,
+                format!("`{key}` is blank"),
+                "only spaces",
+                format!("write {example}"),
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    fn precheck(&mut self, raw: RawPrecheck) -> Option<Option<Precheck>> {
+        let enabled = raw.mailbox_access.as_ref().is_some_and(|m| *m.get_ref());
+        let graph_url = match &raw.graph_url {
+            Some(url) => self.grammar(url, parse_secure_url, "plan::bad-url"),
+            None => Some("https://graph.microsoft.com/v1.0".to_owned()),
+        };
+        let on_denied = match raw.on_denied.as_ref().map(|o| o.get_ref().as_str()) {
+            Some("skip") => OnDenied::Skip,
+            _ => OnDenied::Block,
+        };
+        let credentials = RawClientCredentials {
+            token_url: raw.token_url,
+            client_id: raw.client_id,
+            client_secret: raw.client_secret,
+            scopes: Some(raw.scopes.unwrap_or_else(|| {
+                Spanned::new(
+                    0..0,
+                    vec![Spanned::new(
+                        0..0,
+                        "https://graph.microsoft.com/.default".to_owned(),
+                    )],
+                )
+            })),
+        };
+        let credentials = self.client_credentials(credentials);
+        Some(enabled.then_some(Precheck {
+            graph_url: graph_url?,
+            credentials: credentials?,
+            on_denied,
+        }))
     }
 
     fn secret_ref(&mut self, raw: RawSecretRef) -> Option<SecretRef> {
@@ -788,6 +900,29 @@ fn parse_api_url(text: &str) -> Result<String, GrammarError> {
     };
     check_authority(text, rest, help)?;
     Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// Where a client secret or a token travels (an identity provider, Graph): `https://`, or plain
+/// `http://` on the loopback interface only (a test server on the same machine).
+fn parse_secure_url(text: &str) -> Result<String, GrammarError> {
+    let url = parse_api_url(text)?;
+    if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err(GrammarError::new(
+                "client secrets and tokens would travel in the clear over http://",
+                "use the https:// URL (plain http:// is accepted only on 127.0.0.1 or localhost)",
+            ));
+        }
+    }
+    Ok(url)
 }
 
 /// The Exchange service address: an `https://` URL.

@@ -21,8 +21,12 @@ pub(crate) enum Side {
 pub(crate) enum Action {
     /// Create the `to` configuration.
     CreateConfiguration,
-    /// Start or re-read the authorization of `to`.
-    Authorize,
+    /// Start or re-read the authorization of `to`; `restart` abandons a failed or
+    /// wrong-account one (`apply --reauthorize`).
+    Authorize { restart: bool },
+    /// Ask Microsoft Graph whether the OAuth app can open these members' mailboxes, before the
+    /// step starts (`[precheck] mailbox_access`).
+    CheckMailboxes { step: String, users: Vec<Email> },
     /// Freeze the step's members and begin it.
     Start { step: String },
     /// Enable a configuration for users (one bulk call).

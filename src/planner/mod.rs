@@ -20,7 +20,7 @@ pub(crate) use digest::Snapshot;
 pub(crate) use edits::{edits, step_definitions};
 pub(crate) use finding::{Finding, Severity};
 pub(crate) use gate::GateReading;
-pub(crate) use planner::{Inputs, plan};
+pub(crate) use planner::{Inputs, denied_users, plan, unstarted_members};
 pub(crate) use schedule::{
     MemberState, MoveDetail, PlannedStep, Schedule, StepDetail, StepStatus, WaitReason,
 };

@@ -18,8 +18,9 @@ use super::schedule::{
 };
 use super::timeline;
 use crate::plan::grammar::Email;
-use crate::plan::{Plan, Selector};
-use crate::state::{RunState, StepPhase};
+use crate::plan::{OnDenied, Plan, Selector};
+use crate::precheck::MailboxAccess;
+use crate::state::{FailingUser, RunState, StepPhase};
 use crate::target::{ConfigurationState, Observed, SyncOutcome};
 
 /// The most users one write action carries. Targets split it further as their API requires;
@@ -35,6 +36,12 @@ pub(crate) struct Inputs<'a> {
     /// When the current `apply` began. `None` for a dry-run, which shows what the next `apply`
     /// would do.
     pub(crate) run_started: Option<Timestamp>,
+    /// `apply --reauthorize`: start the authorization of `to` over if it failed or was given
+    /// by the wrong account, instead of stopping.
+    pub(crate) reauthorize: bool,
+    /// What the mailbox pre-check has seen, when the plan enables it and it ran (`None` for a
+    /// reading that does not run it, such as `status`).
+    pub(crate) mailboxes: Option<&'a MailboxAccess>,
 }
 
 pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
@@ -52,6 +59,10 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
     let preflight = preflight::check(plan, observed, &resolution);
     let to_id = preflight.to.map(|c| c.id.clone());
     let mut findings = preflight.findings;
+    if inputs.reauthorize {
+        // `--reauthorize` starts the authorization over: the account will be asked again.
+        findings.retain(|f| f.code != "wrong-service-account");
+    }
     let edits = super::edits(plan, state);
     if !edits.refused.is_empty() {
         findings.insert(
@@ -63,6 +74,14 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
             )
             .remedy(format!("undo these edits: {}", edits.refused.join("; "))),
         );
+    }
+    if let (Some(precheck), Some(mailboxes)) = (&plan.precheck, inputs.mailboxes) {
+        findings.extend(preflight::denied_mailboxes(
+            precheck.on_denied,
+            mailboxes,
+            &resolution,
+            state,
+        ));
     }
     if !edits.accepted.is_empty() {
         findings.push(super::Finding::new(
@@ -273,30 +292,30 @@ fn connect(inputs: &Inputs<'_>) -> Option<Action> {
     let Some(to) = inputs.observed.configuration(&plan.to.display_name) else {
         return hold(inputs, "connect").or(Some(Action::CreateConfiguration));
     };
+    let again = "then run `cutover apply PLAN --reauthorize` to start a new authorization";
     match to.state {
         ConfigurationState::Connected => {
             let expected = plan.to.service_account.as_ref().map(ToString::to_string);
+            // Without `--reauthorize`, preflight stops on the wrong account (`wrong-service-account`).
             match (&expected, &to.authorized_account) {
-                (Some(expected), Some(actual)) if !actual.eq_ignore_ascii_case(expected) => {
-                    Some(Action::Stop {
-                        step: "connect".to_owned(),
-                        reason: format!(
-                            "{:?} was authorized by {actual}, not by {expected}: sign out of every Microsoft session, open a private window, and authorize again as {expected}",
-                            to.display_name
-                        ),
-                        failures: Vec::new(),
-                    })
+                (Some(expected), Some(actual))
+                    if inputs.reauthorize && !actual.eq_ignore_ascii_case(expected) =>
+                {
+                    hold(inputs, "connect").or(Some(Action::Authorize { restart: true }))
                 }
                 _ => None,
             }
         }
         ConfigurationState::PendingAuthorization => {
-            hold(inputs, "connect").or(Some(Action::Authorize))
+            hold(inputs, "connect").or(Some(Action::Authorize { restart: false }))
+        }
+        ConfigurationState::Error if inputs.reauthorize => {
+            hold(inputs, "connect").or(Some(Action::Authorize { restart: true }))
         }
         ConfigurationState::Error => Some(Action::Stop {
             step: "connect".to_owned(),
             reason: format!(
-                "authorizing {:?} failed: {}",
+                "authorizing {:?} failed: {}; fix the cause, {again}",
                 to.display_name,
                 to.error.as_deref().unwrap_or("the platform gave no reason")
             ),
@@ -660,9 +679,60 @@ fn start(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
             _ => {}
         }
     }
+    if let (Some(precheck), Some(mailboxes)) = (&inputs.plan.precheck, inputs.mailboxes) {
+        let members = detail.members.iter().map(|m| &m.email);
+        let unchecked = mailboxes.unchecked(members.clone());
+        if !unchecked.is_empty() {
+            return Some(Action::CheckMailboxes {
+                step: id.to_owned(),
+                users: unchecked,
+            });
+        }
+        let denied = mailboxes.denied(members);
+        if !denied.is_empty() && precheck.on_denied == OnDenied::Block {
+            return Some(Action::Stop {
+                step: id.to_owned(),
+                reason: format!(
+                    "{} of its users' mailboxes deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied); \
+                     widen the application access policy or RBAC scope to include them and run again once it has \
+                     applied (it can take an hour), or move them to a later step, or set `[precheck] on_denied = \"skip\"`",
+                    denied.len()
+                ),
+                failures: denied_users(denied),
+            });
+        }
+    }
     Some(Action::Start {
         step: id.to_owned(),
     })
+}
+
+/// Every member of the steps that have not started, in step order: who the mailbox pre-check
+/// has yet to clear.
+pub(crate) fn unstarted_members(plan: &Plan, observed: &Observed, state: &RunState) -> Vec<Email> {
+    let from_id = observed
+        .configuration(&plan.from.display_name)
+        .map(|c| c.id.clone());
+    membership::resolve(plan, observed, from_id.as_deref(), &state.batches)
+        .steps
+        .into_iter()
+        .filter(|r| !state.batches.contains_key(r.step.name.as_str()))
+        .flat_map(|r| r.members)
+        .collect()
+}
+
+/// Denied mailboxes as failing users, each with the moment Graph denied it (a denial can be
+/// stale: policy changes take time to apply).
+pub(crate) fn denied_users(denied: Vec<(Email, Timestamp)>) -> Vec<FailingUser> {
+    denied
+        .into_iter()
+        .map(|(email, seen_at)| FailingUser {
+            email,
+            outcome: "access_denied".to_owned(),
+            error: Some("ErrorAccessDenied: the OAuth app may not open this mailbox".to_owned()),
+            at: Some(seen_at),
+        })
+        .collect()
 }
 
 /// The final disconnect; `None` once done.

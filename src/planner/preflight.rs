@@ -3,7 +3,9 @@
 use super::finding::{Finding, Severity};
 use super::membership::Resolution;
 use crate::plan::grammar::Email;
-use crate::plan::{Plan, Selector};
+use crate::plan::{OnDenied, Plan, Selector};
+use crate::precheck::MailboxAccess;
+use crate::state::RunState;
 use crate::target::{AuthType, Configuration, ConfigurationState, Observed, SyncOutcome};
 
 /// What preflight learned, for the planner to use.
@@ -86,9 +88,14 @@ pub(super) fn check<'o>(
                             Finding::new(
                                 Severity::Blocking,
                                 "wrong-service-account",
-                                format!("{:?} was authorized by {actual}, not by the plan's service account {expected}", c.display_name),
+                                format!(
+                                    "{:?} was authorized by {actual}, not by the plan's service account {expected}: run \
+                                     `cutover apply PLAN --reauthorize` and sign in as {expected} in a private window, \
+                                     signed out of every Microsoft session",
+                                    c.display_name
+                                ),
                             )
-                            .remedy("authorize it again, signed in as the service account (in a private window, signed out of Microsoft)"),
+                            .remedy("a browser still signed in to Microsoft authorizes whoever is signed in, without asking"),
                         );
                     }
                 }
@@ -275,4 +282,51 @@ fn selector_remedy(selector: &Selector, observed: &Observed) -> String {
         "check the spelling; {what} on the platform: {}",
         values.join(", ")
     )
+}
+
+/// One finding per step not yet started whose members include mailboxes the OAuth app may not
+/// open, with when Graph said so (a denial may be stale: policies take an hour or more to apply).
+pub(super) fn denied_mailboxes(
+    on_denied: OnDenied,
+    mailboxes: &MailboxAccess,
+    resolution: &Resolution<'_>,
+    state: &RunState,
+) -> Vec<Finding> {
+    resolution
+        .steps
+        .iter()
+        .filter(|r| !state.batches.contains_key(r.step.name.as_str()))
+        .filter_map(|r| {
+            let denied = mailboxes.denied(&r.members);
+            let first = denied.iter().map(|(_, at)| *at).min()?;
+            let last = denied.iter().map(|(_, at)| *at).max()?;
+            let seen = if first == last {
+                format!("seen at {first}")
+            } else {
+                format!("seen between {first} and {last}")
+            };
+            // A warning, not blocking: earlier steps can run, and the step itself stops at its
+            // start (checking again then: the policy may be fixed by that time).
+            let consequence = match on_denied {
+                OnDenied::Block => "the step will halt at its start while they are denied",
+                OnDenied::Skip => "they will be left out of the step and stay on Basic",
+            };
+            let count = denied.len();
+            Some(
+                Finding::new(
+                    Severity::Warning,
+                    "mailbox-access-denied",
+                    format!(
+                        "{}: {count} mailbox(es) deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied, {seen}); {consequence}",
+                        r.step.name
+                    ),
+                )
+                .users(denied.into_iter().map(|(email, _)| email).collect())
+                .remedy(
+                    "widen the app's application access policy or RBAC scope to include them; a change takes up to an \
+                     hour to apply, so a fresh denial may already be fixed: run `cutover plan` again to re-check",
+                ),
+            )
+        })
+        .collect()
 }

@@ -63,14 +63,40 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
                 account.as_deref().unwrap_or("an unknown account")
             )
         }
-        Event::AuthorizationPending { name, url } => match url {
-            Some(url) => format!("connect: {name:?} waits for authorization: sign in at {url}"),
-            None => format!("connect: {name:?} waits for authorization"),
+        Event::AuthorizationPending { name, url, account } => match url {
+            Some(url) => authorization_checklist(name, url, account.as_deref()),
+            None => format!("connect: {name:?} waits for an admin to authorize it on the platform"),
         },
+        Event::MailboxesChecked {
+            step,
+            checked,
+            denied,
+        } => {
+            if denied.is_empty() {
+                format!(
+                    "{step}: the OAuth app can open all {checked} mailbox(es) (mailbox pre-check)"
+                )
+            } else {
+                let names: Vec<String> = denied
+                    .iter()
+                    .map(|d| match d.at {
+                        Some(at) => format!("{} (seen at {at})", d.email),
+                        None => d.email.to_string(),
+                    })
+                    .collect();
+                format!(
+                    "{step}: the OAuth app may not open {} of {checked} mailbox(es): {}",
+                    denied.len(),
+                    names.join(", ")
+                )
+            }
+        }
+        Event::Notice { message } => format!("note: {message}"),
         Event::StepStarted {
             step,
             members,
             preexisting,
+            skipped,
         } => {
             let users = members.len();
             let pre = if *preexisting > 0 {
@@ -78,7 +104,16 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
             } else {
                 String::new()
             };
-            format!("{step}: started with {users} user(s){pre}")
+            let left_out = if skipped.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+                format!(
+                    "; left out, their mailbox denied to the OAuth app, staying on {from:?}: {}",
+                    names.join(", ")
+                )
+            };
+            format!("{step}: started with {users} user(s){pre}{left_out}")
         }
         Event::UsersSwitched {
             step,
@@ -159,6 +194,22 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
             )
         }
     })
+}
+
+/// The seed's procedure for the sign-in, where the wrong account is the classic mistake: a
+/// browser still signed in to Microsoft authorizes whoever that is, without asking.
+fn authorization_checklist(name: &str, url: &str, account: Option<&str>) -> String {
+    let who = account.map_or_else(
+        || "the service account".to_owned(),
+        |a| format!("the service account {a}"),
+    );
+    format!(
+        "connect: {name:?} needs authorization. Open this URL in a private (incognito) browser window:\n  \
+         {url}\n  \
+         1. sign out of every Microsoft session in that browser first (Outlook, Teams, the Azure portal);\n  \
+         2. sign in as {who}, not as yourself: the platform syncs calendars as whoever signs in;\n  \
+         3. accept the consent. cutover sees the result on the platform and goes on (or names the account that signed in)."
+    )
 }
 
 impl Reporter for PlainReporter {

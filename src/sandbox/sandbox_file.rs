@@ -36,7 +36,11 @@ CREATE TABLE configurations (
     login_hint TEXT,
     authorized_account TEXT,
     error TEXT,
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    -- Sealed by `sandbox serve` (never in the clear): an authorization under way, and the
+    -- service account's tokens once it is done.
+    auth_session BLOB,
+    tokens BLOB
 );
 CREATE TABLE users (
     id INTEGER PRIMARY KEY,
@@ -80,6 +84,18 @@ CREATE TABLE violations (
     detail TEXT NOT NULL
 );
 ";
+
+/// A mailbox as the OAuth app sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mailbox {
+    Open {
+        name: String,
+    },
+    /// Outside the app's access policy.
+    Denied,
+    /// No such mailbox.
+    Missing,
+}
 
 /// Fault spans keyed by user email or configuration name.
 type FaultsByName = HashMap<String, Vec<FaultSpan>>;
@@ -702,10 +718,16 @@ impl SandboxFile {
     pub(crate) fn authorization(
         &mut self,
         id: &str,
+        restart: bool,
         now_ms: i64,
     ) -> Result<Authorization, SandboxError> {
         let configuration = self.configuration(id)?;
-        if configuration.state == ConfigurationState::PendingAuthorization {
+        let again = restart
+            && matches!(
+                configuration.state,
+                ConfigurationState::Connected | ConfigurationState::Error
+            );
+        if configuration.state == ConfigurationState::PendingAuthorization || again {
             let hint: Option<String> = self
                 .connection
                 .query_row(
@@ -855,6 +877,133 @@ impl SandboxFile {
             }
             record_write(tx, now_ms, "disconnect", None, Some(&name), changed)
         })
+    }
+
+    // ---- OAuth authorization (driven by `sandbox serve` when an identity provider is set) ----
+
+    /// The sealed authorization attempt of a pending configuration, if one is under way.
+    pub(crate) fn auth_session(&self, id: &str) -> Result<Option<Vec<u8>>, SandboxError> {
+        self.connection
+            .query_row(
+                "SELECT auth_session FROM configurations WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(self.db())
+    }
+
+    /// Every attempt under way, as `(configuration id, sealed session)`.
+    pub(crate) fn auth_sessions(&self) -> Result<Vec<(String, Vec<u8>)>, SandboxError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT id, auth_session FROM configurations WHERE auth_session IS NOT NULL")
+            .map_err(self.db())?;
+        let rows = statement
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?.to_string(), r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// Starts a new attempt: the configuration is pending again, with this sealed session.
+    pub(crate) fn begin_authorization(
+        &mut self,
+        id: &str,
+        session: &[u8],
+        now_ms: i64,
+    ) -> Result<(), SandboxError> {
+        let name = self.configuration(id)?.display_name;
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE configurations SET state = 'pending_authorization', auth_session = ?2, error = NULL,
+                        authorized_account = NULL, tokens = NULL WHERE id = ?1",
+                params![id, session],
+            )?;
+            record_write(tx, now_ms, "begin_authorization", None, Some(&name), true)
+        })
+    }
+
+    /// The attempt succeeded: connected as `account`, with the sealed tokens.
+    pub(crate) fn complete_authorization(
+        &mut self,
+        id: &str,
+        account: &str,
+        tokens: &[u8],
+        now_ms: i64,
+    ) -> Result<(), SandboxError> {
+        let name = self.configuration(id)?.display_name;
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE configurations SET state = 'connected', authorized_account = ?2, tokens = ?3,
+                        auth_session = NULL, error = NULL WHERE id = ?1",
+                params![id, account, tokens],
+            )?;
+            record_write(tx, now_ms, "authorize", None, Some(&name), true)
+        })
+    }
+
+    /// The attempt failed, in the identity provider's words.
+    pub(crate) fn fail_authorization(
+        &mut self,
+        id: &str,
+        error: &str,
+        now_ms: i64,
+    ) -> Result<(), SandboxError> {
+        let name = self.configuration(id)?.display_name;
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE configurations SET state = 'error', error = ?2, auth_session = NULL WHERE id = ?1",
+                params![id, error],
+            )?;
+            record_write(tx, now_ms, "authorization_failed", None, Some(&name), true)
+        })
+    }
+
+    /// The login hint recorded when the configuration was created.
+    pub(crate) fn login_hint(&self, id: &str) -> Result<Option<String>, SandboxError> {
+        self.connection
+            .query_row(
+                "SELECT login_hint FROM configurations WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(self.db())
+    }
+
+    // ---- the mailboxes, as Microsoft Graph shows them to the OAuth app ----------------------
+
+    /// Whether the OAuth app may open `email`'s mailbox now, by the tenant's access-policy data
+    /// (`deny-access` faults) and whether the mailbox exists.
+    pub(crate) fn mailbox(&self, email: &str, now_ms: i64) -> Result<Mailbox, SandboxError> {
+        let name: Option<String> = self
+            .connection
+            .query_row(
+                "SELECT name FROM users WHERE email = ?1 COLLATE NOCASE",
+                [email],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())?;
+        let Some(name) = name else {
+            return Ok(Mailbox::Missing);
+        };
+        let mut mailbox = Mailbox::Open { name };
+        for (fault, user, _) in self.active_faults(now_ms)? {
+            if !user.is_some_and(|u| u.eq_ignore_ascii_case(email)) {
+                continue;
+            }
+            match fault {
+                Fault::MailboxGone => return Ok(Mailbox::Missing),
+                Fault::DenyAccess => mailbox = Mailbox::Denied,
+                _ => {}
+            }
+        }
+        Ok(mailbox)
     }
 
     // ---- scenario controls ----------------------------------------------------------------

@@ -46,7 +46,8 @@ impl SandboxTarget {
         Self::open(&path, clock)
     }
 
-    fn with<T>(
+    /// Runs `f` on the sandbox file at the clock's time, mapping its errors to the target's.
+    pub(crate) fn with_file<T>(
         &self,
         f: impl FnOnce(&mut SandboxFile, i64) -> Result<T, SandboxError>,
     ) -> Result<T, TargetError> {
@@ -75,13 +76,13 @@ impl SandboxTarget {
         &self,
         f: impl FnOnce(&mut SandboxFile, i64) -> Result<T, SandboxError>,
     ) -> Result<T, TargetError> {
-        match self.with(|file, _| file.take_injected_failure())? {
-            None => self.with(f),
+        match self.with_file(|file, _| file.take_injected_failure())? {
+            None => self.with_file(f),
             Some(false) => Err(TargetError::Unreachable(
                 "injected failure before the call took effect".to_owned(),
             )),
             Some(true) => {
-                self.with(f)?;
+                self.with_file(f)?;
                 Err(TargetError::Unreachable(
                     "injected failure: the call took effect but its answer was lost".to_owned(),
                 ))
@@ -100,7 +101,7 @@ impl Target for SandboxTarget {
     }
 
     async fn configurations(&self) -> Result<ConfigurationList, TargetError> {
-        self.with(|file, _| file.configuration_list())
+        self.with_file(|file, _| file.configuration_list())
     }
 
     async fn create_configuration(
@@ -110,12 +111,16 @@ impl Target for SandboxTarget {
         self.write(|file, now| file.create_configuration(new, now))
     }
 
-    async fn authorization(&self, configuration: &str) -> Result<Authorization, TargetError> {
-        self.write(|file, now| file.authorization(configuration, now))
+    async fn authorization(
+        &self,
+        configuration: &str,
+        restart: bool,
+    ) -> Result<Authorization, TargetError> {
+        self.write(|file, now| file.authorization(configuration, restart, now))
     }
 
     async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError> {
-        self.with(|file, now| {
+        self.with_file(|file, now| {
             let (users, more) = file.users(after, limit, now)?;
             Ok(UserPage { users, more })
         })

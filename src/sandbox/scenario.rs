@@ -69,6 +69,17 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "access-policy",
+        description: "the demo tenant whose OAuth app's application access policy leaves out four mailboxes (OAuth syncs for them are denied)",
+        build: |t| {
+            for i in [7, 20, 26, 33] {
+                if let Some(user) = t.users.get(i) {
+                    t.faults.push((Fault::DenyAccess, user.email.clone()));
+                }
+            }
+        },
+    },
+    Scenario {
         name: "wrong-tenant",
         description: "an \"OAuth\" configuration made by hand for another tenant (fabrikam.onmicrosoft.com), never authorized",
         build: |t| {

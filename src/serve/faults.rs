@@ -45,6 +45,8 @@ pub(crate) struct Counts {
     pub(crate) throttled: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    /// Requests refused for want of a valid token.
+    pub(crate) unauthorized: AtomicU64,
 }
 
 impl Counts {
@@ -53,11 +55,12 @@ impl Counts {
         let served = get(&self.served);
         let seconds = elapsed.as_secs_f64().max(0.001);
         format!(
-            "served {served} requests in {seconds:.1}s ({:.1}/s); {} throttled (429), {} failed on purpose, {} dropped on purpose",
+            "served {served} requests in {seconds:.1}s ({:.1}/s); {} throttled (429), {} failed on purpose, {} dropped on purpose, {} unauthorized (401)",
             served as f64 / seconds,
             get(&self.throttled),
             get(&self.failed),
-            get(&self.dropped)
+            get(&self.dropped),
+            get(&self.unauthorized)
         )
     }
 }

@@ -5,7 +5,13 @@
 //! so the `http` target is tested and benchmarked under the conditions real APIs have.
 
 mod faults;
+mod introspection;
+mod oauth;
 mod server;
+mod vault;
 
 pub(crate) use faults::Faults;
-pub(crate) use server::serve;
+pub(crate) use introspection::Introspector;
+pub(crate) use oauth::{OAuthSettings, PlatformOAuth};
+pub(crate) use server::{IdentityProvider, ServeOptions, serve};
+pub(crate) use vault::Vault;

@@ -13,14 +13,32 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::faults::{Fate, FaultState, Faults};
+use super::introspection::{Audience, Introspector};
+use super::oauth::{CallbackQuery, PlatformOAuth};
 use crate::api::{MAX_PAGE, Problem, UsersBody, UsersQuery, WriteResults};
 use crate::plan::grammar::Email;
-use crate::sandbox::SandboxTarget;
+use crate::sandbox::{Mailbox, SandboxTarget};
 use crate::target::{Identity, NewConfiguration, Target, TargetError, UserPage};
+
+/// What `sandbox serve` needs besides the sandbox.
+pub(crate) struct ServeOptions {
+    /// A fixed bearer token the API accepts, if any.
+    pub(crate) token: Option<String>,
+    pub(crate) faults: Faults,
+    /// The identity provider, when one is configured: it authorizes OAuth configurations and
+    /// vouches for app tokens.
+    pub(crate) identity: Option<IdentityProvider>,
+}
+
+pub(crate) struct IdentityProvider {
+    pub(crate) oauth: PlatformOAuth,
+    pub(crate) introspector: Introspector,
+}
 
 struct AppState {
     target: SandboxTarget,
-    token: String,
+    token: Option<String>,
+    identity: Option<IdentityProvider>,
     faults: FaultState,
 }
 
@@ -30,17 +48,27 @@ type Shared = Arc<AppState>;
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     target: SandboxTarget,
-    token: String,
-    faults: Faults,
+    options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<String> {
     let started = std::time::Instant::now();
     let state: Shared = Arc::new(AppState {
         target,
-        token,
-        faults: FaultState::new(faults),
+        token: options.token,
+        identity: options.identity,
+        faults: FaultState::new(options.faults),
     });
-    let app = Router::new()
+    // Microsoft Graph's calendar subset, for the mailbox pre-check: app tokens for Graph only.
+    let graph = Router::new()
+        .route("/graph/v1.0/users/{email}/calendar", get(calendar))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            authenticate_graph,
+        ));
+    // Where the identity provider sends the admin's browser back: no bearer token, by nature;
+    // the `state` parameter is what authenticates it.
+    let callback = Router::new().route("/oauth/callback", get(oauth_callback));
+    let api = Router::new()
         .route("/whoami", get(whoami))
         .route(
             "/configurations",
@@ -52,12 +80,15 @@ pub(crate) async fn serve(
         .route("/configurations/{id}/recheck", post(recheck))
         .route("/configurations/{id}/disconnect", post(disconnect))
         .route("/users", get(users))
-        .fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), hostile))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             authenticate,
-        ))
+        ));
+    let app = api
+        .merge(graph)
+        .merge(callback)
+        .fallback(not_found)
         .with_state(Arc::clone(&state));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -80,27 +111,168 @@ fn problem(
     response
 }
 
-/// Every request needs the bearer token (compared without leaking its length or prefix by timing).
-async fn authenticate(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    let presented = request
+fn bearer(request: &Request) -> &str {
+    request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !constant_time_eq(presented.as_bytes(), state.token.as_bytes()) {
-        let mut response = problem(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "A valid bearer token is required",
-            None,
-        );
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
+        .unwrap_or("")
+}
+
+fn unauthorized(detail: Option<String>) -> Response {
+    let mut response = problem(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "A valid bearer token is required",
+        detail,
+    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Whether the identity provider vouches for `token` as issued for `audience`. The outer
+/// `Err` is a response to send as is (the identity provider could not answer).
+async fn vouched(state: &AppState, token: &str, audience: Audience) -> Result<bool, Response> {
+    let Some(identity) = &state.identity else {
+        return Ok(false);
+    };
+    if token.is_empty() {
+        return Ok(false);
     }
-    next.run(request).await
+    identity
+        .introspector
+        .accepts(token, audience)
+        .await
+        .map_err(|e| {
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Cannot check the token",
+                e,
+            )
+        })
+}
+
+/// Every API request needs the fixed bearer token (compared without leaking its length or
+/// prefix by timing) or an app token the identity provider issued for the platform's API.
+async fn authenticate(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let presented = bearer(&request);
+    let fixed = state
+        .token
+        .as_ref()
+        .is_some_and(|t| constant_time_eq(presented.as_bytes(), t.as_bytes()));
+    if fixed {
+        return next.run(request).await;
+    }
+    match vouched(&state, presented, Audience::PlatformApi).await {
+        Ok(true) => next.run(request).await,
+        Ok(false) => {
+            state
+                .faults
+                .counts
+                .unauthorized
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            unauthorized(None)
+        }
+        Err(response) => response,
+    }
+}
+
+/// Graph answers only app tokens issued for Graph, in Graph's own error shape.
+async fn authenticate_graph(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let presented = bearer(&request).to_owned();
+    match vouched(&state, &presented, Audience::Graph).await {
+        Ok(true) => next.run(request).await,
+        Ok(false) => graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token is empty, expired, or not issued for Microsoft Graph.",
+        ),
+        Err(response) => response,
+    }
+}
+
+fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    (status, Json(body)).into_response()
+}
+
+/// `GET /graph/v1.0/users/{email}/calendar`: the user's default calendar, if the OAuth app may
+/// open the mailbox — the call Microsoft Graph answers with 403 `ErrorAccessDenied` for a
+/// mailbox outside the app's access policy.
+async fn calendar(State(state): State<Shared>, Path(email): Path<String>) -> Response {
+    let email = email.trim().to_ascii_lowercase();
+    match state
+        .target
+        .with_file(|file, now| file.mailbox(&email, now))
+    {
+        Ok(Mailbox::Open { name }) => Json(serde_json::json!({
+            "id": format!("calendar-{email}"),
+            "name": "Calendar",
+            "owner": { "name": name, "address": email },
+        }))
+        .into_response(),
+        Ok(Mailbox::Denied) => graph_error(
+            StatusCode::FORBIDDEN,
+            "ErrorAccessDenied",
+            "Access to OData is disabled.",
+        ),
+        Ok(Mailbox::Missing) => graph_error(
+            StatusCode::NOT_FOUND,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        ),
+        Err(e) => graph_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            &e.to_string(),
+        ),
+    }
+}
+
+/// The identity provider sent the admin's browser back.
+async fn oauth_callback(
+    State(state): State<Shared>,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
+) -> Response {
+    let Some(identity) = &state.identity else {
+        return not_found().await;
+    };
+    let Ok(Query(query)) = query else {
+        return page(false, "The request is not a valid OAuth callback.");
+    };
+    let (ok, message) = identity.oauth.callback(&state.target, &query).await;
+    page(ok, &message)
+}
+
+/// A minimal page for the admin's browser.
+fn page(ok: bool, message: &str) -> Response {
+    let escaped = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let title = if ok {
+        "Authorized"
+    } else {
+        "Authorization failed"
+    };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let body = format!(
+        "<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1><p>{escaped}</p>\n"
+    );
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -283,11 +455,45 @@ async fn create_configuration(
     }
 }
 
-async fn authorization(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+#[derive(serde::Deserialize)]
+struct AuthorizationQuery {
+    #[serde(default)]
+    restart: bool,
+}
+
+async fn authorization(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    query: Result<Query<AuthorizationQuery>, QueryRejection>,
+) -> Response {
     if let Some(response) = not_found_configuration(&id) {
         return response;
     }
-    match state.target.authorization(&id).await {
+    let restart = match query {
+        Ok(Query(q)) => q.restart,
+        Err(rejection) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "bad-query",
+                "The query was not accepted",
+                rejection.body_text(),
+            );
+        }
+    };
+    let answer = match &state.identity {
+        Some(identity) => {
+            let now_ms = match state.target.with_file(|_, now| Ok(now)) {
+                Ok(now) => now,
+                Err(e) => return target_error(e),
+            };
+            identity
+                .oauth
+                .authorization(&state.target, &id, restart, now_ms)
+                .await
+        }
+        None => state.target.authorization(&id, restart).await,
+    };
+    match answer {
         Ok(authorization) => Json(authorization).into_response(),
         Err(e) => target_error(e),
     }

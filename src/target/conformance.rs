@@ -96,14 +96,23 @@ async fn conformance<T: Target>(target: &T, file: &Path) {
         "no free slot"
     );
 
-    let authorization = target.authorization(&oauth.id).await.expect("authorize");
+    let authorization = target
+        .authorization(&oauth.id, false)
+        .await
+        .expect("authorize");
     assert_eq!(authorization.state, ConfigurationState::Connected);
     assert_eq!(
         authorization.account.as_deref(),
         Some("svc-sync@contoso.example")
     );
+    // Starting over authorizes again (on its own, with no identity provider configured).
+    let again = target
+        .authorization(&oauth.id, true)
+        .await
+        .expect("reauthorize");
+    assert_eq!(again.state, ConfigurationState::Connected);
     assert!(matches!(
-        target.authorization("999").await,
+        target.authorization("999", false).await,
         Err(TargetError::NotFound(_))
     ));
 
@@ -235,16 +244,19 @@ async fn the_http_target_over_sandbox_serve_conforms() {
     let server = tokio::spawn(crate::serve::serve(
         listener,
         server_target,
-        "conformance-token".to_owned(),
-        faults,
+        crate::serve::ServeOptions {
+            token: Some("conformance-token".to_owned()),
+            faults,
+            identity: None,
+        },
         async {
             let _ = stopped.await;
         },
     ));
-    let token = crate::plan::SecretRef::File {
+    let token = crate::plan::ApiAuth::Token(crate::plan::SecretRef::File {
         written: "token".to_owned(),
         path: token_file,
-    };
+    });
     let target = crate::http_target::HttpTarget::new(&format!("http://{address}/"), &token, false)
         .expect("client");
     conformance(&target, &file).await;
@@ -252,10 +264,10 @@ async fn the_http_target_over_sandbox_serve_conforms() {
     // Credentials are checked: a wrong token is refused and named by its source, not its value.
     let wrong = dir.path().join("wrong");
     std::fs::write(&wrong, "not-the-token").expect("token");
-    let wrong = crate::plan::SecretRef::File {
+    let wrong = crate::plan::ApiAuth::Token(crate::plan::SecretRef::File {
         written: "wrong".to_owned(),
         path: wrong,
-    };
+    });
     let refused = crate::http_target::HttpTarget::new(&format!("http://{address}"), &wrong, false)
         .expect("client");
     match refused.whoami().await {
@@ -273,10 +285,10 @@ async fn the_http_target_over_sandbox_serve_conforms() {
 
 #[test]
 fn plain_http_is_for_loopback_only() {
-    let token = crate::plan::SecretRef::File {
+    let token = crate::plan::ApiAuth::Token(crate::plan::SecretRef::File {
         written: "t".to_owned(),
         path: "/nonexistent".into(),
-    };
+    });
     let refused =
         crate::http_target::HttpTarget::new("http://scheduling.example.org/api", &token, false);
     assert!(refused.is_err_and(|e| e.contains("--allow-insecure-http")));

@@ -42,8 +42,13 @@ pub(crate) trait Target {
         new: &NewConfiguration,
     ) -> Result<Configuration, TargetError>;
 
-    /// Starts (or re-reads) the authorization of an OAuth configuration.
-    async fn authorization(&self, configuration: &str) -> Result<Authorization, TargetError>;
+    /// Starts (or re-reads) the authorization of an OAuth configuration. `restart` abandons a
+    /// failed or completed one and starts over (to authorize as another account).
+    async fn authorization(
+        &self,
+        configuration: &str,
+        restart: bool,
+    ) -> Result<Authorization, TargetError>;
 
     /// One page of users, in email order, starting after `after`.
     async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError>;

@@ -4,6 +4,8 @@ mod api;
 mod apply;
 mod change_control;
 mod http;
+mod idp;
+mod oauth;
 mod plan;
 mod schedule;
 mod schema;

@@ -1,0 +1,116 @@
+//! App tokens by OAuth 2.0 client credentials, cached until shortly before they expire.
+
+use std::time::{Duration, Instant};
+
+use oauth2::basic::BasicClient;
+use oauth2::{ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
+use tokio::sync::Mutex;
+
+use super::{OAuthHttp, read_secret};
+use crate::plan::ClientCredentials;
+
+/// Refresh this long before a token expires, so a request never carries one that just did.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+pub(crate) struct TokenSource {
+    credentials: ClientCredentials,
+    secret: String,
+    secret_source: String,
+    http: OAuthHttp,
+    cached: Mutex<Option<Cached>>,
+}
+
+struct Cached {
+    token: String,
+    refresh_at: Instant,
+}
+
+impl TokenSource {
+    /// Reads the client secret now (so a missing one is reported before anything starts).
+    pub(crate) fn new(credentials: &ClientCredentials) -> Result<Self, String> {
+        let (secret, secret_source) = read_secret(&credentials.client_secret, "client secret")?;
+        Ok(Self {
+            credentials: credentials.clone(),
+            secret,
+            secret_source,
+            http: OAuthHttp::new()?,
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// Where the secret comes from, for messages.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "client {} (secret from {})",
+            self.credentials.client_id, self.secret_source
+        )
+    }
+
+    /// A valid access token: the cached one, or a fresh one.
+    pub(crate) async fn token(&self) -> Result<String, String> {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
+            return Ok(c.token.clone());
+        }
+        let fresh = self.fetch().await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    /// Forgets the cached token (after a 401), so the next `token()` fetches a new one.
+    pub(crate) async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+
+    async fn fetch(&self) -> Result<Cached, String> {
+        let token_url = TokenUrl::new(self.credentials.token_url.clone()).map_err(|e| {
+            format!(
+                "the token URL {} is not valid: {e}",
+                self.credentials.token_url
+            )
+        })?;
+        let client = BasicClient::new(ClientId::new(self.credentials.client_id.clone()))
+            .set_client_secret(ClientSecret::new(self.secret.clone()))
+            .set_token_uri(token_url);
+        let mut request = client.exchange_client_credentials();
+        for scope in &self.credentials.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let response = request
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(response) => {
+                    let description = response
+                        .error_description()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default();
+                    format!(
+                        "the identity provider at {} refused {}: {}{description}",
+                        self.credentials.token_url,
+                        self.describe(),
+                        response.error()
+                    )
+                }
+                RequestTokenError::Request(e) => format!(
+                    "the identity provider at {} could not be reached: {e}",
+                    self.credentials.token_url
+                ),
+                RequestTokenError::Parse(_, _) => format!(
+                    "the identity provider at {} gave an answer that is not a token",
+                    self.credentials.token_url
+                ),
+                RequestTokenError::Other(e) => format!(
+                    "getting a token from {} failed: {e}",
+                    self.credentials.token_url
+                ),
+            })?;
+        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(300));
+        let margin = REFRESH_MARGIN.min(lifetime / 2);
+        Ok(Cached {
+            token: response.access_token().secret().clone(),
+            refresh_at: Instant::now() + lifetime - margin,
+        })
+    }
+}

@@ -1,0 +1,87 @@
+//! How `sandbox serve` keeps the OAuth secrets it must keep (PKCE verifiers while an
+//! authorization is under way, the service account's tokens after): sealed with AES-256-GCM under
+//! a key from its own environment, as a real platform would, never in the clear in the sandbox
+//! file.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::digest;
+
+pub(crate) struct Vault {
+    key: LessSafeKey,
+}
+
+impl Vault {
+    /// A vault keyed by a secret string (hashed to 256 bits).
+    pub(crate) fn new(secret: &str) -> Result<Self, String> {
+        let hashed = digest::digest(&digest::SHA256, secret.as_bytes());
+        let key = UnboundKey::new(&AES_256_GCM, hashed.as_ref())
+            .map_err(|_| "cannot make the vault key".to_owned())?;
+        Ok(Self {
+            key: LessSafeKey::new(key),
+        })
+    }
+
+    pub(crate) fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, String> {
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| "no randomness for a nonce".to_owned())?;
+        let mut sealed = plain.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::empty(),
+                &mut sealed,
+            )
+            .map_err(|_| "sealing failed".to_owned())?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    pub(crate) fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, String> {
+        if sealed.len() < NONCE_LEN {
+            return Err("a sealed value is too short".to_owned());
+        }
+        let (nonce, rest) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce)
+            .map_err(|_| "a sealed value has a bad nonce".to_owned())?;
+        let mut buffer = rest.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::empty(), &mut buffer)
+            .map_err(|_| {
+                "a sealed value does not open with this key (was CUTOVER_SANDBOX_KEY changed?)"
+                    .to_owned()
+            })?;
+        Ok(plain.to_vec())
+    }
+}
+
+/// Random bytes as base64url, for `state` values.
+pub(crate) fn random_token() -> Result<String, String> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| "no randomness".to_owned())?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_and_opens_only_with_its_key() {
+        let vault = Vault::new("key-one").expect("vault");
+        let sealed = vault.seal(b"refresh-token-value").expect("seal");
+        assert!(
+            !sealed.windows(5).any(|w| w == b"token"),
+            "nothing in the clear"
+        );
+        assert_eq!(vault.open(&sealed).expect("open"), b"refresh-token-value");
+        assert!(Vault::new("key-two").expect("vault").open(&sealed).is_err());
+        assert_ne!(
+            vault.seal(b"x").expect("seal"),
+            vault.seal(b"x").expect("seal"),
+            "fresh nonce each time"
+        );
+    }
+}
