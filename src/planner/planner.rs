@@ -134,7 +134,12 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
         mark_done(&mut steps, usize::MAX);
         Action::Finish
     } else if !blocking.is_empty() {
-        if from_id.is_none() && was_disconnected(plan, observed) {
+        // `from` shows disconnected: this rollout's own disconnect whose answer was lost, but
+        // only if cutover ever sent one. Anything else is a person's doing and needs a person.
+        if from_id.is_none()
+            && state.disconnect_sent.is_some()
+            && preflight::disconnected_from(plan, observed).is_some()
+        {
             Action::RecordDisconnected
         } else {
             Action::Stop {
@@ -168,16 +173,6 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
 struct Ids<'a> {
     from: Option<&'a str>,
     to: Option<&'a str>,
-}
-
-/// The configuration `from` names exists only disconnected: a disconnect whose outcome was lost.
-fn was_disconnected(plan: &Plan, observed: &Observed) -> bool {
-    observed.configurations.iter().any(|c| {
-        c.state == ConfigurationState::Disconnected
-            && c.display_name
-                .trim()
-                .eq_ignore_ascii_case(plan.from.display_name.trim())
-    })
 }
 
 fn mark_done(steps: &mut [PlannedStep], before: usize) {
@@ -756,4 +751,203 @@ fn disconnect(inputs: &Inputs<'_>, ids: Ids<'_>) -> Option<Action> {
         );
     }
     Some(Action::Disconnect)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::plan::load_text;
+    use crate::state::StepRecord;
+    use crate::target::{AuthType, Configuration, PlatformUser, SyncResult};
+
+    /// `from` ("Basic Auth") is configuration "1", `to` ("OAuth") is "2".
+    const PLAN: &str = r#"version = 1
+name = "p"
+
+[target]
+kind = "sandbox"
+sandbox = "demo"
+
+[from]
+display_name = "Basic Auth"
+
+[to]
+display_name = "OAuth"
+tenant_id = "t.example"
+
+[gate]
+soak = "0s"
+timeout = "1h"
+
+[pilot]
+users = ["a@x.io", "b@x.io"]
+
+[[batch]]
+name = "rest"
+users = "remaining"
+
+[disconnect]
+approval = false
+"#;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).expect("time")
+    }
+
+    fn email(name: &str) -> Email {
+        Email::parse(&format!("{name}@x.io")).expect("email")
+    }
+
+    fn load(text: &str) -> Plan {
+        load_text(Path::new("plans/p.toml"), text)
+            .expect("the plan validates")
+            .plan
+    }
+
+    fn configuration(id: &str, name: &str, state: ConfigurationState) -> Configuration {
+        let oauth = id == "2";
+        Configuration {
+            id: id.to_owned(),
+            display_name: name.to_owned(),
+            auth_type: if oauth {
+                AuthType::Oauth
+            } else {
+                AuthType::Basic
+            },
+            state,
+            tenant_id: oauth.then(|| "t.example".to_owned()),
+            exchange_version: None,
+            service_address: None,
+            authorized_account: None,
+            error: None,
+        }
+    }
+
+    /// A user enabled on `enabled`, with its latest attempt per configuration:
+    /// `(configuration, at, outcome, error code)`.
+    fn user(
+        name: &str,
+        enabled: &[&str],
+        sync: &[(&str, i64, SyncOutcome, Option<&str>)],
+    ) -> PlatformUser {
+        PlatformUser {
+            email: email(name),
+            location: "East".to_owned(),
+            groups: vec![],
+            enabled: enabled.iter().map(|c| (*c).to_owned()).collect(),
+            sync: sync
+                .iter()
+                .map(|(c, at, outcome, code)| {
+                    let result = SyncResult {
+                        at: t(*at),
+                        outcome: *outcome,
+                        error: code.map(|c| format!("{c}: text")),
+                        code: code.map(str::to_owned),
+                    };
+                    ((*c).to_owned(), result)
+                })
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn observed(from: ConfigurationState, mut users: Vec<PlatformUser>) -> Observed {
+        users.sort_by(|a, b| a.email.cmp(&b.email));
+        Observed {
+            configurations: vec![
+                configuration("1", "Basic Auth", from),
+                configuration("2", "OAuth", ConfigurationState::Connected),
+            ],
+            free_slots: 0,
+            users,
+        }
+    }
+
+    fn record(id: &str, batch: &str, members: &[&str], phase: StepPhase, at: i64) -> StepRecord {
+        StepRecord {
+            id: id.to_owned(),
+            batch: batch.to_owned(),
+            members: members.iter().map(|m| email(m)).collect(),
+            preexisting: BTreeSet::new(),
+            phase,
+            phase_at: t(at),
+            started_at: t(0),
+            judged_after: (phase == StepPhase::Verifying).then(|| t(at)),
+            passed_at: (phase == StepPhase::Passed).then(|| t(at)),
+            failures: Vec::new(),
+            definition: None,
+        }
+    }
+
+    /// A rollout started at t(0) with these step records.
+    fn state(records: Vec<StepRecord>) -> RunState {
+        let mut state = RunState {
+            started_at: Some(t(0)),
+            ..RunState::default()
+        };
+        for r in records {
+            state
+                .batches
+                .entry(r.batch.clone())
+                .or_default()
+                .extend(r.members.iter().cloned());
+            state.steps.insert(r.id.clone(), r);
+        }
+        state
+    }
+
+    fn schedule(plan: &Plan, observed: &Observed, state: &RunState, now: i64) -> Schedule {
+        super::plan(&Inputs {
+            plan,
+            observed,
+            state,
+            now: t(now),
+            run_started: Some(t(now)),
+        })
+    }
+
+    /// Everyone on OAuth alone with a clean attempt, both steps passed: only the disconnect is left.
+    fn migrated(from: ConfigurationState) -> (Observed, RunState) {
+        let users = ["a", "b", "c"]
+            .iter()
+            .map(|n| user(n, &["2"], &[("2", 50, SyncOutcome::Ok, None)]))
+            .collect();
+        let state = state(vec![
+            record("pilot", "pilot", &["a", "b"], StepPhase::Passed, 10),
+            record("rest", "rest", &["c"], StepPhase::Passed, 20),
+        ]);
+        (observed(from, users), state)
+    }
+
+    #[test]
+    fn from_disconnected_by_someone_else_is_not_our_disconnect() {
+        let plan = load(PLAN);
+        let (observed, state) = migrated(ConfigurationState::Disconnected);
+        let s = schedule(&plan, &observed, &state, 100);
+        assert!(
+            matches!(&s.next, Action::Stop { step, .. } if step == "preflight"),
+            "{:?}",
+            s.next
+        );
+        assert!(
+            s.findings.iter().any(|f| f.code == "from-not-connected"),
+            "{:?}",
+            s.findings
+        );
+
+        // Never started at all: the same.
+        let s = schedule(&plan, &observed, &RunState::default(), 100);
+        assert!(matches!(&s.next, Action::Stop { .. }), "{:?}", s.next);
+    }
+
+    #[test]
+    fn from_disconnected_after_cutover_sent_the_disconnect_is_recorded() {
+        let plan = load(PLAN);
+        let (observed, mut state) = migrated(ConfigurationState::Disconnected);
+        state.disconnect_sent = Some(t(90));
+        let s = schedule(&plan, &observed, &state, 100);
+        assert_eq!(s.next, Action::RecordDisconnected);
+    }
 }

@@ -22,7 +22,7 @@ pub(super) fn check<'o>(
     let from = observed.configuration(&plan.from.display_name);
     let to = observed.configuration(&plan.to.display_name);
 
-    match from {
+    match from.or_else(|| disconnected_from(plan, observed)) {
         None => findings.push(
             Finding::new(
                 Severity::Blocking,
@@ -242,6 +242,19 @@ pub(super) fn check<'o>(
         findings,
         to: to.filter(|_| adopt),
     }
+}
+
+/// The configuration `from` names, when the platform has it only disconnected.
+pub(super) fn disconnected_from<'o>(
+    plan: &Plan,
+    observed: &'o Observed,
+) -> Option<&'o Configuration> {
+    observed.configurations.iter().find(|c| {
+        c.state == ConfigurationState::Disconnected
+            && c.display_name
+                .trim()
+                .eq_ignore_ascii_case(plan.from.display_name.trim())
+    })
 }
 
 pub(super) fn describe_selector(selector: &Selector) -> String {

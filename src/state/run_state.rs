@@ -22,6 +22,9 @@ pub(crate) struct RunState {
     pub(crate) approvals: Vec<Approval>,
     pub(crate) hold: Option<Hold>,
     pub(crate) disconnected_at: Option<Timestamp>,
+    /// When cutover last journaled a disconnect of `from`, whatever its outcome: only then can a
+    /// `from` the platform shows disconnected be this rollout's own disconnect.
+    pub(crate) disconnect_sent: Option<Timestamp>,
     /// The plan's canonical form when the rollout started.
     pub(crate) plan_at_start: Option<serde_json::Value>,
     /// The plan as last accepted (edits to future steps are accepted and recorded).

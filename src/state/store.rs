@@ -506,6 +506,15 @@ impl Store {
                 .map_err(self.db())?;
             state.approvals = rows.collect::<Result<_, _>>().map_err(self.db())?;
         }
+        state.disconnect_sent = self
+            .connection
+            .query_row(
+                "SELECT MAX(at_ms) FROM journal WHERE action = 'disconnect'",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map_err(self.db())?
+            .map(time);
         state.hold = self
             .connection
             .query_row("SELECT reason, by, at_ms FROM holds WHERE released_ms IS NULL ORDER BY id DESC LIMIT 1", [], |r| {

@@ -650,3 +650,31 @@ fn a_hold_freezes_the_rollout_until_released() {
     assert_eq!(env.run(["release", "plan.toml"]).code, 0);
     assert_eq!(apply(&env, &[]).code, 0);
 }
+
+#[test]
+fn a_from_disconnected_by_someone_else_halts_instead_of_finishing() {
+    let env = tenant(12, PLAN);
+    let sandbox = rusqlite::Connection::open(env.path().join("tenant.db")).expect("sandbox");
+    sandbox
+        .execute(
+            "UPDATE configurations SET state = 'disconnected' WHERE display_name = 'Basic Auth'",
+            [],
+        )
+        .expect("disconnect Basic by hand");
+    drop(sandbox);
+
+    let run = apply(&env, &[]);
+    assert_eq!(run.code, 3, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("HALTED at preflight")
+            && run
+                .stdout
+                .contains("\"Basic Auth\" is disconnected, not connected"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("done"), "{}", run.stdout);
+    let inspect = env.inspect();
+    assert!(inspect["writes"].as_array().expect("writes").is_empty());
+    assert_eq!(env.run(["status", "plan.toml"]).code, 3);
+}
