@@ -487,14 +487,39 @@ fn move_step(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Op
                         .filter(|e| on(e, from) && on(e, to))
                         .cloned()
                         .collect();
-                    if !finish.is_empty() && inputs.state.hold.is_none() {
-                        Action::Disable {
+                    // A step passes only once nobody in it is on both configurations: a passed
+                    // step is never looked at again, so they could never be finished. A hold
+                    // defers the finishing writes, and with them the pass.
+                    let on_both: Vec<Email> = record
+                        .members
+                        .iter()
+                        .filter(|e| on(e, from) && on(e, to))
+                        .cloned()
+                        .collect();
+                    if !finish.is_empty() {
+                        hold(inputs, &id).unwrap_or_else(|| Action::Disable {
                             step: id.clone(),
                             side: Side::From,
                             users: chunk(finish),
-                        }
-                    } else if reading.verdict == Verdict::Pass {
+                        })
+                    } else if reading.verdict == Verdict::Pass && on_both.is_empty() {
                         Action::Pass { step: id.clone() }
+                    } else if reading.verdict == Verdict::Pass {
+                        // Everyone the gate counts is clean, so these are users it does not count
+                        // (already failing over `from` when the step started), enabled on `from`
+                        // again by hand. cutover will not move a user it cannot verify.
+                        Action::Stop {
+                            step: id.clone(),
+                            reason: format!(
+                                "{} user(s) whose {:?} sync was failing before the step are enabled on both {:?} and {:?}, and the gate cannot verify them; disable {:?} for them on the platform, then apply again",
+                                on_both.len(),
+                                inputs.plan.from.display_name,
+                                inputs.plan.from.display_name,
+                                inputs.plan.to.display_name,
+                                inputs.plan.from.display_name,
+                            ),
+                            failures: still_on_from(on_both),
+                        }
                     } else {
                         let counted =
                             reading.clean.len() + reading.pending.len() + reading.failing.len();
@@ -660,6 +685,19 @@ fn start(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
     })
 }
 
+/// Users listed because they are still enabled on `from`.
+fn still_on_from(users: Vec<Email>) -> Vec<crate::state::FailingUser> {
+    users
+        .into_iter()
+        .map(|email| crate::state::FailingUser {
+            email,
+            outcome: "still_on_from".to_owned(),
+            error: None,
+            at: None,
+        })
+        .collect()
+}
+
 /// The final disconnect; `None` once done.
 fn disconnect(inputs: &Inputs<'_>, ids: Ids<'_>) -> Option<Action> {
     let Inputs {
@@ -707,15 +745,7 @@ fn disconnect(inputs: &Inputs<'_>, ids: Ids<'_>) -> Option<Action> {
                 stragglers.len(),
                 plan.from.display_name
             ),
-            failures: stragglers
-                .into_iter()
-                .map(|email| crate::state::FailingUser {
-                    email,
-                    outcome: "still_on_from".to_owned(),
-                    error: None,
-                    at: None,
-                })
-                .collect(),
+            failures: still_on_from(stragglers),
         });
     }
     let preexisting: BTreeSet<Email> = state.preexisting();
@@ -760,7 +790,7 @@ mod tests {
 
     use super::*;
     use crate::plan::load_text;
-    use crate::state::StepRecord;
+    use crate::state::{Hold, StepRecord};
     use crate::target::{AuthType, Configuration, PlatformUser, SyncResult};
 
     /// `from` ("Basic Auth") is configuration "1", `to` ("OAuth") is "2".
@@ -919,6 +949,88 @@ approval = false
             record("rest", "rest", &["c"], StepPhase::Passed, 20),
         ]);
         (observed(from, users), state)
+    }
+
+    /// The pilot re-opened after a halt: `a` got `from` back and now syncs cleanly over OAuth.
+    fn reopened_pilot(a_attempt: SyncOutcome) -> (Observed, RunState) {
+        let users = vec![
+            user(
+                "a",
+                &["1", "2"],
+                &[
+                    ("1", 150, SyncOutcome::Ok, None),
+                    ("2", 150, a_attempt, None),
+                ],
+            ),
+            user("b", &["2"], &[("2", 150, SyncOutcome::Ok, None)]),
+            user("c", &["1"], &[("1", 150, SyncOutcome::Ok, None)]),
+        ];
+        let pilot = record("pilot", "pilot", &["a", "b"], StepPhase::Verifying, 100);
+        (
+            observed(ConfigurationState::Connected, users),
+            state(vec![pilot]),
+        )
+    }
+
+    #[test]
+    fn a_gate_never_passes_with_a_member_on_both_configurations() {
+        let plan = load(PLAN);
+        let (observed, mut state) = reopened_pilot(SyncOutcome::Ok);
+        let s = schedule(&plan, &observed, &state, 200);
+        assert_eq!(
+            s.next,
+            Action::Disable {
+                step: "pilot".to_owned(),
+                side: Side::From,
+                users: vec![email("a")],
+            }
+        );
+
+        // A hold defers the finishing write, and so the pass.
+        state.hold = Some(Hold {
+            reason: "freeze".to_owned(),
+            by: "cab".to_owned(),
+            at: t(120),
+        });
+        let s = schedule(&plan, &observed, &state, 200);
+        assert!(
+            matches!(&s.next, Action::Wait { reason: WaitReason::Hold, step, .. } if step == "pilot"),
+            "{:?}",
+            s.next
+        );
+
+        // Still on both and not verified yet: the gate waits for them.
+        let (observed, state) = reopened_pilot(SyncOutcome::Throttled);
+        let s = schedule(&plan, &observed, &state, 200);
+        assert!(
+            matches!(
+                &s.next,
+                Action::Wait {
+                    reason: WaitReason::Verification,
+                    ..
+                }
+            ),
+            "{:?}",
+            s.next
+        );
+    }
+
+    #[test]
+    fn an_uncounted_user_back_on_both_configurations_stops_the_gate() {
+        let plan = load(PLAN);
+        let (observed, mut state) = reopened_pilot(SyncOutcome::Error);
+        if let Some(pilot) = state.steps.get_mut("pilot") {
+            pilot.preexisting.insert(email("a"));
+        }
+        let s = schedule(&plan, &observed, &state, 200);
+        let Action::Stop { step, failures, .. } = &s.next else {
+            panic!("{:?}", s.next)
+        };
+        assert_eq!(step, "pilot");
+        assert_eq!(
+            failures.iter().map(|f| f.email.clone()).collect::<Vec<_>>(),
+            [email("a")]
+        );
     }
 
     #[test]

@@ -678,3 +678,46 @@ fn a_from_disconnected_by_someone_else_halts_instead_of_finishing() {
     assert!(inspect["writes"].as_array().expect("writes").is_empty());
     assert_eq!(env.run(["status", "plan.toml"]).code, 3);
 }
+
+#[test]
+fn a_hold_while_a_halted_gate_reopens_defers_its_pass_until_released() {
+    let env = tenant(12, PLAN);
+    let pilot = "ben@contoso.example";
+    assert_eq!(
+        env.run(["sandbox", "deny-access", "tenant.db", pilot]).code,
+        0
+    );
+    let halted = apply(&env, &[]);
+    assert_eq!(halted.code, 3, "{}", halted.transcript());
+    assert_eq!(enabled(&env.inspect())[pilot], ["Basic Auth", "OAuth"]);
+
+    assert_eq!(
+        env.run(["sandbox", "allow-access", "tenant.db", pilot])
+            .code,
+        0
+    );
+    assert_eq!(env.run(["hold", "plan.toml", "--reason", "freeze"]).code, 0);
+    let held = apply(&env, &[]);
+    assert_eq!(held.code, 4, "{}", held.transcript());
+    assert!(
+        last_line(&held).starts_with("waiting: hold pilot "),
+        "{}",
+        held.transcript()
+    );
+    assert!(!held.stdout.contains("gate passed"), "{}", held.stdout);
+    assert_eq!(
+        enabled(&env.inspect())[pilot],
+        ["Basic Auth", "OAuth"],
+        "nothing is written during the hold"
+    );
+
+    assert_eq!(env.run(["release", "plan.toml"]).code, 0);
+    let done = apply(&env, &[]);
+    assert_eq!(done.code, 0, "{}", done.transcript());
+    // (Not `assert_migrated`: the halt gave the pilot user Basic back, so it is disabled twice.)
+    let inspect = env.inspect();
+    for (email, on) in enabled(&inspect) {
+        assert_eq!(on, ["OAuth"], "{email}");
+    }
+    assert_eq!(inspect["violations"], Value::Array(vec![]));
+}
