@@ -1,6 +1,5 @@
 //! The run loop: observe, plan, do one thing, record it, repeat.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -14,8 +13,8 @@ use crate::planner::{self, Action, Inputs, Schedule, Side, StepDetail, WaitReaso
 use crate::report::Reporter;
 use crate::state::{FailingUser, StepPhase, StepRecord, Store, StoreError};
 use crate::target::{
-    AuthType, ConfigurationState, NewConfiguration, Observed, SyncOutcome, Target, TargetError,
-    WriteResult, observe,
+    AuthType, ConfigurationState, NewConfiguration, Observed, Target, TargetError, WriteResult,
+    observe,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -378,7 +377,7 @@ impl<T: Target> Engine<'_, T> {
                 }
             }
             Action::Start { step } => {
-                self.start(&step, schedule, observed, now, digest)?;
+                self.start(&step, schedule, now, digest)?;
                 Ok(None)
             }
             Action::Enable { step, side, users } => {
@@ -531,7 +530,6 @@ impl<T: Target> Engine<'_, T> {
         &mut self,
         step: &str,
         schedule: &Schedule,
-        observed: &Observed,
         now: Timestamp,
         digest: &str,
     ) -> Result<(), EngineError> {
@@ -556,26 +554,12 @@ impl<T: Target> Engine<'_, T> {
                     .flatten()
                     .collect()
             });
-        let from = self.configuration_id(observed, Side::From);
-        let preexisting: BTreeSet<Email> = detail
-            .members
-            .iter()
-            .filter(|m| {
-                observed.user(&m.email).is_some_and(|u| {
-                    from.as_deref().is_some_and(|f| {
-                        u.sync.get(f).is_some_and(|s| {
-                            matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning)
-                        })
-                    })
-                })
-            })
-            .map(|m| m.email.clone())
-            .collect();
         let record = StepRecord {
             id: step.to_owned(),
             batch: detail.step.clone(),
             members: detail.members.iter().map(|m| m.email.clone()).collect(),
-            preexisting,
+            // As the planner classified them from this same reading of the platform.
+            preexisting: detail.preexisting.iter().cloned().collect(),
             phase: StepPhase::Moving,
             phase_at: now,
             started_at: now,

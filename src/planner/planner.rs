@@ -356,11 +356,7 @@ fn move_steps(
                     .iter()
                     .filter(|e| {
                         observed.user(e).is_some_and(|u| {
-                            from_id.is_some_and(|f| {
-                                u.sync.get(f).is_some_and(|s| {
-                                    matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning)
-                                })
-                            })
+                            from_id.is_some_and(|f| preflight::already_failing(u, f))
                         })
                     })
                     .cloned()
@@ -1030,6 +1026,42 @@ approval = false
         assert_eq!(
             failures.iter().map(|f| f.email.clone()).collect::<Vec<_>>(),
             [email("a")]
+        );
+    }
+
+    #[test]
+    fn a_transient_from_error_is_not_a_pre_existing_failure() {
+        let plan = load(PLAN);
+        let from = |outcome, code| [("1", 50, outcome, code)];
+        let users = vec![
+            user(
+                "a",
+                &["1"],
+                &from(SyncOutcome::Error, Some("ErrorServerBusy")),
+            ),
+            user(
+                "b",
+                &["1"],
+                &from(SyncOutcome::Error, Some("ErrorNonExistentMailbox")),
+            ),
+            user("c", &["1"], &from(SyncOutcome::Throttled, None)),
+            user("d", &["1"], &from(SyncOutcome::Warning, None)),
+        ];
+        let observed = observed(ConfigurationState::Connected, users);
+        let s = schedule(&plan, &observed, &RunState::default(), 100);
+        let preexisting: Vec<Vec<Email>> = s
+            .steps
+            .iter()
+            .filter_map(|step| match &step.detail {
+                StepDetail::Move(d) => Some(d.preexisting.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(preexisting, [vec![email("b")], vec![email("d")]]);
+        let failing_before = s.findings.iter().find(|f| f.code == "failing-before");
+        assert_eq!(
+            failing_before.map(|f| f.users.clone()),
+            Some(vec![email("b"), email("d")])
         );
     }
 

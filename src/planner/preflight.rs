@@ -4,7 +4,9 @@ use super::finding::{Finding, Severity};
 use super::membership::Resolution;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector};
-use crate::target::{AuthType, Configuration, ConfigurationState, Observed, SyncOutcome};
+use crate::target::{
+    AuthType, Configuration, ConfigurationState, Observed, PlatformUser, SyncOutcome,
+};
 
 /// What preflight learned, for the planner to use.
 pub(super) struct Preflight<'o> {
@@ -190,12 +192,7 @@ pub(super) fn check<'o>(
         let failing: Vec<Email> = observed
             .users
             .iter()
-            .filter(|u| {
-                u.is_enabled_on(from_id)
-                    && u.sync.get(from_id).is_some_and(|s| {
-                        matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning)
-                    })
-            })
+            .filter(|u| u.is_enabled_on(from_id) && already_failing(u, from_id))
             .map(|u| u.email.clone())
             .collect();
         if !failing.is_empty() {
@@ -242,6 +239,14 @@ pub(super) fn check<'o>(
         findings,
         to: to.filter(|_| adopt),
     }
+}
+
+/// Whether the user's latest `from` attempt is a hard failure: an error or a warning, not
+/// throttling or a transient error (which say "try again", not "this user cannot sync").
+pub(super) fn already_failing(user: &PlatformUser, from: &str) -> bool {
+    user.sync.get(from).is_some_and(|s| {
+        matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning) && !s.is_transient()
+    })
 }
 
 /// The configuration `from` names, when the platform has it only disconnected.
