@@ -578,7 +578,8 @@ fn move_step(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Op
                 return Some(action);
             }
             if state.approved(&id, &record.batch, Some(record.phase_at)) {
-                return hold(inputs, &id).or(Some(Action::Restart { step: id }));
+                // Starting again is a start: its hold, `not_before` and window apply.
+                return not_yet(inputs, &id, detail).or(Some(Action::Restart { step: id }));
             }
             if inputs
                 .run_started
@@ -646,10 +647,19 @@ fn undo(
 
 /// A step not started yet: its approval, the hold, `not_before` and the window decide when.
 fn start(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
-    let now = inputs.now;
     if detail.approval && !inputs.state.approved(id, &detail.step, None) {
         return wait(WaitReason::Approval, id, None, "needs `cutover approve`");
     }
+    not_yet(inputs, id, detail).or_else(|| {
+        Some(Action::Start {
+            step: id.to_owned(),
+        })
+    })
+}
+
+/// Why an approved step may not start (or start again) now: the hold, `not_before`, the window.
+fn not_yet(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
+    let now = inputs.now;
     if let Some(h) = hold(inputs, id) {
         return Some(h);
     }
@@ -676,9 +686,7 @@ fn start(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
             _ => {}
         }
     }
-    Some(Action::Start {
-        step: id.to_owned(),
-    })
+    None
 }
 
 /// Users listed because they are still enabled on `from`.
@@ -786,7 +794,7 @@ mod tests {
 
     use super::*;
     use crate::plan::load_text;
-    use crate::state::{Hold, StepRecord};
+    use crate::state::{Approval, Hold, StepRecord};
     use crate::target::{AuthType, Configuration, PlatformUser, SyncResult};
 
     /// `from` ("Basic Auth") is configuration "1", `to` ("OAuth") is "2".
@@ -1062,6 +1070,64 @@ approval = false
         assert_eq!(
             failing_before.map(|f| f.users.clone()),
             Some(vec![email("b"), email("d")])
+        );
+    }
+
+    #[test]
+    fn a_rolled_back_step_restarts_only_inside_its_window() {
+        // t(0) is Friday 2027-01-15 08:00 UTC.
+        let plan = load(&PLAN.replace(
+            "users = \"remaining\"\n",
+            "users = \"remaining\"\nwindow = \"Sat,Sun 09:00-10:00 UTC\"\n",
+        ));
+        let users = vec![
+            user("a", &["2"], &[("2", 50, SyncOutcome::Ok, None)]),
+            user("b", &["2"], &[("2", 50, SyncOutcome::Ok, None)]),
+            user("c", &["1"], &[("1", 50, SyncOutcome::Ok, None)]),
+        ];
+        let observed = observed(ConfigurationState::Connected, users);
+        let mut state = state(vec![
+            record("pilot", "pilot", &["a", "b"], StepPhase::Passed, 10),
+            record("rest", "rest", &["c"], StepPhase::RolledBack, 100),
+        ]);
+        state.approvals.push(Approval {
+            step: "rest".to_owned(),
+            at: t(200),
+        });
+        let saturday_nine = 25 * 3600;
+        let s = schedule(&plan, &observed, &state, 300);
+        assert_eq!(
+            s.next,
+            Action::Wait {
+                reason: WaitReason::Window,
+                step: "rest".to_owned(),
+                until: Some(t(saturday_nine)),
+                detail: "Sat,Sun 09:00-10:00 UTC".to_owned(),
+            }
+        );
+        let s = schedule(&plan, &observed, &state, saturday_nine + 60);
+        assert_eq!(
+            s.next,
+            Action::Restart {
+                step: "rest".to_owned()
+            }
+        );
+        state.hold = Some(Hold {
+            reason: "freeze".to_owned(),
+            by: "cab".to_owned(),
+            at: t(250),
+        });
+        let s = schedule(&plan, &observed, &state, saturday_nine + 60);
+        assert!(
+            matches!(
+                &s.next,
+                Action::Wait {
+                    reason: WaitReason::Hold,
+                    ..
+                }
+            ),
+            "{:?}",
+            s.next
         );
     }
 
