@@ -336,8 +336,22 @@ fn rollback_moves_the_step_back_and_waits_for_a_new_approval() {
             .code,
         0
     );
+    let status = env.run(["status", "plan.toml"]);
+    assert_eq!(status.code, 3, "{}", status.transcript());
     let approve = env.run(["approve", "plan.toml", "east", "--by", "cab-chair"]);
     assert_eq!(approve.code, 0, "{}", approve.transcript());
+    let status = env.run(["status", "plan.toml"]);
+    assert_eq!(
+        status.code,
+        4,
+        "approved again, the step is no longer halted:\n{}",
+        status.transcript()
+    );
+    assert!(
+        status.stdout.starts_with("plan rollout: in progress"),
+        "{}",
+        status.stdout
+    );
     let done = apply(&env, &[]);
     assert_eq!(done.code, 0, "{}", done.transcript());
     let log = env.run(["log", "plan.toml"]);
