@@ -735,3 +735,40 @@ fn a_hold_while_a_halted_gate_reopens_defers_its_pass_until_released() {
     }
     assert_eq!(inspect["violations"], Value::Array(vec![]));
 }
+
+#[test]
+fn approve_records_a_wave_as_the_planner_names_it_and_only_if_it_exists() {
+    let plan = PLAN.replace("max_size = 12\n", "max_size = 12\napproval = true\n");
+    let env = tenant(30, &plan);
+    let padded = env.run(["approve", "plan.toml", "rest#01"]);
+    assert_eq!(padded.code, 0, "{}", padded.transcript());
+    assert!(
+        padded.stdout.starts_with("approved rest#1 by "),
+        "{}",
+        padded.stdout
+    );
+    let past = env.run(["approve", "plan.toml", "rest#3"]);
+    assert_eq!(past.code, 2, "{}", past.transcript());
+    assert!(
+        past.stderr
+            .contains("no step `rest#3`: `rest` runs in 2 wave(s) (rest#1 to rest#2)"),
+        "{}",
+        past.stderr
+    );
+    for bad in ["rest#0", "rest#x", "east#1", "pilot#1"] {
+        assert_eq!(env.run(["approve", "plan.toml", bad]).code, 2, "{bad}");
+    }
+    assert!(
+        !env.run(["log", "plan.toml"]).stdout.contains("rest#3"),
+        "a refused approval is not recorded"
+    );
+
+    // The approval of `rest#01` counts for rest#1; rest#2 still waits for its own.
+    let run = apply(&env, &[]);
+    assert_eq!(run.code, 4, "{}", run.transcript());
+    assert!(
+        last_line(&run).starts_with("waiting: approval rest#2 "),
+        "{}",
+        run.transcript()
+    );
+}
