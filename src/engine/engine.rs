@@ -27,6 +27,8 @@ pub(crate) enum EngineError {
     DigestMismatch {
         approved: String,
         current: Box<planner::Snapshot>,
+        /// The digest the rollout started with, on a run after its first.
+        started: Option<String>,
     },
     #[error("the plan was edited where the rollout already ran")]
     PlanEdited(Vec<String>),
@@ -133,6 +135,18 @@ impl<T: Target> Engine<'_, T> {
                 if !edits.refused.is_empty() {
                     return Err(EngineError::PlanEdited(edits.refused));
                 }
+                // The approved digest is the one the rollout starts with: checked against the
+                // platform on the first run, against the recorded one on later runs (which need
+                // not repeat it, but may not name another).
+                if let Some(approved) = &self.settings.approved {
+                    if Some(approved) != state.started_digest.as_ref().or(Some(&digest)) {
+                        return Err(EngineError::DigestMismatch {
+                            approved: approved.clone(),
+                            current: Box::new(snapshot),
+                            started: state.started_digest.clone(),
+                        });
+                    }
+                }
                 if edits.unrecorded {
                     let plan_json = serde_json::to_string(self.plan).unwrap_or_default();
                     self.store.accept_plan_change(
@@ -144,14 +158,6 @@ impl<T: Target> Engine<'_, T> {
                     )?;
                 }
                 if state.started_at.is_none() {
-                    if let Some(approved) = &self.settings.approved {
-                        if *approved != digest {
-                            return Err(EngineError::DigestMismatch {
-                                approved: approved.clone(),
-                                current: Box::new(snapshot),
-                            });
-                        }
-                    }
                     let plan_json = serde_json::to_string(self.plan).unwrap_or_default();
                     self.store.start_rollout(
                         now,

@@ -15,6 +15,8 @@ pub(crate) struct RunState {
     pub(crate) started_at: Option<Timestamp>,
     /// The digest checked by `--approved` when the rollout started.
     pub(crate) approved_digest: Option<String>,
+    /// The digest of the plan and platform the rollout started with.
+    pub(crate) started_digest: Option<String>,
     /// Frozen membership of each pilot or batch (by its plan name), in email order.
     pub(crate) batches: BTreeMap<String, Vec<Email>>,
     /// Each started step (by id: `pilot`, `east`, `everyone-else#2`).

@@ -392,19 +392,27 @@ impl Store {
     /// Everything the planner needs, as of now.
     pub(crate) fn load(&self) -> Result<RunState, StoreError> {
         let mut state = RunState::default();
-        type Rollout = (i64, Option<String>, Option<i64>, String, Option<String>);
+        type Rollout = (
+            i64,
+            Option<String>,
+            Option<i64>,
+            String,
+            Option<String>,
+            String,
+        );
         let rollout: Option<Rollout> = self
             .connection
             .query_row(
-                "SELECT started_ms, approved_digest, disconnected_ms, plan, current_plan FROM rollout WHERE id = 1",
+                "SELECT started_ms, approved_digest, disconnected_ms, plan, current_plan, digest FROM rollout WHERE id = 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()
             .map_err(self.db())?;
-        if let Some((started, approved, disconnected, plan, current)) = rollout {
+        if let Some((started, approved, disconnected, plan, current, digest)) = rollout {
             state.started_at = Some(time(started));
             state.approved_digest = approved;
+            state.started_digest = Some(digest);
             state.disconnected_at = disconnected.map(time);
             state.plan_at_start = serde_json::from_str(&plan).ok();
             state.plan_accepted = current
