@@ -232,7 +232,8 @@ impl Store {
         })
     }
 
-    /// Creates a state file atomically: written beside its final name, then renamed.
+    /// Creates a state file atomically: written beside its final name, then moved into place
+    /// unless another process created one meanwhile (then that one is used).
     fn create(path: &Path, plan_name: &str) -> Result<(), StoreError> {
         let dir = path
             .parent()
@@ -242,38 +243,34 @@ impl Store {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("state.db");
-        let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_file(&temporary);
+        let io = |source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let db = |source| StoreError::Database {
             path: path.to_path_buf(),
             source,
         };
-        let result = (|| {
-            let mut connection = Connection::open(&temporary).map_err(db)?;
-            let tx = connection.transaction().map_err(db)?;
-            tx.execute_batch(SCHEMA).map_err(db)?;
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('format_version', ?1)",
-                [FORMAT_VERSION.to_string()],
-            )
-            .map_err(db)?;
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('plan_name', ?1)",
-                [plan_name],
-            )
-            .map_err(db)?;
-            tx.commit().map_err(db)?;
-            drop(connection);
-            if path.exists() {
-                return Ok(());
-            }
-            std::fs::rename(&temporary, path).map_err(|source| StoreError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        })();
-        let _ = std::fs::remove_file(&temporary);
-        result
+        let temporary = tempfile::Builder::new()
+            .prefix(&format!(".{name}.tmp-"))
+            .tempfile_in(dir)
+            .map_err(io)?;
+        let mut connection = Connection::open(temporary.path()).map_err(db)?;
+        let tx = connection.transaction().map_err(db)?;
+        tx.execute_batch(SCHEMA).map_err(db)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('format_version', ?1)",
+            [FORMAT_VERSION.to_string()],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('plan_name', ?1)",
+            [plan_name],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        connection.close().map_err(|(_, source)| db(source))?;
+        install(temporary, path).map_err(io)
     }
 
     fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -842,6 +839,17 @@ impl Store {
     }
 }
 
+/// Moves a new state file into place without ever replacing one: another process may have
+/// created it since we looked, and already opened and locked it. Then the new one is dropped
+/// (and removed) and theirs is used.
+fn install(temporary: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    match temporary.persist_noclobber(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.error),
+    }
+}
+
 fn audit(
     tx: &Transaction<'_>,
     now: Timestamp,
@@ -860,4 +868,34 @@ fn audit(
 
 fn time(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_file_another_run_created_meanwhile_is_never_replaced() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("p.state.db");
+        let now = Timestamp::from_second(1_800_000_000).expect("time");
+        // The first run created the file and holds its lock.
+        let mut first = Store::open_or_create(&path, "p").expect("created");
+        first.lock("apply", "first", now).expect("locked");
+
+        // A second run that found no file wrote its own and now puts it in place.
+        let theirs = tempfile::NamedTempFile::new_in(dir.path()).expect("temporary file");
+        let temporary = theirs.path().to_path_buf();
+        install(theirs, &path).expect("the existing file is used");
+        assert!(!temporary.exists(), "the second file is removed");
+
+        let mut second = Store::open_or_create(&path, "p").expect("opened");
+        assert!(
+            matches!(
+                second.lock("apply", "second", now),
+                Err(StoreError::Locked { .. })
+            ),
+            "the second run sees the first one's lock"
+        );
+    }
 }
