@@ -113,6 +113,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
             } else {
                 resolution.unclaimed_on_from.clone()
             },
+            preexisting: Vec::new(),
         },
         status: StepStatus::Later,
         start: None,
@@ -208,7 +209,7 @@ fn decide(inputs: &Inputs<'_>, steps: &mut [PlannedStep], ids: Ids<'_>) -> Actio
         let action = match &step.detail {
             StepDetail::Connect { .. } => connect(inputs),
             StepDetail::Move(_) => move_step(inputs, step, ids),
-            StepDetail::Disconnect { .. } => disconnect(inputs, ids),
+            StepDetail::Disconnect { .. } => disconnect(inputs, step, ids),
         };
         let Some(action) = action else {
             step.status = StepStatus::Done;
@@ -702,8 +703,9 @@ fn still_on_from(users: Vec<Email>) -> Vec<crate::state::FailingUser> {
         .collect()
 }
 
-/// The final disconnect; `None` once done.
-fn disconnect(inputs: &Inputs<'_>, ids: Ids<'_>) -> Option<Action> {
+/// The final disconnect; `None` once done. Lists in `planned` the pre-existing failures it
+/// excepts.
+fn disconnect(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Option<Action> {
     let Inputs {
         plan,
         observed,
@@ -713,6 +715,40 @@ fn disconnect(inputs: &Inputs<'_>, ids: Ids<'_>) -> Option<Action> {
     } = *inputs;
     if state.disconnected_at.is_some() {
         return None;
+    }
+    // Every `to` user's latest attempt must be clean, except users whose `from` sync was already
+    // failing when their step started: as in a gate, they are listed and hold nothing up,
+    // whether their attempt failed, is transient or has not come yet.
+    let preexisting: BTreeSet<Email> = state.preexisting();
+    let mut excepted = Vec::new();
+    let mut unclean = Vec::new();
+    let mut pending = 0;
+    for user in observed
+        .users
+        .iter()
+        .filter(|u| ids.to.is_some_and(|to| u.is_enabled_on(to)))
+    {
+        let latest = ids.to.and_then(|to| user.sync.get(to));
+        let failure = || crate::state::FailingUser {
+            email: user.email.clone(),
+            outcome: latest.map_or("pending", |s| s.outcome.as_str()).to_owned(),
+            error: latest.and_then(|s| s.error.clone()),
+            at: latest.map(|s| s.at),
+        };
+        match latest {
+            Some(s) if s.outcome == SyncOutcome::Ok => {}
+            _ if preexisting.contains(&user.email) => excepted.push(failure()),
+            Some(s) if s.is_transient() => pending += 1,
+            None => pending += 1,
+            Some(_) => unclean.push(failure()),
+        }
+    }
+    if let StepDetail::Disconnect {
+        preexisting: listed,
+        ..
+    } = &mut planned.detail
+    {
+        *listed = excepted;
     }
     if plan.disconnect.approval && !state.approved("disconnect", "disconnect", None) {
         return wait(
@@ -732,7 +768,7 @@ fn disconnect(inputs: &Inputs<'_>, ids: Ids<'_>) -> Option<Action> {
     {
         return wait(WaitReason::After, "disconnect", Some(quiet_until), "");
     }
-    let (Some(from), Some(to)) = (ids.from, ids.to) else {
+    let (Some(from), Some(_)) = (ids.from, ids.to) else {
         return Some(Action::Finish);
     };
     let stragglers: Vec<Email> = observed
@@ -744,30 +780,9 @@ fn disconnect(inputs: &Inputs<'_>, ids: Ids<'_>) -> Option<Action> {
     if !stragglers.is_empty() {
         return Some(Action::Stop {
             step: "disconnect".to_owned(),
-            reason: format!(
-                "{} user(s) are still enabled on {:?}; add them to a batch (or end the plan with `users = \"remaining\"`) and apply again",
-                stragglers.len(),
-                plan.from.display_name
-            ),
+            reason: stragglers_reason(plan, state, &stragglers),
             failures: still_on_from(stragglers),
         });
-    }
-    let preexisting: BTreeSet<Email> = state.preexisting();
-    let mut unclean = Vec::new();
-    let mut pending = 0;
-    for user in observed.users.iter().filter(|u| u.is_enabled_on(to)) {
-        match user.sync.get(to) {
-            Some(s) if s.outcome == SyncOutcome::Ok => {}
-            Some(s) if s.is_transient() => pending += 1,
-            None => pending += 1,
-            Some(_) if preexisting.contains(&user.email) => {}
-            Some(s) => unclean.push(crate::state::FailingUser {
-                email: user.email.clone(),
-                outcome: s.outcome.as_str().to_owned(),
-                error: s.error.clone(),
-                at: Some(s.at),
-            }),
-        }
     }
     if !unclean.is_empty() {
         return Some(Action::Stop {
@@ -785,6 +800,51 @@ fn disconnect(inputs: &Inputs<'_>, ids: Ids<'_>) -> Option<Action> {
         );
     }
     Some(Action::Disconnect)
+}
+
+/// Why users still on `from` block the disconnect, with the remedy for each kind of straggler:
+/// a user in no step needs a step; a member of a step that already passed was put back on
+/// `from` since, and cutover does not move a user twice.
+fn stragglers_reason(plan: &Plan, state: &RunState, stragglers: &[Email]) -> String {
+    let from = &plan.from.display_name;
+    let to = &plan.to.display_name;
+    let mut passed: BTreeSet<&str> = BTreeSet::new();
+    let mut in_steps = 0;
+    for email in stragglers {
+        if let Some(record) = state.steps.values().find(|r| r.members.contains(email)) {
+            passed.insert(record.id.as_str());
+            in_steps += 1;
+        }
+    }
+    let unclaimed = stragglers.len() - in_steps;
+    let mut remedies = Vec::new();
+    if unclaimed > 0 {
+        let remaining = plan
+            .batches
+            .iter()
+            .find(|b| matches!(b.users, Selector::Remaining));
+        remedies.push(match remaining {
+            Some(batch) => format!(
+                "{unclaimed} in no step (they came after `{}` took the remaining users): add them to a new batch before it",
+                batch.name
+            ),
+            None => format!(
+                "{unclaimed} in no step: add them to a batch (or end the plan with `users = \"remaining\"`)"
+            ),
+        });
+    }
+    if in_steps > 0 {
+        let steps: Vec<String> = passed.iter().map(|s| format!("`{s}`")).collect();
+        remedies.push(format!(
+            "{in_steps} in {}, which already ran, enabled on {from:?} again since: move them by hand (enable {to:?}, then disable {from:?})",
+            steps.join(", ")
+        ));
+    }
+    format!(
+        "{} user(s) are still enabled on {from:?}: {}; then apply again",
+        stragglers.len(),
+        remedies.join("; ")
+    )
 }
 
 #[cfg(test)]
@@ -1126,6 +1186,97 @@ approval = false
                     ..
                 }
             ),
+            "{:?}",
+            s.next
+        );
+    }
+
+    fn disconnect_stop(s: &Schedule) -> (&str, Vec<Email>) {
+        match &s.next {
+            Action::Stop {
+                step,
+                reason,
+                failures,
+            } if step == "disconnect" => {
+                (reason, failures.iter().map(|f| f.email.clone()).collect())
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_straggler_remedy_fits_the_case() {
+        // `c`, of the passed `rest`, was put back on Basic; `d` appeared after `rest` started.
+        let plan = load(PLAN);
+        let (mut observed, state) = migrated(ConfigurationState::Connected);
+        observed.users[2].enabled = vec!["1".to_owned(), "2".to_owned()];
+        observed.users.push(user("d", &["1"], &[]));
+        let s = schedule(&plan, &observed, &state, 100);
+        let (reason, users) = disconnect_stop(&s);
+        assert_eq!(users, [email("c"), email("d")]);
+        assert_eq!(
+            reason,
+            "2 user(s) are still enabled on \"Basic Auth\": 1 in no step (they came after `rest` took the remaining users): add them to a new batch before it; \
+             1 in `rest`, which already ran, enabled on \"Basic Auth\" again since: move them by hand (enable \"OAuth\", then disable \"Basic Auth\"); then apply again"
+        );
+
+        // Without a `remaining` batch, a user in no step needs a batch.
+        let plan = load(&PLAN.replace("users = \"remaining\"", "users = [\"c@x.io\"]"));
+        observed.users[2].enabled = vec!["2".to_owned()];
+        let s = schedule(&plan, &observed, &state, 100);
+        let (reason, users) = disconnect_stop(&s);
+        assert_eq!(users, [email("d")]);
+        assert_eq!(
+            reason,
+            "1 user(s) are still enabled on \"Basic Auth\": 1 in no step: add them to a batch (or end the plan with `users = \"remaining\"`); then apply again"
+        );
+    }
+
+    #[test]
+    fn pre_existing_failures_are_listed_and_do_not_hold_the_disconnect() {
+        let plan = load(PLAN);
+        let (mut observed, mut state) = migrated(ConfigurationState::Connected);
+        // `a` never synced over OAuth, `b` got a transient error, `c` a hard one: all three were
+        // failing over Basic when their step started.
+        observed.users[0].sync.clear();
+        observed.users[1] = user(
+            "b",
+            &["2"],
+            &[("2", 50, SyncOutcome::Error, Some("ErrorServerBusy"))],
+        );
+        observed.users[2] = user(
+            "c",
+            &["2"],
+            &[("2", 50, SyncOutcome::Error, Some("ErrorNonExistentMailbox"))],
+        );
+        for record in state.steps.values_mut() {
+            record.preexisting = record.members.iter().cloned().collect();
+        }
+        let s = schedule(&plan, &observed, &state, 100);
+        assert_eq!(s.next, Action::Disconnect);
+        let listed = s.steps.iter().find_map(|step| match &step.detail {
+            StepDetail::Disconnect { preexisting, .. } => Some(preexisting.clone()),
+            _ => None,
+        });
+        let listed: Vec<(Email, String)> = listed
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| (f.email, f.outcome))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (email("a"), "pending".to_owned()),
+                (email("b"), "error".to_owned()),
+                (email("c"), "error".to_owned()),
+            ]
+        );
+
+        // Anyone else not yet clean still holds it.
+        state.steps.values_mut().for_each(|r| r.preexisting.clear());
+        let s = schedule(&plan, &observed, &state, 100);
+        assert!(
+            matches!(&s.next, Action::Stop { step, .. } if step == "disconnect"),
             "{:?}",
             s.next
         );
