@@ -505,15 +505,13 @@ fn move_step(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Op
                         // Everyone the gate counts is clean, so these are users it does not count
                         // (already failing over `from` when the step started), enabled on `from`
                         // again by hand. cutover will not move a user it cannot verify.
+                        let (from_name, to_name) =
+                            (&inputs.plan.from.display_name, &inputs.plan.to.display_name);
                         Action::Stop {
                             step: id.clone(),
                             reason: format!(
-                                "{} user(s) whose {:?} sync was failing before the step are enabled on both {:?} and {:?}, and the gate cannot verify them; disable {:?} for them on the platform, then apply again",
+                                "{} user(s) whose {from_name:?} sync was failing before the step are enabled on both {from_name:?} and {to_name:?}, and the gate cannot verify them; disable {from_name:?} for them on the platform, then apply again",
                                 on_both.len(),
-                                inputs.plan.from.display_name,
-                                inputs.plan.from.display_name,
-                                inputs.plan.to.display_name,
-                                inputs.plan.from.display_name,
                             ),
                             failures: still_on_from(on_both),
                         }
@@ -803,16 +801,16 @@ fn disconnect(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> O
 }
 
 /// Why users still on `from` block the disconnect, with the remedy for each kind of straggler:
-/// a user in no step needs a step; a member of a step that already passed was put back on
-/// `from` since, and cutover does not move a user twice.
+/// a user in no step needs a step; a member of a step that already ran was put back on `from`
+/// since, and cutover does not move a user twice.
 fn stragglers_reason(plan: &Plan, state: &RunState, stragglers: &[Email]) -> String {
     let from = &plan.from.display_name;
     let to = &plan.to.display_name;
-    let mut passed: BTreeSet<&str> = BTreeSet::new();
+    let mut ran: BTreeSet<&str> = BTreeSet::new();
     let mut in_steps = 0;
     for email in stragglers {
         if let Some(record) = state.steps.values().find(|r| r.members.contains(email)) {
-            passed.insert(record.id.as_str());
+            ran.insert(record.id.as_str());
             in_steps += 1;
         }
     }
@@ -834,7 +832,7 @@ fn stragglers_reason(plan: &Plan, state: &RunState, stragglers: &[Email]) -> Str
         });
     }
     if in_steps > 0 {
-        let steps: Vec<String> = passed.iter().map(|s| format!("`{s}`")).collect();
+        let steps: Vec<String> = ran.iter().map(|s| format!("`{s}`")).collect();
         remedies.push(format!(
             "{in_steps} in {}, which already ran, enabled on {from:?} again since: move them by hand (enable {to:?}, then disable {from:?})",
             steps.join(", ")
