@@ -251,10 +251,14 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        let temporary = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp-"))
-            .tempfile_in(dir)
-            .map_err(io)?;
+        let prefix = format!(".{name}.tmp-");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        // The mode SQLite gives a database it creates (tempfile's default is owner-only), so
+        // the file and its WAL are shared as they always were.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let temporary = builder.tempfile_in(dir).map_err(io)?;
         let mut connection = Connection::open(temporary.path()).map_err(db)?;
         let tx = connection.transaction().map_err(db)?;
         tx.execute_batch(SCHEMA).map_err(db)?;
@@ -897,5 +901,23 @@ mod tests {
             ),
             "the second run sees the first one's lock"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_state_file_gets_the_mode_sqlite_gives_a_new_database() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mode = |name: &str| {
+            std::fs::metadata(dir.path().join(name))
+                .expect("metadata")
+                .permissions()
+                .mode()
+        };
+        Store::open_or_create(&dir.path().join("p.state.db"), "p").expect("created");
+        Connection::open(dir.path().join("plain.db"))
+            .and_then(|c| c.execute_batch("CREATE TABLE t (x)"))
+            .expect("a plain database");
+        assert_eq!(mode("p.state.db"), mode("plain.db"));
     }
 }
