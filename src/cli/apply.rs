@@ -141,7 +141,20 @@ pub(crate) fn run(
     let _ = store.unlock();
     let outcome = match result {
         Ok(Ok(outcome)) => outcome,
-        Ok(Err(EngineError::DigestMismatch { approved, current })) => {
+        Ok(Err(EngineError::DigestMismatch {
+            approved,
+            started: Some(started),
+            ..
+        })) => {
+            out.stderr(&format!(
+                "error: the approved digest {approved} does not match the digest this rollout started with ({started}); nothing was changed\n\
+                 a run after the first need not repeat --approved; if it does, it must name the digest the rollout started with\n"
+            ));
+            return Exit::Invalid;
+        }
+        Ok(Err(EngineError::DigestMismatch {
+            approved, current, ..
+        })) => {
             out.stderr(&format!(
                 "error: the approved digest {approved} does not match this plan and platform ({}); nothing was changed\n",
                 current.digest()

@@ -208,6 +208,7 @@ fn execute(command: SandboxCommand, clock: Clock, out: &Output) -> Result<Exit, 
                 }
                 .to_string()
             })?;
+            found.check_users(users).map_err(|e| e.to_string())?;
             let options = ScenarioOptions {
                 users,
                 sync_interval_ms: sync_interval,

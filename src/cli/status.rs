@@ -78,10 +78,13 @@ pub(crate) fn run(
         // `status` reads; it does not ask Graph (monitoring polls it often).
         mailboxes: None,
     });
-    let halted = state
-        .steps
-        .values()
-        .find(|s| matches!(s.phase, StepPhase::Halted | StepPhase::RolledBack));
+    // A halted step stays halted until a re-run re-opens its gate; a rolled-back one until it
+    // is approved again (then it is waiting to start again, or starting).
+    let halted = state.steps.values().find(|s| match s.phase {
+        StepPhase::Halted => true,
+        StepPhase::RolledBack => !state.approved(&s.id, &s.batch, Some(s.phase_at)),
+        _ => false,
+    });
     let (label, exit) = match (&schedule.next, halted) {
         (Action::Finish, _) => ("done", Exit::Done),
         (Action::Stop { .. }, _) => ("halted", Exit::Halted),

@@ -133,6 +133,7 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                 after,
                 approval,
                 stragglers,
+                preexisting,
             } => {
                 let _ = writeln!(
                     out,
@@ -162,6 +163,18 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                         out,
                         "- Blocked by {} user(s) in no step: {}",
                         stragglers.len(),
+                        users.join(", ")
+                    );
+                }
+                if !preexisting.is_empty() {
+                    let users: Vec<String> = preexisting
+                        .iter()
+                        .map(|f| format!("`{}`", f.email))
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "- Not blocking: {} pre-existing failure(s): {}",
+                        preexisting.len(),
                         users.join(", ")
                     );
                 }

@@ -146,6 +146,7 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                 after,
                 approval,
                 stragglers,
+                preexisting,
             } => {
                 let _ = writeln!(
                     out,
@@ -168,6 +169,17 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                         stragglers.len(),
                         fold(
                             stragglers.iter().map(ToString::to_string).collect(),
+                            dry.full
+                        )
+                    );
+                }
+                if !preexisting.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "{INDENT}not blocking: {} pre-existing failure(s): {}",
+                        preexisting.len(),
+                        fold(
+                            preexisting.iter().map(|f| f.email.to_string()).collect(),
                             dry.full
                         )
                     );

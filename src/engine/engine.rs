@@ -1,6 +1,5 @@
 //! The run loop: observe, plan, do one thing, record it, repeat.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -15,8 +14,8 @@ use crate::precheck::{MailboxAccess, MailboxCheck};
 use crate::report::Reporter;
 use crate::state::{FailingUser, StepPhase, StepRecord, Store, StoreError};
 use crate::target::{
-    AuthType, ConfigurationState, NewConfiguration, Observed, SyncOutcome, Target, TargetError,
-    WriteResult, observe,
+    AuthType, ConfigurationState, NewConfiguration, Observed, Target, TargetError, WriteResult,
+    observe,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +28,8 @@ pub(crate) enum EngineError {
     DigestMismatch {
         approved: String,
         current: Box<planner::Snapshot>,
+        /// The digest the rollout started with, on a run after its first.
+        started: Option<String>,
     },
     #[error("the plan was edited where the rollout already ran")]
     PlanEdited(Vec<String>),
@@ -185,6 +186,18 @@ impl<T: Target> Engine<'_, T> {
                 if !edits.refused.is_empty() {
                     return Err(EngineError::PlanEdited(edits.refused));
                 }
+                // The approved digest is the one the rollout starts with: checked against the
+                // platform on the first run, against the recorded one on later runs (which need
+                // not repeat it, but may not name another).
+                if let Some(approved) = &self.settings.approved {
+                    if Some(approved) != state.started_digest.as_ref().or(Some(&digest)) {
+                        return Err(EngineError::DigestMismatch {
+                            approved: approved.clone(),
+                            current: Box::new(snapshot),
+                            started: state.started_digest.clone(),
+                        });
+                    }
+                }
                 if edits.unrecorded {
                     let plan_json = serde_json::to_string(self.plan).unwrap_or_default();
                     self.store.accept_plan_change(
@@ -196,14 +209,6 @@ impl<T: Target> Engine<'_, T> {
                     )?;
                 }
                 if state.started_at.is_none() {
-                    if let Some(approved) = &self.settings.approved {
-                        if *approved != digest {
-                            return Err(EngineError::DigestMismatch {
-                                approved: approved.clone(),
-                                current: Box::new(snapshot),
-                            });
-                        }
-                    }
                     let plan_json = serde_json::to_string(self.plan).unwrap_or_default();
                     self.store.start_rollout(
                         now,
@@ -517,7 +522,7 @@ impl<T: Target> Engine<'_, T> {
                 }
             }
             Action::Start { step } => {
-                self.start(&step, schedule, observed, now, digest)?;
+                self.start(&step, schedule, now, digest)?;
                 Ok(None)
             }
             Action::Enable { step, side, users } => {
@@ -670,7 +675,6 @@ impl<T: Target> Engine<'_, T> {
         &mut self,
         step: &str,
         schedule: &Schedule,
-        observed: &Observed,
         now: Timestamp,
         digest: &str,
     ) -> Result<(), EngineError> {
@@ -695,21 +699,6 @@ impl<T: Target> Engine<'_, T> {
                     .flatten()
                     .collect()
             });
-        let from = self.configuration_id(observed, Side::From);
-        let preexisting: BTreeSet<Email> = detail
-            .members
-            .iter()
-            .filter(|m| {
-                observed.user(&m.email).is_some_and(|u| {
-                    from.as_deref().is_some_and(|f| {
-                        u.sync.get(f).is_some_and(|s| {
-                            matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning)
-                        })
-                    })
-                })
-            })
-            .map(|m| m.email.clone())
-            .collect();
         // With `on_denied = "skip"`, members whose mailbox the OAuth app may not open stay on
         // `from`, out of the step (the planner already stopped a blocking plan).
         let (skipped, members): (Vec<Email>, Vec<Email>) = detail
@@ -720,8 +709,14 @@ impl<T: Target> Engine<'_, T> {
         let record = StepRecord {
             id: step.to_owned(),
             batch: detail.step.clone(),
+            // As the planner classified them from this same reading of the platform.
+            preexisting: detail
+                .preexisting
+                .iter()
+                .filter(|e| members.contains(e))
+                .cloned()
+                .collect(),
             members,
-            preexisting,
             phase: StepPhase::Moving,
             phase_at: now,
             started_at: now,

@@ -6,7 +6,9 @@ use crate::plan::grammar::Email;
 use crate::plan::{OnDenied, Plan, Selector};
 use crate::precheck::MailboxAccess;
 use crate::state::RunState;
-use crate::target::{AuthType, Configuration, ConfigurationState, Observed, SyncOutcome};
+use crate::target::{
+    AuthType, Configuration, ConfigurationState, Observed, PlatformUser, SyncOutcome,
+};
 
 /// What preflight learned, for the planner to use.
 pub(super) struct Preflight<'o> {
@@ -24,7 +26,7 @@ pub(super) fn check<'o>(
     let from = observed.configuration(&plan.from.display_name);
     let to = observed.configuration(&plan.to.display_name);
 
-    match from {
+    match from.or_else(|| disconnected_from(plan, observed)) {
         None => findings.push(
             Finding::new(
                 Severity::Blocking,
@@ -197,12 +199,7 @@ pub(super) fn check<'o>(
         let failing: Vec<Email> = observed
             .users
             .iter()
-            .filter(|u| {
-                u.is_enabled_on(from_id)
-                    && u.sync.get(from_id).is_some_and(|s| {
-                        matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning)
-                    })
-            })
+            .filter(|u| u.is_enabled_on(from_id) && already_failing(u, from_id))
             .map(|u| u.email.clone())
             .collect();
         if !failing.is_empty() {
@@ -249,6 +246,27 @@ pub(super) fn check<'o>(
         findings,
         to: to.filter(|_| adopt),
     }
+}
+
+/// Whether the user's latest `from` attempt is a hard failure: an error or a warning, not
+/// throttling or a transient error (which say "try again", not "this user cannot sync").
+pub(super) fn already_failing(user: &PlatformUser, from: &str) -> bool {
+    user.sync.get(from).is_some_and(|s| {
+        matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning) && !s.is_transient()
+    })
+}
+
+/// The configuration `from` names, when the platform has it only disconnected.
+pub(super) fn disconnected_from<'o>(
+    plan: &Plan,
+    observed: &'o Observed,
+) -> Option<&'o Configuration> {
+    observed.configurations.iter().find(|c| {
+        c.state == ConfigurationState::Disconnected
+            && c.display_name
+                .trim()
+                .eq_ignore_ascii_case(plan.from.display_name.trim())
+    })
 }
 
 pub(super) fn describe_selector(selector: &Selector) -> String {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{Action, Finding, GateReading};
 use crate::plan::grammar::{Email, PlanDuration, StartTime, Window};
 use crate::plan::{Gate, StepKind};
-use crate::state::StepPhase;
+use crate::state::{FailingUser, StepPhase};
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Schedule {
@@ -63,6 +63,9 @@ pub(crate) enum StepDetail {
         approval: bool,
         /// Users still enabled on `from` who are in no step: they block it.
         stragglers: Vec<Email>,
+        /// `to` users not syncing cleanly whose `from` sync was already failing when their step
+        /// started: listed, not blocking. Known once the disconnect is the next step.
+        preexisting: Vec<FailingUser>,
     },
 }
 

@@ -20,6 +20,12 @@ pub(crate) enum SandboxError {
     Exists { path: PathBuf },
     #[error("unknown sandbox scenario `{name}`; scenarios: {known}")]
     UnknownScenario { name: String, known: String },
+    #[error("the `{scenario}` scenario needs at least {min} users (--users {requested} was given)")]
+    TooFewUsers {
+        scenario: &'static str,
+        min: usize,
+        requested: usize,
+    },
     #[error("no user {email} in the sandbox")]
     NoSuchUser { email: String },
     #[error("no configuration {name:?} in the sandbox")]

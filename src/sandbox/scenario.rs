@@ -3,7 +3,7 @@
 //! The same scenario and options always give the same tenant (users, attributes, assignments,
 //! faults), so a quick start, a README walk-through and a test all see the same thing.
 
-use super::Fault;
+use super::{Fault, SandboxError};
 use crate::target::{AuthType, ConfigurationState};
 
 /// Options of `cutover sandbox init`.
@@ -16,6 +16,8 @@ pub(crate) struct ScenarioOptions {
 pub(crate) struct Scenario {
     pub(crate) name: &'static str,
     pub(crate) description: &'static str,
+    /// The fewest users that make this tenant what its description says.
+    pub(crate) min_users: usize,
     build: fn(&mut Tenant),
 }
 
@@ -23,16 +25,19 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "demo",
         description: "48 users on a connected \"Basic Auth\" configuration, two slots, no faults",
+        min_users: 2,
         build: |_| {},
     },
     Scenario {
         name: "single-slot",
         description: "the demo tenant with only one configuration slot (support has not added a second)",
+        min_users: 2,
         build: |t| t.slots = 1,
     },
     Scenario {
         name: "part-migrated",
         description: "an \"OAuth\" configuration already connected by hand; some users on it, some on both, two on neither",
+        min_users: 21,
         build: |t| {
             t.configurations.push(ConfigurationSpec::oauth(
                 "OAuth",
@@ -53,13 +58,17 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "messy",
         description: "users already failing under Basic (mailboxes gone, a non-primary email), users on no configuration, remote staff in no location batch",
+        min_users: 45,
         build: |t| {
-            for i in [5, 23] {
-                let email = t.users[i].email.clone();
-                t.faults.push((Fault::MailboxGone, email));
+            for (i, fault) in [
+                (5, Fault::MailboxGone),
+                (23, Fault::MailboxGone),
+                (31, Fault::NotPrimary),
+            ] {
+                if let Some(user) = t.users.get(i) {
+                    t.faults.push((fault, user.email.clone()));
+                }
             }
-            let email = t.users[31].email.clone();
-            t.faults.push((Fault::NotPrimary, email));
             for user in t.users.iter_mut().skip(40).take(2) {
                 user.enabled = vec![];
             }
@@ -71,6 +80,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "access-policy",
         description: "the demo tenant whose OAuth app's application access policy leaves out four mailboxes (OAuth syncs for them are denied)",
+        min_users: 34,
         build: |t| {
             for i in [7, 20, 26, 33] {
                 if let Some(user) = t.users.get(i) {
@@ -82,6 +92,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "wrong-tenant",
         description: "an \"OAuth\" configuration made by hand for another tenant (fabrikam.onmicrosoft.com), never authorized",
+        min_users: 2,
         build: |t| {
             t.configurations.push(ConfigurationSpec::oauth(
                 "OAuth",
@@ -105,9 +116,21 @@ impl Scenario {
             .join(", ")
     }
 
-    /// The tenant this scenario describes.
+    /// Refuses a user count too small for this scenario.
+    pub(crate) fn check_users(&self, users: Option<usize>) -> Result<(), SandboxError> {
+        match users {
+            Some(requested) if requested < self.min_users => Err(SandboxError::TooFewUsers {
+                scenario: self.name,
+                min: self.min_users,
+                requested,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The tenant this scenario describes (with at least its minimum of users).
     pub(crate) fn tenant(&self, options: ScenarioOptions) -> Tenant {
-        let count = options.users.unwrap_or(48).max(2);
+        let count = options.users.unwrap_or(48).max(self.min_users);
         let mut tenant = Tenant {
             slots: 2,
             sync_interval_ms: options.sync_interval_ms.unwrap_or(2_000),
@@ -333,5 +356,34 @@ mod tests {
                 .collect::<std::collections::HashSet<_>>()
         });
         assert_eq!(big.map(|s| s.len()), Some(5_000));
+    }
+
+    #[test]
+    fn every_scenario_builds_at_its_minimum_and_refuses_fewer() {
+        for scenario in SCENARIOS {
+            let min = scenario.min_users;
+            assert!(scenario.check_users(Some(min)).is_ok(), "{}", scenario.name);
+            assert!(scenario.check_users(None).is_ok(), "{}", scenario.name);
+            let refused = scenario
+                .check_users(Some(min - 1))
+                .map_err(|e| e.to_string());
+            assert_eq!(
+                refused,
+                Err(format!(
+                    "the `{}` scenario needs at least {min} users (--users {} was given)",
+                    scenario.name,
+                    min - 1
+                ))
+            );
+            for users in [0, 1, min - 1, min] {
+                let tenant = scenario.tenant(ScenarioOptions {
+                    users: Some(users),
+                    ..Default::default()
+                });
+                assert_eq!(tenant.users.len(), min.max(users), "{}", scenario.name);
+            }
+        }
+        let messy = Scenario::find("messy").map(|s| s.tenant(ScenarioOptions::default()));
+        assert_eq!(messy.map(|t| t.faults.len()), Some(3));
     }
 }

@@ -15,6 +15,8 @@ pub(crate) struct RunState {
     pub(crate) started_at: Option<Timestamp>,
     /// The digest checked by `--approved` when the rollout started.
     pub(crate) approved_digest: Option<String>,
+    /// The digest of the plan and platform the rollout started with.
+    pub(crate) started_digest: Option<String>,
     /// Frozen membership of each pilot or batch (by its plan name), in email order.
     pub(crate) batches: BTreeMap<String, Vec<Email>>,
     /// Each started step (by id: `pilot`, `east`, `everyone-else#2`).
@@ -22,6 +24,9 @@ pub(crate) struct RunState {
     pub(crate) approvals: Vec<Approval>,
     pub(crate) hold: Option<Hold>,
     pub(crate) disconnected_at: Option<Timestamp>,
+    /// When cutover last journaled a disconnect of `from`, whatever its outcome: only then can a
+    /// `from` the platform shows disconnected be this rollout's own disconnect.
+    pub(crate) disconnect_sent: Option<Timestamp>,
     /// The plan's canonical form when the rollout started.
     pub(crate) plan_at_start: Option<serde_json::Value>,
     /// The plan as last accepted (edits to future steps are accepted and recorded).

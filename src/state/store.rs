@@ -232,7 +232,8 @@ impl Store {
         })
     }
 
-    /// Creates a state file atomically: written beside its final name, then renamed.
+    /// Creates a state file atomically: written beside its final name, then moved into place
+    /// unless another process created one meanwhile (then that one is used).
     fn create(path: &Path, plan_name: &str) -> Result<(), StoreError> {
         let dir = path
             .parent()
@@ -242,38 +243,38 @@ impl Store {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("state.db");
-        let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_file(&temporary);
+        let io = |source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let db = |source| StoreError::Database {
             path: path.to_path_buf(),
             source,
         };
-        let result = (|| {
-            let mut connection = Connection::open(&temporary).map_err(db)?;
-            let tx = connection.transaction().map_err(db)?;
-            tx.execute_batch(SCHEMA).map_err(db)?;
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('format_version', ?1)",
-                [FORMAT_VERSION.to_string()],
-            )
-            .map_err(db)?;
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('plan_name', ?1)",
-                [plan_name],
-            )
-            .map_err(db)?;
-            tx.commit().map_err(db)?;
-            drop(connection);
-            if path.exists() {
-                return Ok(());
-            }
-            std::fs::rename(&temporary, path).map_err(|source| StoreError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        })();
-        let _ = std::fs::remove_file(&temporary);
-        result
+        let prefix = format!(".{name}.tmp-");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        // The mode SQLite gives a database it creates (tempfile's default is owner-only), so
+        // the file and its WAL are shared as they always were.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let temporary = builder.tempfile_in(dir).map_err(io)?;
+        let mut connection = Connection::open(temporary.path()).map_err(db)?;
+        let tx = connection.transaction().map_err(db)?;
+        tx.execute_batch(SCHEMA).map_err(db)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('format_version', ?1)",
+            [FORMAT_VERSION.to_string()],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('plan_name', ?1)",
+            [plan_name],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        connection.close().map_err(|(_, source)| db(source))?;
+        install(temporary, path).map_err(io)
     }
 
     fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -392,19 +393,27 @@ impl Store {
     /// Everything the planner needs, as of now.
     pub(crate) fn load(&self) -> Result<RunState, StoreError> {
         let mut state = RunState::default();
-        type Rollout = (i64, Option<String>, Option<i64>, String, Option<String>);
+        type Rollout = (
+            i64,
+            Option<String>,
+            Option<i64>,
+            String,
+            Option<String>,
+            String,
+        );
         let rollout: Option<Rollout> = self
             .connection
             .query_row(
-                "SELECT started_ms, approved_digest, disconnected_ms, plan, current_plan FROM rollout WHERE id = 1",
+                "SELECT started_ms, approved_digest, disconnected_ms, plan, current_plan, digest FROM rollout WHERE id = 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()
             .map_err(self.db())?;
-        if let Some((started, approved, disconnected, plan, current)) = rollout {
+        if let Some((started, approved, disconnected, plan, current, digest)) = rollout {
             state.started_at = Some(time(started));
             state.approved_digest = approved;
+            state.started_digest = Some(digest);
             state.disconnected_at = disconnected.map(time);
             state.plan_at_start = serde_json::from_str(&plan).ok();
             state.plan_accepted = current
@@ -506,6 +515,15 @@ impl Store {
                 .map_err(self.db())?;
             state.approvals = rows.collect::<Result<_, _>>().map_err(self.db())?;
         }
+        state.disconnect_sent = self
+            .connection
+            .query_row(
+                "SELECT MAX(at_ms) FROM journal WHERE action = 'disconnect'",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map_err(self.db())?
+            .map(time);
         state.hold = self
             .connection
             .query_row("SELECT reason, by, at_ms FROM holds WHERE released_ms IS NULL ORDER BY id DESC LIMIT 1", [], |r| {
@@ -825,6 +843,17 @@ impl Store {
     }
 }
 
+/// Moves a new state file into place without ever replacing one: another process may have
+/// created it since we looked, and already opened and locked it. Then the new one is dropped
+/// (and removed) and theirs is used.
+fn install(temporary: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    match temporary.persist_noclobber(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.error),
+    }
+}
+
 fn audit(
     tx: &Transaction<'_>,
     now: Timestamp,
@@ -843,4 +872,52 @@ fn audit(
 
 fn time(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_file_another_run_created_meanwhile_is_never_replaced() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("p.state.db");
+        let now = Timestamp::from_second(1_800_000_000).expect("time");
+        // The first run created the file and holds its lock.
+        let mut first = Store::open_or_create(&path, "p").expect("created");
+        first.lock("apply", "first", now).expect("locked");
+
+        // A second run that found no file wrote its own and now puts it in place.
+        let theirs = tempfile::NamedTempFile::new_in(dir.path()).expect("temporary file");
+        let temporary = theirs.path().to_path_buf();
+        install(theirs, &path).expect("the existing file is used");
+        assert!(!temporary.exists(), "the second file is removed");
+
+        let mut second = Store::open_or_create(&path, "p").expect("opened");
+        assert!(
+            matches!(
+                second.lock("apply", "second", now),
+                Err(StoreError::Locked { .. })
+            ),
+            "the second run sees the first one's lock"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_state_file_gets_the_mode_sqlite_gives_a_new_database() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mode = |name: &str| {
+            std::fs::metadata(dir.path().join(name))
+                .expect("metadata")
+                .permissions()
+                .mode()
+        };
+        Store::open_or_create(&dir.path().join("p.state.db"), "p").expect("created");
+        Connection::open(dir.path().join("plain.db"))
+            .and_then(|c| c.execute_batch("CREATE TABLE t (x)"))
+            .expect("a plain database");
+        assert_eq!(mode("p.state.db"), mode("plain.db"));
+    }
 }

@@ -336,8 +336,22 @@ fn rollback_moves_the_step_back_and_waits_for_a_new_approval() {
             .code,
         0
     );
+    let status = env.run(["status", "plan.toml"]);
+    assert_eq!(status.code, 3, "{}", status.transcript());
     let approve = env.run(["approve", "plan.toml", "east", "--by", "cab-chair"]);
     assert_eq!(approve.code, 0, "{}", approve.transcript());
+    let status = env.run(["status", "plan.toml"]);
+    assert_eq!(
+        status.code,
+        4,
+        "approved again, the step is no longer halted:\n{}",
+        status.transcript()
+    );
+    assert!(
+        status.stdout.starts_with("plan rollout: in progress"),
+        "{}",
+        status.stdout
+    );
     let done = apply(&env, &[]);
     assert_eq!(done.code, 0, "{}", done.transcript());
     let log = env.run(["log", "plan.toml"]);
@@ -649,4 +663,112 @@ fn a_hold_freezes_the_rollout_until_released() {
     );
     assert_eq!(env.run(["release", "plan.toml"]).code, 0);
     assert_eq!(apply(&env, &[]).code, 0);
+}
+
+#[test]
+fn a_from_disconnected_by_someone_else_halts_instead_of_finishing() {
+    let env = tenant(12, PLAN);
+    let sandbox = rusqlite::Connection::open(env.path().join("tenant.db")).expect("sandbox");
+    sandbox
+        .execute(
+            "UPDATE configurations SET state = 'disconnected' WHERE display_name = 'Basic Auth'",
+            [],
+        )
+        .expect("disconnect Basic by hand");
+    drop(sandbox);
+
+    let run = apply(&env, &[]);
+    assert_eq!(run.code, 3, "{}", run.transcript());
+    assert!(
+        run.stdout.contains("HALTED at preflight")
+            && run
+                .stdout
+                .contains("\"Basic Auth\" is disconnected, not connected"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("done"), "{}", run.stdout);
+    let inspect = env.inspect();
+    assert!(inspect["writes"].as_array().expect("writes").is_empty());
+    assert_eq!(env.run(["status", "plan.toml"]).code, 3);
+}
+
+#[test]
+fn a_hold_while_a_halted_gate_reopens_defers_its_pass_until_released() {
+    let env = tenant(12, PLAN);
+    let pilot = "ben@contoso.example";
+    assert_eq!(
+        env.run(["sandbox", "deny-access", "tenant.db", pilot]).code,
+        0
+    );
+    let halted = apply(&env, &[]);
+    assert_eq!(halted.code, 3, "{}", halted.transcript());
+    assert_eq!(enabled(&env.inspect())[pilot], ["Basic Auth", "OAuth"]);
+
+    assert_eq!(
+        env.run(["sandbox", "allow-access", "tenant.db", pilot])
+            .code,
+        0
+    );
+    assert_eq!(env.run(["hold", "plan.toml", "--reason", "freeze"]).code, 0);
+    let held = apply(&env, &[]);
+    assert_eq!(held.code, 4, "{}", held.transcript());
+    assert!(
+        last_line(&held).starts_with("waiting: hold pilot "),
+        "{}",
+        held.transcript()
+    );
+    assert!(!held.stdout.contains("gate passed"), "{}", held.stdout);
+    assert_eq!(
+        enabled(&env.inspect())[pilot],
+        ["Basic Auth", "OAuth"],
+        "nothing is written during the hold"
+    );
+
+    assert_eq!(env.run(["release", "plan.toml"]).code, 0);
+    let done = apply(&env, &[]);
+    assert_eq!(done.code, 0, "{}", done.transcript());
+    // (Not `assert_migrated`: the halt gave the pilot user Basic back, so it is disabled twice.)
+    let inspect = env.inspect();
+    for (email, on) in enabled(&inspect) {
+        assert_eq!(on, ["OAuth"], "{email}");
+    }
+    assert_eq!(inspect["violations"], Value::Array(vec![]));
+}
+
+#[test]
+fn approve_records_a_wave_as_the_planner_names_it_and_only_if_it_exists() {
+    let plan = PLAN.replace("max_size = 12\n", "max_size = 12\napproval = true\n");
+    let env = tenant(30, &plan);
+    let padded = env.run(["approve", "plan.toml", "rest#01"]);
+    assert_eq!(padded.code, 0, "{}", padded.transcript());
+    assert!(
+        padded.stdout.starts_with("approved rest#1 by "),
+        "{}",
+        padded.stdout
+    );
+    let past = env.run(["approve", "plan.toml", "rest#3"]);
+    assert_eq!(past.code, 2, "{}", past.transcript());
+    assert!(
+        past.stderr
+            .contains("no step `rest#3`: `rest` runs in 2 wave(s) (rest#1 to rest#2)"),
+        "{}",
+        past.stderr
+    );
+    for bad in ["rest#0", "rest#x", "east#1", "pilot#1"] {
+        assert_eq!(env.run(["approve", "plan.toml", bad]).code, 2, "{bad}");
+    }
+    assert!(
+        !env.run(["log", "plan.toml"]).stdout.contains("rest#3"),
+        "a refused approval is not recorded"
+    );
+
+    // The approval of `rest#01` counts for rest#1; rest#2 still waits for its own.
+    let run = apply(&env, &[]);
+    assert_eq!(run.code, 4, "{}", run.transcript());
+    assert!(
+        last_line(&run).starts_with("waiting: approval rest#2 "),
+        "{}",
+        run.transcript()
+    );
 }

@@ -168,3 +168,36 @@ fn edits_to_future_steps_are_accepted_and_edits_to_finished_ones_refused() {
     let done = apply(&env, &[]);
     assert_eq!(done.code, 0, "{}", done.transcript());
 }
+
+#[test]
+fn a_later_run_may_repeat_the_approved_digest_but_not_name_another() {
+    let env = TestEnv::new()
+        .sandbox("demo", 20, "40ms")
+        .file("plan.toml", PLAN);
+    let approved = digest(&env);
+    let run = apply(&env, &["--approved", &approved]);
+    assert_eq!(run.code, 4, "{}", run.transcript());
+
+    // The pilot moved: a dry-run now gives another digest, which is not what was approved.
+    let now = digest(&env);
+    assert_ne!(now, approved);
+    let writes = env.inspect()["writes"].as_array().expect("writes").len();
+    let run = apply(&env, &["--approved", &now]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains(&format!(
+            "does not match the digest this rollout started with ({approved})"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        env.inspect()["writes"].as_array().expect("writes").len(),
+        writes,
+        "nothing was changed"
+    );
+
+    assert_eq!(env.run(["approve", "plan.toml", "east"]).code, 0);
+    let run = apply(&env, &["--approved", &approved]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+}

@@ -269,3 +269,33 @@ fn preflight_reports_pre_existing_failures_stragglers_unknown_users_and_empty_se
         "the disconnect lists its stragglers:\n{text}"
     );
 }
+
+#[test]
+fn sandbox_init_refuses_fewer_users_than_its_scenario_needs() {
+    let env = TestEnv::new();
+    let run = env.run([
+        "sandbox",
+        "init",
+        "m.db",
+        "--scenario",
+        "messy",
+        "--users",
+        "10",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert_eq!(
+        run.stderr,
+        "error: the `messy` scenario needs at least 45 users (--users 10 was given)\n"
+    );
+    assert!(!env.path().join("m.db").exists());
+    let run = env.run([
+        "sandbox",
+        "init",
+        "m.db",
+        "--scenario",
+        "messy",
+        "--users",
+        "45",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+}
