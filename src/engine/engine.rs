@@ -505,10 +505,19 @@ impl<T: Target> Engine<'_, T> {
                                 }
                             }
                         }
-                        let detail = authorization.url.map_or_else(
-                            || "waiting for an admin to authorize it".to_owned(),
-                            |u| format!("sign in at {u}"),
-                        );
+                        let who = self
+                            .plan
+                            .to
+                            .service_account
+                            .as_ref()
+                            .map_or_else(|| "the service account".to_owned(), ToString::to_string);
+                        // The URL itself was printed once, with the checklist (and is in the
+                        // JSON event); repeating it on every wait line only buries it.
+                        let detail = if authorization.url.is_some() {
+                            format!("an admin must sign in as {who} at the authorization URL above")
+                        } else {
+                            "waiting for an admin to authorize it on the platform".to_owned()
+                        };
                         self.wait(
                             WaitReason::Authorization,
                             "connect".to_owned(),
