@@ -505,12 +505,11 @@ impl<T: Target> Engine<'_, T> {
                                 }
                             }
                         }
-                        let who = self
-                            .plan
-                            .to
-                            .service_account
-                            .as_ref()
-                            .map_or_else(|| "the service account".to_owned(), ToString::to_string);
+                        let who =
+                            self.plan.to.service_account.as_ref().map_or_else(
+                                || "the service account".to_owned(),
+                                ToString::to_string,
+                            );
                         // The URL itself was printed once, with the checklist (and is in the
                         // JSON event); repeating it on every wait line only buries it.
                         let detail = if authorization.url.is_some() {

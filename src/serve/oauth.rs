@@ -22,7 +22,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use super::vault::{Vault, random_token};
+use super::vault::{Vault, constant_time_eq, random_token};
 use crate::oauth::OAuthHttp;
 use crate::sandbox::SandboxTarget;
 use crate::target::{Authorization, ConfigurationState, TargetError};
@@ -251,6 +251,14 @@ impl PlatformOAuth {
                 "This authorization is unknown or expired: start it again from cutover.".to_owned(),
             );
         };
+        let now_ms = target.with_file(|_, now| Ok(now)).unwrap_or(i64::MAX);
+        if now_ms.saturating_sub(attempt.started_ms) >= ATTEMPT_LIFETIME.as_millis() as i64 {
+            return self.fail(
+                target,
+                &id,
+                "the authorization was started more than 15 minutes ago; start it again".to_owned(),
+            );
+        }
         if let Some(error) = &query.error {
             let description = query.error_description.as_deref().unwrap_or("");
             let message = match error.as_str() {
@@ -300,11 +308,10 @@ impl PlatformOAuth {
             }
             Err(e) => return self.fail(target, &id, format!("the code exchange failed: {e}")),
         };
-        let Some(account) = response
-            .extra_fields()
-            .id_token
-            .as_deref()
-            .and_then(signed_in_account)
+        let Some(account) =
+            response.extra_fields().id_token.as_deref().and_then(|t| {
+                signed_in_account(t, &self.settings.issuer, &self.settings.client_id)
+            })
         else {
             return self.fail(
                 target,
@@ -365,27 +372,29 @@ pub(crate) struct CallbackQuery {
 }
 
 /// The account in an ID token received directly from the token endpoint over the back channel
-/// (where OpenID Connect lets the TLS connection stand in for the signature): `email`, else
-/// `sub`.
-fn signed_in_account(id_token: &str) -> Option<String> {
+/// (where OpenID Connect lets the TLS connection stand in for the signature, but the issuer and
+/// audience must still be ours): `email`, else `sub`.
+fn signed_in_account(id_token: &str, issuer: &str, client_id: &str) -> Option<String> {
     let payload = id_token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let from_issuer =
+        claims.get("iss").and_then(serde_json::Value::as_str) == Some(issuer.trim_end_matches('/'));
+    let for_us = match claims.get("aud") {
+        Some(serde_json::Value::String(aud)) => aud == client_id,
+        Some(serde_json::Value::Array(all)) => all.iter().any(|a| a == client_id),
+        _ => false,
+    };
+    if !from_issuer || !for_us {
+        return None;
+    }
     claims
         .get("email")
         .or_else(|| claims.get("sub"))
         .and_then(serde_json::Value::as_str)
         .map(str::to_ascii_lowercase)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut difference = a.len() ^ b.len();
-    for (i, byte) in b.iter().enumerate() {
-        difference |= usize::from(a.get(i).copied().unwrap_or(0) ^ byte);
-    }
-    difference == 0
 }
 
 #[cfg(test)]
@@ -394,12 +403,22 @@ mod tests {
 
     #[test]
     fn reads_the_account_from_an_id_token() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"sub":"x","email":"Svc@Contoso.Example"}"#);
+        let token = |claims: &str| {
+            let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
+            format!("h.{payload}.s")
+        };
+        let issuer = "http://127.0.0.1:1";
+        let ours = token(
+            r#"{"iss":"http://127.0.0.1:1","aud":"platform","sub":"x","email":"Svc@Contoso.Example"}"#,
+        );
         assert_eq!(
-            signed_in_account(&format!("h.{payload}.s")).as_deref(),
+            signed_in_account(&ours, issuer, "platform").as_deref(),
             Some("svc@contoso.example")
         );
-        assert_eq!(signed_in_account("not-a-jwt"), None);
+        let other_client = token(r#"{"iss":"http://127.0.0.1:1","aud":"other","sub":"x"}"#);
+        assert_eq!(signed_in_account(&other_client, issuer, "platform"), None);
+        let other_issuer = token(r#"{"iss":"http://evil.example","aud":"platform","sub":"x"}"#);
+        assert_eq!(signed_in_account(&other_issuer, issuer, "platform"), None);
+        assert_eq!(signed_in_account("not-a-jwt", issuer, "platform"), None);
     }
 }

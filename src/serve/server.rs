@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use super::faults::{Fate, FaultState, Faults};
 use super::introspection::{Audience, Introspector};
 use super::oauth::{CallbackQuery, PlatformOAuth};
+use super::vault::constant_time_eq;
 use crate::api::{MAX_PAGE, Problem, UsersBody, UsersQuery, WriteResults};
 use crate::plan::grammar::Email;
 use crate::sandbox::{Mailbox, SandboxTarget};
@@ -273,14 +274,6 @@ fn page(ok: bool, message: &str) -> Response {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut difference = a.len() ^ b.len();
-    for (i, byte) in b.iter().enumerate() {
-        difference |= usize::from(a.get(i).copied().unwrap_or(0) ^ byte);
-    }
-    difference == 0
 }
 
 /// Latency, rate limiting, errors and dropped connections, as `--latency`, `--rate-limit`,

@@ -56,6 +56,15 @@ impl Vault {
     }
 }
 
+/// Compares secrets without leaking, by timing, their length or how long a prefix matched.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut difference = a.len() ^ b.len();
+    for (i, byte) in b.iter().enumerate() {
+        difference |= usize::from(a.get(i).copied().unwrap_or(0) ^ byte);
+    }
+    difference == 0
+}
+
 /// Random bytes as base64url, for `state` values.
 pub(crate) fn random_token() -> Result<String, String> {
     use base64::Engine;
