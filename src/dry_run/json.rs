@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::DryRun;
-use crate::planner::{Finding, PlannedStep};
+use crate::planner::{Action, Finding, PlannedStep};
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -18,6 +18,8 @@ struct Document<'a> {
     blocked: bool,
     findings: &'a [Finding],
     steps: &'a [PlannedStep],
+    /// What the next `apply` would do first (the same action `status` shows).
+    next: &'a Action,
 }
 
 #[derive(Serialize)]
@@ -47,6 +49,7 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
         blocked: s.is_blocked(),
         findings: &s.findings,
         steps: &s.steps,
+        next: &s.next,
     };
     let mut text = serde_json::to_string_pretty(&document)
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

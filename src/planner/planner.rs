@@ -63,6 +63,11 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
         // `--reauthorize` starts the authorization over: the account will be asked again.
         findings.retain(|f| f.code != "wrong-service-account");
     }
+    if state.disconnected_at.is_some() {
+        // The rollout disconnected `from` itself: its absence is the finished state, not a
+        // finding.
+        findings.retain(|f| !matches!(f.code, "from-missing" | "from-not-connected"));
+    }
     let edits = super::edits(plan, state);
     if !edits.refused.is_empty() {
         findings.insert(

@@ -53,11 +53,45 @@ fn apply(env: &TestEnv) -> Run {
         ]);
         let line = last_line(&run);
         if !(line.starts_with("waiting: verification") || line.starts_with("waiting: soak")) {
+            agrees_with_status_and_plan(env, &run);
             return run;
         }
         std::thread::sleep(std::time::Duration::from_millis(30));
     }
     panic!("the rollout kept waiting for syncs");
+}
+
+/// `status` and `plan`, asked right after an `apply` stopped, say what it said: the same exit
+/// code, and for a wait the same reason, step and time.
+fn agrees_with_status_and_plan(env: &TestEnv, run: &Run) {
+    let status = env.run(["status", "plan.toml", "--format", "json"]);
+    assert_eq!(
+        status.code,
+        run.code,
+        "status disagrees:\n{}\n{}",
+        status.stdout,
+        run.transcript()
+    );
+    let dry = env.run(["plan", "plan.toml", "--format", "json"]);
+    assert_eq!(dry.code, 0, "{}", dry.transcript());
+    for next in [&status.json()["next"], &dry.json()["next"]] {
+        match next["action"].as_str() {
+            Some("wait") => {
+                let line = last_line(run);
+                let expected = format!(
+                    "waiting: {} {}",
+                    next["reason"].as_str().unwrap_or_default(),
+                    next["step"].as_str().unwrap_or_default()
+                );
+                assert!(line.starts_with(&expected), "{expected:?} vs {line:?}");
+            }
+            Some("finish") => assert_eq!(run.code, 0, "{}", run.transcript()),
+            other => panic!(
+                "after apply stopped, the next action is {other:?}:\n{}",
+                run.transcript()
+            ),
+        }
+    }
 }
 
 fn last_line(run: &Run) -> String {
