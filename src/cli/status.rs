@@ -75,8 +75,9 @@ pub(crate) fn run(
         now,
         run_started: None,
         reauthorize: false,
-        // `status` reads; it does not ask Graph (monitoring polls it often).
-        mailboxes: None,
+        // `status` does not ask Graph (monitoring polls it often): it shows what the last run's
+        // pre-check saw.
+        mailboxes: plan.precheck.as_ref().map(|_| &state.mailboxes),
     });
     // A halted step stays halted until a re-run re-opens its gate; a rolled-back one until it
     // is approved again (then it is waiting to start again, or starting).

@@ -30,7 +30,27 @@ pub(crate) struct MailboxAccess {
     verdicts: BTreeMap<Email, Verdict>,
 }
 
+impl Access {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Access::Allowed => "allowed",
+            Access::Denied => "denied",
+            Access::NoMailbox => "no_mailbox",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        [Access::Allowed, Access::Denied, Access::NoMailbox]
+            .into_iter()
+            .find(|a| a.as_str() == text)
+    }
+}
+
 impl MailboxAccess {
+    pub(crate) fn verdicts(&self) -> impl Iterator<Item = (&Email, &Verdict)> {
+        self.verdicts.iter()
+    }
+
     pub(crate) fn record(&mut self, email: Email, access: Access, seen_at: Timestamp) {
         self.verdicts.insert(email, Verdict { access, seen_at });
     }

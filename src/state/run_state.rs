@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::grammar::Email;
+use crate::precheck::MailboxAccess;
 
 /// A rollout's memory: what started, who was frozen into which step, where each step stands,
 /// and who approved what. Empty for a plan that never ran.
@@ -31,6 +32,8 @@ pub(crate) struct RunState {
     pub(crate) plan_at_start: Option<serde_json::Value>,
     /// The plan as last accepted (edits to future steps are accepted and recorded).
     pub(crate) plan_accepted: Option<serde_json::Value>,
+    /// What the mailbox pre-check last saw, user by user.
+    pub(crate) mailboxes: MailboxAccess,
 }
 
 impl RunState {

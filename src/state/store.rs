@@ -19,6 +19,7 @@ use serde::Serialize;
 use super::lock::{self, Holder};
 use super::{Approval, FailingUser, Hold, RunState, StepPhase, StepRecord};
 use crate::plan::grammar::Email;
+use crate::precheck::{Access, MailboxAccess};
 
 pub(crate) const FORMAT_VERSION: i64 = 1;
 
@@ -100,6 +101,11 @@ CREATE TABLE audit (
     operator TEXT NOT NULL,
     digest TEXT,
     detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE mailbox_checks (
+    email TEXT PRIMARY KEY,
+    access TEXT NOT NULL,
+    seen_ms INTEGER NOT NULL
 );
 ";
 
@@ -524,6 +530,27 @@ impl Store {
             )
             .map_err(self.db())?
             .map(time);
+        // A state file from before the pre-check has no such table: nothing was checked.
+        if let Ok(mut statement) = self
+            .connection
+            .prepare("SELECT email, access, seen_ms FROM mailbox_checks")
+        {
+            let rows = statement
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(self.db())?;
+            for row in rows {
+                let (email, access, seen_ms) = row.map_err(self.db())?;
+                if let (Ok(email), Some(access)) = (Email::parse(&email), Access::parse(&access)) {
+                    state.mailboxes.record(email, access, time(seen_ms));
+                }
+            }
+        }
         state.hold = self
             .connection
             .query_row("SELECT reason, by, at_ms FROM holds WHERE released_ms IS NULL ORDER BY id DESC LIMIT 1", [], |r| {
@@ -803,6 +830,28 @@ impl Store {
                 Some(digest),
                 &serde_json::json!({ "changes": changes }),
             )
+        })
+    }
+
+    /// What the mailbox pre-check saw, for `status` (a run checks again: denials get fixed).
+    pub(crate) fn record_mailboxes(&mut self, seen: &MailboxAccess) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS mailbox_checks (
+                     email TEXT PRIMARY KEY, access TEXT NOT NULL, seen_ms INTEGER NOT NULL)",
+            )?;
+            for (email, verdict) in seen.verdicts() {
+                tx.execute(
+                    "INSERT INTO mailbox_checks (email, access, seen_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (email) DO UPDATE SET access = ?2, seen_ms = ?3",
+                    rusqlite::params![
+                        email.to_string(),
+                        verdict.access.as_str(),
+                        verdict.seen_at.as_millisecond()
+                    ],
+                )?;
+            }
+            Ok(())
         })
     }
 

@@ -615,6 +615,16 @@ fn the_mailbox_precheck_names_every_denied_mailbox_and_blocks_the_switch() {
         }
     };
     never_switched(&inspect);
+    // `status` does not call Graph, but shows the halt from what the run saw (for monitoring).
+    let status = env.run(["status", "plan.toml"]);
+    assert_eq!(status.code, 3, "{}", status.transcript());
+    for email in &in_east {
+        assert!(
+            status.stdout.contains(email.as_str()),
+            "{email}:\n{}",
+            status.stdout
+        );
+    }
 
     // The Exchange admin widens the policy for east's users only: east runs, `rest` halts.
     let mut allow = vec!["sandbox", "allow-access", "tenant.db"];
