@@ -676,3 +676,41 @@ fn skipped_denied_mailboxes_stay_on_basic_and_the_rest_move() {
     assert_eq!(inspect["violations"], Value::Array(vec![]));
     served.stop();
 }
+
+#[test]
+fn open_hands_the_authorization_url_to_the_desktop_browser() {
+    let Connect {
+        mut env,
+        idp,
+        served,
+    } = connect_env(&[], &[], &[]);
+    // The desktop's opener, standing in for a browser: it records what it was asked to open.
+    let bin = env.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let opener = bin.join("xdg-open");
+    std::fs::write(
+        &opener,
+        "#!/bin/sh\nd=$(dirname \"$0\")\nprintf '%s' \"$1\" > \"$d/opening\" && mv \"$d/opening\" \"$d/opened\"\n",
+    )
+    .expect("opener");
+    std::process::Command::new("chmod")
+        .args(["+x", &opener.display().to_string()])
+        .status()
+        .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    env.set_env("PATH", &path);
+    let run = until_blocked(&env, &["--open"]);
+    assert_eq!(run.code, 4, "{}", run.transcript());
+    let url = authorization_url(&run, &idp.issuer);
+    let opened = bin.join("opened");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !opened.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read_to_string(&opened).expect("opened"), url);
+    drop(served);
+}
