@@ -112,7 +112,7 @@ fn document() -> Value {
                     "description": "Start over, even if the configuration is connected or failed.",
                     "schema": { "type": "boolean", "default": false },
                 }],
-                "responses": with(errors(&["404"]), "200", ok("Where the authorization stands.", &authorization)),
+                "responses": with(errors(&["404", "409"]), "200", ok("Where the authorization stands.", &authorization)),
             }},
             "/configurations/{id}/enable": bulk("Enable the configuration for users.", "enableUsers"),
             "/configurations/{id}/disable": bulk("Disable the configuration for users.", "disableUsers"),

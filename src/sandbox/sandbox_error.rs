@@ -34,6 +34,10 @@ pub(crate) enum SandboxError {
         "the sandbox has no free configuration slot for {name:?}: ask your platform's support to add a second service account slot"
     )]
     NoFreeSlot { name: String },
+    #[error(
+        "{name:?} is {state}: only a connected or pending OAuth configuration can be authorized"
+    )]
+    NotAuthorizable { name: String, state: String },
     #[error("sandbox file {path}: {source}")]
     Database {
         path: PathBuf,

@@ -722,6 +722,7 @@ impl SandboxFile {
         now_ms: i64,
     ) -> Result<Authorization, SandboxError> {
         let configuration = self.configuration(id)?;
+        authorizable(&configuration)?;
         let again = restart
             && matches!(
                 configuration.state,
@@ -915,7 +916,9 @@ impl SandboxFile {
         session: &[u8],
         now_ms: i64,
     ) -> Result<(), SandboxError> {
-        let name = self.configuration(id)?.display_name;
+        let configuration = self.configuration(id)?;
+        authorizable(&configuration)?;
+        let name = configuration.display_name;
         self.write(|tx| {
             tx.execute(
                 "UPDATE configurations SET state = 'pending_authorization', auth_session = ?2, error = NULL,
@@ -1161,6 +1164,24 @@ impl SandboxFile {
         }
         Ok(faults)
     }
+}
+
+/// Only an OAuth configuration that is not disconnected can be (re)authorized.
+fn authorizable(configuration: &Configuration) -> Result<(), SandboxError> {
+    if configuration.auth_type == AuthType::Oauth
+        && configuration.state != ConfigurationState::Disconnected
+    {
+        return Ok(());
+    }
+    let state = if configuration.auth_type == AuthType::Oauth {
+        configuration.state.as_str().to_owned()
+    } else {
+        "a Basic configuration".to_owned()
+    };
+    Err(SandboxError::NotAuthorizable {
+        name: configuration.display_name.clone(),
+        state,
+    })
 }
 
 fn record_write(

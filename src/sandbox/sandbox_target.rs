@@ -56,7 +56,9 @@ impl SandboxTarget {
             TargetError::Other("the sandbox was left inconsistent by a panic".to_owned())
         })?;
         f(&mut file, now_ms).map_err(|e| match e {
-            SandboxError::NoFreeSlot { .. } => TargetError::Conflict(e.to_string()),
+            SandboxError::NoFreeSlot { .. } | SandboxError::NotAuthorizable { .. } => {
+                TargetError::Conflict(e.to_string())
+            }
             SandboxError::NoSuchConfiguration { .. } | SandboxError::NoSuchUser { .. } => {
                 TargetError::NotFound(e.to_string())
             }

@@ -25,7 +25,7 @@ use tokio::sync::OnceCell;
 use super::vault::{Vault, constant_time_eq, random_token};
 use crate::oauth::OAuthHttp;
 use crate::sandbox::SandboxTarget;
-use crate::target::{Authorization, ConfigurationState, TargetError};
+use crate::target::{AuthType, Authorization, ConfigurationState, TargetError};
 
 /// The scopes the platform asks for: who signed in, a refresh token, and EWS as that account.
 const SCOPES: &[&str] = &[
@@ -164,6 +164,14 @@ impl PlatformOAuth {
             .into_iter()
             .find(|c| c.id == id)
             .ok_or_else(|| TargetError::NotFound(format!("no configuration {id:?}")))?;
+        if configuration.auth_type != AuthType::Oauth
+            || configuration.state == ConfigurationState::Disconnected
+        {
+            return Err(TargetError::Conflict(format!(
+                "{:?} is not an OAuth configuration that can be authorized",
+                configuration.display_name
+            )));
+        }
         let pending = configuration.state == ConfigurationState::PendingAuthorization;
         if !restart && !pending {
             // Connected (or failed): report it as it stands.

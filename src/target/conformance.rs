@@ -115,6 +115,19 @@ async fn conformance<T: Target>(target: &T, file: &Path) {
         target.authorization("999", false).await,
         Err(TargetError::NotFound(_))
     ));
+    // A Basic configuration is never authorized with OAuth (its account must not change).
+    let basic = target
+        .configurations()
+        .await
+        .expect("list")
+        .configurations
+        .into_iter()
+        .find(|c| c.auth_type == AuthType::Basic)
+        .expect("the Basic configuration");
+    assert!(matches!(
+        target.authorization(&basic.id, true).await,
+        Err(TargetError::Conflict(_))
+    ));
 
     // Bulk writes: one result per user, in order; repeats are `unchanged`; unknown users are
     // reported, not fatal.
