@@ -417,8 +417,10 @@ fn identity_provider(
     };
     let url = reqwest::Url::parse(issuer)
         .map_err(|e| format!("--oauth-issuer {issuer:?} is not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("--oauth-issuer {issuer:?} must be an http(s) URL"));
+    if !crate::oauth::is_secure_url(url.as_str()) {
+        return Err(format!(
+            "--oauth-issuer {issuer:?} must be an https:// URL (http:// only on this machine)"
+        ));
     }
     let secret_env = &args.oauth_client_secret_env;
     let client_secret = env_secret(secret_env).ok_or_else(|| {

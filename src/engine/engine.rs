@@ -76,7 +76,8 @@ pub(crate) struct Engine<'a, T: Target> {
     mailbox_check: Option<MailboxCheck>,
     /// What the pre-check saw during this run (a new run checks again: denials get fixed).
     mailboxes: MailboxAccess,
-    /// The authorization URL last shown, so it is shown once, not at every poll.
+    /// The authorization URL last shown (empty: a pending authorization without one), so it is
+    /// shown once, not at every poll; `None` while no authorization is pending.
     shown_url: Option<String>,
     /// Whether who authorized `to` has been said and recorded this run.
     authorization_noted: bool,
@@ -258,10 +259,10 @@ impl<T: Target> Engine<'_, T> {
             // Every action but a wait changes something; seeing the same one again means the
             // platform did not take it. Retry a few times, then stop instead of spinning. (Re-
             // reading a pending authorization is a wait for a person, not a change.)
-            let polls = matches!(
-                action,
-                Action::Wait { .. } | Action::Authorize { restart: false }
-            );
+            // Re-reading an authorization known to be pending is a poll (it waited).
+            let polls = matches!(action, Action::Wait { .. })
+                || (matches!(action, Action::Authorize { restart: false })
+                    && self.shown_url.is_some());
             if !polls && last_action.as_ref() == Some(&action) {
                 repeats += 1;
                 if repeats >= 3 {
@@ -480,12 +481,19 @@ impl<T: Target> Engine<'_, T> {
                 // Who signed in is said and recorded on the next reading (`note_authorization`).
                 self.authorization_noted = false;
                 match authorization.state {
-                    ConfigurationState::Connected => Ok(None),
+                    ConfigurationState::Connected => {
+                        self.shown_url = None;
+                        Ok(None)
+                    }
                     ConfigurationState::PendingAuthorization => {
-                        let shown =
-                            authorization.url.is_some() && self.shown_url == authorization.url;
-                        if !shown {
-                            self.shown_url.clone_from(&authorization.url);
+                        // A new URL is shown; a missing one only when nothing was (the platform
+                        // omits it while it exchanges a code it just received).
+                        let show = match (&authorization.url, &self.shown_url) {
+                            (Some(url), shown) => shown.as_deref() != Some(url.as_str()),
+                            (None, shown) => shown.is_none(),
+                        };
+                        if show {
+                            self.shown_url = Some(authorization.url.clone().unwrap_or_default());
                             self.emit(Event::AuthorizationPending {
                                 name,
                                 url: authorization.url.clone(),
@@ -527,7 +535,10 @@ impl<T: Target> Engine<'_, T> {
                         .await
                     }
                     // The planner reports the error on the next pass.
-                    ConfigurationState::Error | ConfigurationState::Disconnected => Ok(None),
+                    ConfigurationState::Error | ConfigurationState::Disconnected => {
+                        self.shown_url = None;
+                        Ok(None)
+                    }
                 }
             }
             Action::Start { step } => {
@@ -893,8 +904,15 @@ impl<T: Target> Engine<'_, T> {
     }
 }
 
-/// Opens `url` in the desktop's default browser, without waiting for it.
+/// Opens `url` in the desktop's default browser, without waiting for it. Only an `https://`
+/// URL (or `http://` on loopback) is handed over: the platform chose it, and an opener would
+/// as readily run a `file:` or custom-scheme URL.
 fn open_browser(url: &str) -> std::io::Result<()> {
+    if !crate::oauth::is_secure_url(url) {
+        return Err(std::io::Error::other(
+            "it opens only https:// URLs (or http:// on this machine)",
+        ));
+    }
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else {

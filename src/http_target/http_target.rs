@@ -163,8 +163,10 @@ impl HttpTarget {
         let mut last_problem = String::new();
         let mut refreshed = false;
         for attempt in 0..ATTEMPTS {
-            let bearer = self.inner.auth.bearer().await?;
+            // The token is taken after the permit: a request held back by a long Retry-After
+            // must not go out with one that expired meanwhile.
             let permit = self.inner.limiter.acquire().await;
+            let bearer = self.inner.auth.bearer().await?;
             let mut request = self
                 .inner
                 .client
@@ -238,7 +240,7 @@ impl HttpTarget {
                 StatusCode::UNAUTHORIZED => {
                     // An app token may have been revoked or expired early: get a new one, once.
                     if let (Auth::OAuth(source), false) = (&self.inner.auth, refreshed) {
-                        source.invalidate().await;
+                        source.invalidate(&bearer).await;
                         refreshed = true;
                         last_problem = "the app token was refused; fetched a new one".to_owned();
                         continue;

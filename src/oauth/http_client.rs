@@ -27,6 +27,29 @@ impl OAuthHttp {
     }
 }
 
+impl OAuthHttp {
+    /// A JSON document (a discovery document), with the same timeouts and no redirects.
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<T, String> {
+        let response = self.client.get(url).send().await.map_err(|e| {
+            if e.is_timeout() {
+                format!("{url} did not answer in time")
+            } else {
+                format!("cannot reach {url}")
+            }
+        })?;
+        if !response.status().is_success() {
+            return Err(format!("{url} answered {}", response.status()));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| format!("{url} did not answer with the expected JSON: {e}"))
+    }
+}
+
 impl<'c> AsyncHttpClient<'c> for OAuthHttp {
     type Error = OAuthHttpError;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Self::Error>> + Send + 'c>>;

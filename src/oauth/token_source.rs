@@ -58,9 +58,13 @@ impl TokenSource {
         Ok(token)
     }
 
-    /// Forgets the cached token (after a 401), so the next `token()` fetches a new one.
-    pub(crate) async fn invalidate(&self) {
-        *self.cached.lock().await = None;
+    /// Forgets `refused` (after a 401), so the next `token()` fetches a new one. A token
+    /// another request already replaced is kept: concurrent 401s fetch one new token, not many.
+    pub(crate) async fn invalidate(&self, refused: &str) {
+        let mut cached = self.cached.lock().await;
+        if cached.as_ref().is_some_and(|c| c.token == refused) {
+            *cached = None;
+        }
     }
 
     async fn fetch(&self) -> Result<Cached, String> {
@@ -106,7 +110,11 @@ impl TokenSource {
                     self.credentials.token_url
                 ),
             })?;
-        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(300));
+        // A day at most: the identity provider's number must not overflow the clock.
+        let lifetime = response
+            .expires_in()
+            .unwrap_or(Duration::from_secs(300))
+            .min(Duration::from_secs(24 * 3600));
         let margin = REFRESH_MARGIN.min(lifetime / 2);
         Ok(Cached {
             token: response.access_token().secret().clone(),

@@ -297,11 +297,15 @@ fn connect(inputs: &Inputs<'_>) -> Option<Action> {
     match to.state {
         ConfigurationState::Connected => {
             let expected = plan.to.service_account.as_ref().map(ToString::to_string);
-            // Without `--reauthorize`, preflight stops on the wrong account (`wrong-service-account`).
-            match (&expected, &to.authorized_account) {
-                (Some(expected), Some(actual))
-                    if inputs.reauthorize && !actual.eq_ignore_ascii_case(expected) =>
-                {
+            // Without `--reauthorize`, preflight stops on a wrong or unknown account
+            // (`wrong-service-account`).
+            let confirmed = |expected: &String| {
+                to.authorized_account
+                    .as_ref()
+                    .is_some_and(|actual| actual.eq_ignore_ascii_case(expected))
+            };
+            match &expected {
+                Some(expected) if inputs.reauthorize && !confirmed(expected) => {
                     hold(inputs, "connect").or(Some(Action::Authorize { restart: true }))
                 }
                 _ => None,
@@ -602,7 +606,9 @@ fn move_step(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Op
             }
             if state.approved(&id, &record.batch, Some(record.phase_at)) {
                 // Starting again is a start: its hold, `not_before` and window apply.
-                return not_yet(inputs, &id, detail).or(Some(Action::Restart { step: id }));
+                return not_yet(inputs, &id, detail)
+                    .or_else(|| mailbox_check(inputs, &id, &record.members, true))
+                    .or(Some(Action::Restart { step: id }));
             }
             if inputs
                 .run_started
@@ -674,7 +680,10 @@ fn start(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
         return wait(WaitReason::Approval, id, None, "needs `cutover approve`");
     }
     not_yet(inputs, id, detail)
-        .or_else(|| mailbox_check(inputs, id, detail))
+        .or_else(|| {
+            let members: Vec<Email> = detail.members.iter().map(|m| m.email.clone()).collect();
+            mailbox_check(inputs, id, &members, false)
+        })
         .or_else(|| {
             Some(Action::Start {
                 step: id.to_owned(),
@@ -714,14 +723,19 @@ fn not_yet(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action>
     None
 }
 
-/// The mailbox pre-check before a step's first start: `None` when every member's mailbox is
-/// open to the OAuth app (or the plan does not check, or the reading does not run the check).
-fn mailbox_check(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
+/// The mailbox pre-check before a step starts, or starts again after a rollback: `None` when
+/// every member's mailbox is open to the OAuth app (or the plan does not check, or the reading
+/// does not run the check).
+fn mailbox_check(
+    inputs: &Inputs<'_>,
+    id: &str,
+    members: &[Email],
+    restart: bool,
+) -> Option<Action> {
     let (Some(precheck), Some(mailboxes)) = (&inputs.plan.precheck, inputs.mailboxes) else {
         return None;
     };
-    let members = detail.members.iter().map(|m| &m.email);
-    let unchecked = mailboxes.unchecked(members.clone());
+    let unchecked = mailboxes.unchecked(members);
     if !unchecked.is_empty() {
         return Some(Action::CheckMailboxes {
             step: id.to_owned(),
@@ -729,17 +743,36 @@ fn mailbox_check(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<A
         });
     }
     let denied = mailboxes.denied(members);
-    if denied.is_empty() || precheck.on_denied == OnDenied::Skip {
+    let count = denied.len();
+    let reason = if count == 0 {
         return None;
-    }
+    } else if count == members.len() {
+        // Graph answers ErrorAccessDenied for every mailbox when the app lacks the permission
+        // itself: skipping them all would quietly move nobody.
+        format!(
+            "every one of its {count} users' mailboxes denies the OAuth app access (Microsoft Graph: 403 \
+             ErrorAccessDenied); the app probably lacks the Calendars.Read application permission, or its \
+             access policy leaves them all out"
+        )
+    } else if restart {
+        // A restart switches every recorded member again; none can be left out any more.
+        format!(
+            "{count} of its users' mailboxes deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied) \
+             and starting it again would switch them; widen the application access policy or RBAC scope to \
+             include them and run again once it has applied (it can take an hour)"
+        )
+    } else if precheck.on_denied == OnDenied::Skip {
+        return None;
+    } else {
+        format!(
+            "{count} of its users' mailboxes deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied); \
+             widen the application access policy or RBAC scope to include them and run again once it has \
+             applied (it can take an hour), or move them to a later step, or set `[precheck] on_denied = \"skip\"`"
+        )
+    };
     Some(Action::Stop {
         step: id.to_owned(),
-        reason: format!(
-            "{} of its users' mailboxes deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied); \
-             widen the application access policy or RBAC scope to include them and run again once it has \
-             applied (it can take an hour), or move them to a later step, or set `[precheck] on_denied = \"skip\"`",
-            denied.len()
-        ),
+        reason,
         failures: denied_users(denied),
     })
 }
@@ -1459,6 +1492,51 @@ approval = false
             next_with(&plan, &observed, None),
             Action::Start { .. }
         ));
+        // Every mailbox denied: the app lacks the permission; even `skip` stops.
+        let mut all_denied = mailboxes.clone();
+        all_denied.record(email("a"), Access::Denied, t(7));
+        assert!(matches!(
+            next_with(&skip, &observed, Some(&all_denied)),
+            Action::Stop { .. }
+        ));
+        // A rolled-back pilot approved again is checked again, and a denial stops the restart
+        // even with `skip` (a restart switches every recorded member).
+        let mut rolled_back = state(vec![record(
+            "pilot",
+            "pilot",
+            &["a", "b"],
+            StepPhase::RolledBack,
+            5,
+        )]);
+        rolled_back.approvals.push(Approval {
+            step: "pilot".to_owned(),
+            at: t(8),
+        });
+        let restart = |mailboxes: &MailboxAccess| {
+            super::plan(&Inputs {
+                plan: &skip,
+                observed: &observed,
+                state: &rolled_back,
+                now: t(10),
+                run_started: Some(t(10)),
+                reauthorize: false,
+                mailboxes: Some(mailboxes),
+            })
+            .next
+        };
+        assert!(matches!(
+            restart(&MailboxAccess::default()),
+            Action::CheckMailboxes { .. }
+        ));
+        assert!(matches!(restart(&mailboxes), Action::Stop { .. }));
+        let mut fixed = mailboxes.clone();
+        fixed.record(email("b"), Access::Allowed, t(9));
+        assert_eq!(
+            restart(&fixed),
+            Action::Restart {
+                step: "pilot".to_owned()
+            }
+        );
         // The dry-run names the denied user in a finding.
         let schedule = super::plan(&Inputs {
             plan: &plan,
@@ -1488,8 +1566,10 @@ approval = false
         let mut failed = on_basic(&["a", "b"]);
         failed.configurations[1].state = ConfigurationState::Error;
         failed.configurations[1].error = Some("access_denied: declined".to_owned());
+        // Connected, but the platform does not say by whom: not confirmed either.
+        let unknown = on_basic(&["a", "b"]);
         let empty = RunState::default();
-        for observed in [&wrong, &failed] {
+        for observed in [&wrong, &failed, &unknown] {
             let inputs = |reauthorize| Inputs {
                 plan: &plan,
                 observed,

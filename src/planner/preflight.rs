@@ -101,6 +101,24 @@ pub(super) fn check<'o>(
                         );
                     }
                 }
+                if let (Some(expected), None, ConfigurationState::Connected) =
+                    (&plan.to.service_account, &c.authorized_account, c.state)
+                {
+                    // The plan names who must have signed in; unconfirmed is not confirmed.
+                    findings.push(
+                        Finding::new(
+                            Severity::Blocking,
+                            "wrong-service-account",
+                            format!(
+                                "{:?} is connected but the platform does not say who authorized it, so it cannot be \
+                                 checked against the plan's service account {expected}: run `cutover apply PLAN \
+                                 --reauthorize` and sign in as {expected}",
+                                c.display_name
+                            ),
+                        )
+                        .remedy("or remove `service_account` from `[to]` if this platform never reports the account"),
+                    );
+                }
                 findings.push(Finding::new(
                     Severity::Info,
                     "to-adopted",

@@ -15,6 +15,15 @@ use crate::plan::grammar::Email;
 /// the check quick without provoking throttling.
 const CONCURRENCY: usize = 8;
 
+/// Graph's error codes for a user or mailbox that does not exist.
+const MAILBOX_NOT_FOUND: &[&str] = &[
+    "ErrorItemNotFound",
+    "ErrorInvalidUser",
+    "MailboxNotEnabledForRESTAPI",
+    "ResourceNotFound",
+    "Request_ResourceNotFound",
+];
+
 /// How many times one user's check is tried before the pre-check gives up.
 const ATTEMPTS: u32 = 5;
 
@@ -107,9 +116,24 @@ impl MailboxCheck {
             match status {
                 s if s.is_success() => return Ok(Access::Allowed),
                 StatusCode::FORBIDDEN if code == "ErrorAccessDenied" => return Ok(Access::Denied),
-                StatusCode::NOT_FOUND => return Ok(Access::NoMailbox),
+                // Only Graph's own words for "no such mailbox": a wrong `graph_url` or a proxy
+                // answering 404 to everything must not pass every user.
+                StatusCode::NOT_FOUND if MAILBOX_NOT_FOUND.contains(&code.as_str()) => {
+                    return Ok(Access::NoMailbox);
+                }
+                StatusCode::NOT_FOUND => {
+                    return Err(format!(
+                        "Microsoft Graph at {} answered 404 ({}) for a calendar: is `graph_url` right?",
+                        self.graph_url,
+                        if code.is_empty() {
+                            "no Graph error code"
+                        } else {
+                            code.as_str()
+                        }
+                    ));
+                }
                 StatusCode::UNAUTHORIZED if !refreshed => {
-                    self.tokens.invalidate().await;
+                    self.tokens.invalidate(&token).await;
                     refreshed = true;
                 }
                 StatusCode::UNAUTHORIZED => {
@@ -126,8 +150,13 @@ impl MailboxCheck {
                 }
                 s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
                     last = format!("Microsoft Graph answered {s}");
-                    // Graph sometimes says 1 second every time: keep a floor that grows.
-                    tokio::time::sleep(retry_after.unwrap_or(backoff).max(backoff)).await;
+                    // Graph sometimes says 1 second every time: keep a floor that grows, and a
+                    // ceiling, so one answer cannot park the run for hours.
+                    let pause = retry_after
+                        .unwrap_or(backoff)
+                        .max(backoff)
+                        .min(Duration::from_secs(120));
+                    tokio::time::sleep(pause).await;
                     backoff *= 2;
                 }
                 s => {

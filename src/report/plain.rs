@@ -199,6 +199,8 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
 /// The seed's procedure for the sign-in, where the wrong account is the classic mistake: a
 /// browser still signed in to Microsoft authorizes whoever that is, without asking.
 fn authorization_checklist(name: &str, url: &str, account: Option<&str>) -> String {
+    // The platform chose the URL: nothing in it may drive the terminal.
+    let url: String = url.chars().filter(|c| !c.is_control()).collect();
     let who = account.map_or_else(
         || "the service account".to_owned(),
         |a| format!("the service account {a}"),

@@ -20,6 +20,6 @@ mod simulation;
 pub(crate) use fault::Fault;
 pub(crate) use inspect::Inspection;
 pub(crate) use sandbox_error::SandboxError;
-pub(crate) use sandbox_file::{Mailbox, SandboxFile};
+pub(crate) use sandbox_file::{CLAIMED, Mailbox, SandboxFile};
 pub(crate) use sandbox_target::{SandboxTarget, scenario_path};
 pub(crate) use scenario::{SCENARIOS, Scenario, ScenarioOptions};

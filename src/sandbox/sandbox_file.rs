@@ -21,7 +21,8 @@ use crate::target::{
 };
 
 /// The format this cutover writes and reads. A newer file is refused, never guessed at.
-pub(crate) const FORMAT_VERSION: i64 = 1;
+/// 2 added the sealed OAuth columns of `configurations`; a format 1 file is upgraded on open.
+pub(crate) const FORMAT_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,6 +85,10 @@ CREATE TABLE violations (
     detail TEXT NOT NULL
 );
 ";
+
+/// The session of an attempt whose callback is being exchanged, followed by when it was
+/// claimed (in ms).
+pub(crate) const CLAIMED: &str = "claimed:";
 
 /// A mailbox as the OAuth app sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,6 +288,37 @@ impl SandboxFile {
                 found: version,
                 supported: FORMAT_VERSION,
             });
+        }
+        if version < 2 {
+            let db = |source| SandboxError::Database {
+                path: path.to_path_buf(),
+                source,
+            };
+            // Immediate, and checked inside: two processes opening the file at once upgrade it
+            // once.
+            let tx =
+                rusqlite::Transaction::new_unchecked(&connection, TransactionBehavior::Immediate)
+                    .map_err(db)?;
+            let upgraded: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM pragma_table_info('configurations') WHERE name = 'auth_session'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            if upgraded == 0 {
+                tx.execute_batch(
+                    "ALTER TABLE configurations ADD COLUMN auth_session BLOB;
+                     ALTER TABLE configurations ADD COLUMN tokens BLOB;",
+                )
+                .map_err(db)?;
+            }
+            tx.execute(
+                "UPDATE meta SET value = '2' WHERE key = 'format_version'",
+                [],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
         }
         // WAL lets `sandbox serve` read while a control command writes; it persists in the file.
         connection
@@ -872,7 +908,8 @@ impl SandboxFile {
                     )?;
                 }
                 tx.execute(
-                    "UPDATE configurations SET state = 'disconnected', authorized_account = NULL WHERE id = ?1",
+                    "UPDATE configurations SET state = 'disconnected', authorized_account = NULL,
+                            auth_session = NULL, tokens = NULL WHERE id = ?1",
                     [id],
                 )?;
             }
@@ -939,12 +976,34 @@ impl SandboxFile {
     ) -> Result<(), SandboxError> {
         let name = self.configuration(id)?.display_name;
         self.write(|tx| {
-            tx.execute(
-                "UPDATE configurations SET state = 'connected', authorized_account = ?2, tokens = ?3,
-                        auth_session = NULL, error = NULL WHERE id = ?1",
+            // Only the claimed attempt (no newer one, not disconnected since) may complete.
+            let changed = tx.execute(
+                "UPDATE configurations SET state = 'connected', authorized_account = ?2, tokens = ?3, error = NULL,
+                        auth_session = NULL
+                 WHERE id = ?1 AND state = 'pending_authorization' AND CAST(auth_session AS TEXT) LIKE 'claimed:%'",
                 params![id, account, tokens],
             )?;
-            record_write(tx, now_ms, "authorize", None, Some(&name), true)
+            record_write(tx, now_ms, "authorize", None, Some(&name), changed == 1)
+        })
+    }
+
+    /// Takes the attempt whose sealed session is `session` for its callback: true for exactly
+    /// one caller, so a replayed or doubled callback cannot complete or fail it again. The
+    /// session becomes `claimed:<ms>` until the exchange ends (see [`CLAIMED`]).
+    pub(crate) fn claim_authorization(
+        &mut self,
+        id: &str,
+        session: &[u8],
+        now_ms: i64,
+    ) -> Result<bool, SandboxError> {
+        let claimed = format!("{CLAIMED}{now_ms}");
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE configurations SET auth_session = ?3
+                 WHERE id = ?1 AND auth_session = ?2 AND state = 'pending_authorization'",
+                params![id, session, claimed.as_bytes()],
+            )?;
+            Ok(changed == 1)
         })
     }
 
@@ -957,11 +1016,12 @@ impl SandboxFile {
     ) -> Result<(), SandboxError> {
         let name = self.configuration(id)?.display_name;
         self.write(|tx| {
-            tx.execute(
-                "UPDATE configurations SET state = 'error', error = ?2, auth_session = NULL WHERE id = ?1",
+            let changed = tx.execute(
+                "UPDATE configurations SET state = 'error', error = ?2, auth_session = NULL
+                 WHERE id = ?1 AND state = 'pending_authorization' AND CAST(auth_session AS TEXT) LIKE 'claimed:%'",
                 params![id, error],
             )?;
-            record_write(tx, now_ms, "authorization_failed", None, Some(&name), true)
+            record_write(tx, now_ms, "authorization_failed", None, Some(&name), changed == 1)
         })
     }
 
@@ -1210,4 +1270,43 @@ fn record_violation(
         params![at_ms, kind, detail],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{Scenario, ScenarioOptions};
+
+    #[test]
+    fn a_format_1_file_is_upgraded_when_opened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        let tenant = Scenario::find("demo")
+            .expect("demo")
+            .tenant(ScenarioOptions::default());
+        SandboxFile::create(&path, &tenant, "demo", 0).expect("create");
+        // Make it what format 1 wrote: no sealed OAuth columns.
+        let old = Connection::open(&path).expect("open");
+        old.execute_batch(
+            "ALTER TABLE configurations DROP COLUMN auth_session;
+             ALTER TABLE configurations DROP COLUMN tokens;
+             UPDATE meta SET value = '1' WHERE key = 'format_version';",
+        )
+        .expect("downgrade");
+        drop(old);
+
+        let file = SandboxFile::open(&path).expect("opens and upgrades");
+        assert_eq!(file.auth_sessions().expect("the new column").len(), 0);
+        let version: String = file
+            .connection
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'format_version'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("version");
+        assert_eq!(version, FORMAT_VERSION.to_string());
+        drop(file);
+        SandboxFile::open(&path).expect("opens again, already upgraded");
+    }
 }

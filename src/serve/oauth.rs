@@ -24,7 +24,7 @@ use tokio::sync::OnceCell;
 
 use super::vault::{Vault, constant_time_eq, random_token};
 use crate::oauth::OAuthHttp;
-use crate::sandbox::SandboxTarget;
+use crate::sandbox::{CLAIMED, SandboxTarget};
 use crate::target::{AuthType, Authorization, ConfigurationState, TargetError};
 
 /// The scopes the platform asks for: who signed in, a refresh token, and EWS as that account.
@@ -34,6 +34,9 @@ const SCOPES: &[&str] = &[
     "offline_access",
     "https://outlook.office365.com/EWS.AccessAsUser.All",
 ];
+
+/// How long a claimed callback's code exchange may take before the attempt counts as abandoned.
+const EXCHANGE_LIFETIME: Duration = Duration::from_secs(120);
 
 /// How long an authorization attempt stays open.
 const ATTEMPT_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -90,6 +93,7 @@ struct Tokens {
 
 #[derive(Deserialize)]
 struct Discovery {
+    issuer: String,
     authorization_endpoint: String,
     token_endpoint: String,
 }
@@ -118,16 +122,26 @@ impl PlatformOAuth {
                     "{}/.well-known/openid-configuration",
                     self.settings.issuer.trim_end_matches('/')
                 );
-                let discovery: Discovery = reqwest::get(&url)
+                let discovery: Discovery = self
+                    .http
+                    .get_json(&url)
                     .await
-                    .map_err(|e| format!("cannot reach the identity provider at {url}: {e}"))?
-                    .json()
-                    .await
-                    .map_err(|e| {
-                        format!(
-                            "the identity provider's discovery document at {url} is not valid: {e}"
-                        )
-                    })?;
+                    .map_err(|e| format!("the identity provider's discovery document: {e}"))?;
+                let issuer = self.settings.issuer.trim_end_matches('/');
+                if discovery.issuer.trim_end_matches('/') != issuer {
+                    return Err(format!(
+                        "the discovery document at {url} names the issuer {}, not {issuer}",
+                        discovery.issuer
+                    ));
+                }
+                // The client secret goes to the token endpoint, the admin to the other one.
+                for endpoint in [&discovery.token_endpoint, &discovery.authorization_endpoint] {
+                    if !crate::oauth::is_secure_url(endpoint) {
+                        return Err(format!(
+                            "the identity provider's endpoint {endpoint} is not https:// (nor on this machine)"
+                        ));
+                    }
+                }
                 let invalid = |what: &str, e: oauth2::url::ParseError| {
                     format!("the identity provider's {what} is not a URL: {e}")
                 };
@@ -184,6 +198,20 @@ impl PlatformOAuth {
         }
         if !restart {
             if let Some(sealed) = target.with_file(|file, _| file.auth_session(id))? {
+                // A callback is being exchanged right now: its outcome is moments away (unless
+                // the server stopped mid-exchange, long ago).
+                let claimed_at = std::str::from_utf8(&sealed)
+                    .ok()
+                    .and_then(|s| s.strip_prefix(CLAIMED))
+                    .and_then(|ms| ms.parse::<i64>().ok());
+                if claimed_at.is_some_and(|at| now_ms - at < EXCHANGE_LIFETIME.as_millis() as i64) {
+                    return Ok(Authorization {
+                        state: ConfigurationState::PendingAuthorization,
+                        url: None,
+                        account: None,
+                        error: None,
+                    });
+                }
                 if let Some(attempt) = self.open_attempt(&sealed) {
                     if now_ms - attempt.started_ms < ATTEMPT_LIFETIME.as_millis() as i64 {
                         return Ok(Authorization {
@@ -251,14 +279,27 @@ impl PlatformOAuth {
         };
         let found = sessions.into_iter().find_map(|(id, sealed)| {
             let attempt = self.open_attempt(&sealed)?;
-            constant_time_eq(attempt.state.as_bytes(), state.as_bytes()).then_some((id, attempt))
+            constant_time_eq(attempt.state.as_bytes(), state.as_bytes())
+                .then_some((id, sealed, attempt))
         });
-        let Some((id, attempt)) = found else {
-            return (
+        let unknown = || {
+            (
                 false,
-                "This authorization is unknown or expired: start it again from cutover.".to_owned(),
-            );
+                "This authorization is unknown, already used or expired: start it again from cutover."
+                    .to_owned(),
+            )
         };
+        let Some((id, sealed, attempt)) = found else {
+            return unknown();
+        };
+        // One callback per attempt: claimed before anything else, so a replay (or a browser
+        // delivering it twice) finds nothing to complete or fail.
+        if !target
+            .with_file(|file, now| file.claim_authorization(&id, &sealed, now))
+            .unwrap_or(false)
+        {
+            return unknown();
+        }
         let now_ms = target.with_file(|_, now| Ok(now)).unwrap_or(i64::MAX);
         if now_ms.saturating_sub(attempt.started_ms) >= ATTEMPT_LIFETIME.as_millis() as i64 {
             return self.fail(
@@ -316,11 +357,10 @@ impl PlatformOAuth {
             }
             Err(e) => return self.fail(target, &id, format!("the code exchange failed: {e}")),
         };
-        let Some(account) =
-            response.extra_fields().id_token.as_deref().and_then(|t| {
-                signed_in_account(t, &self.settings.issuer, &self.settings.client_id)
-            })
-        else {
+        let Some(account) = response.extra_fields().id_token.as_deref().and_then(|t| {
+            let now_s = jiff::Timestamp::now().as_second();
+            signed_in_account(t, &self.settings.issuer, &self.settings.client_id, now_s)
+        }) else {
             return self.fail(
                 target,
                 &id,
@@ -380,9 +420,10 @@ pub(crate) struct CallbackQuery {
 }
 
 /// The account in an ID token received directly from the token endpoint over the back channel
-/// (where OpenID Connect lets the TLS connection stand in for the signature, but the issuer and
-/// audience must still be ours): `email`, else `sub`.
-fn signed_in_account(id_token: &str, issuer: &str, client_id: &str) -> Option<String> {
+/// (where OpenID Connect lets the TLS connection stand in for the signature, but the issuer,
+/// audience and expiry must still hold): a verified `email`, else `sub`. An unverified email is
+/// not an identity (anyone may set one), and this account is what the wrong-account check sees.
+fn signed_in_account(id_token: &str, issuer: &str, client_id: &str, now_s: i64) -> Option<String> {
     let payload = id_token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
@@ -395,11 +436,17 @@ fn signed_in_account(id_token: &str, issuer: &str, client_id: &str) -> Option<St
         Some(serde_json::Value::Array(all)) => all.iter().any(|a| a == client_id),
         _ => false,
     };
-    if !from_issuer || !for_us {
+    let live = claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64)
+        .is_some_and(|exp| exp > now_s);
+    if !from_issuer || !for_us || !live {
         return None;
     }
+    let verified = claims.get("email_verified") == Some(&serde_json::Value::Bool(true));
     claims
         .get("email")
+        .filter(|_| verified)
         .or_else(|| claims.get("sub"))
         .and_then(serde_json::Value::as_str)
         .map(str::to_ascii_lowercase)
@@ -416,17 +463,25 @@ mod tests {
             format!("h.{payload}.s")
         };
         let issuer = "http://127.0.0.1:1";
-        let ours = token(
-            r#"{"iss":"http://127.0.0.1:1","aud":"platform","sub":"x","email":"Svc@Contoso.Example"}"#,
+        let read = |claims: &str| signed_in_account(&token(claims), issuer, "platform", 1_000);
+        let ours = r#"{"iss":"http://127.0.0.1:1","aud":"platform","exp":2000,"sub":"x","email":"Svc@Contoso.Example","email_verified":true}"#;
+        assert_eq!(read(ours).as_deref(), Some("svc@contoso.example"));
+        // An email nobody verified is not who signed in: the subject is.
+        let unverified = ours.replace(r#","email_verified":true"#, "");
+        assert_eq!(read(&unverified).as_deref(), Some("x"));
+        assert_eq!(
+            read(&ours.replace("\"platform\"", "\"other\"")),
+            None,
+            "another client's"
         );
         assert_eq!(
-            signed_in_account(&ours, issuer, "platform").as_deref(),
-            Some("svc@contoso.example")
+            read(&ours.replace("http://127.0.0.1:1", "http://evil.example")),
+            None
         );
-        let other_client = token(r#"{"iss":"http://127.0.0.1:1","aud":"other","sub":"x"}"#);
-        assert_eq!(signed_in_account(&other_client, issuer, "platform"), None);
-        let other_issuer = token(r#"{"iss":"http://evil.example","aud":"platform","sub":"x"}"#);
-        assert_eq!(signed_in_account(&other_issuer, issuer, "platform"), None);
-        assert_eq!(signed_in_account("not-a-jwt", issuer, "platform"), None);
+        assert_eq!(read(&ours.replace("2000", "999")), None, "expired");
+        assert_eq!(
+            signed_in_account("not-a-jwt", issuer, "platform", 1_000),
+            None
+        );
     }
 }

@@ -141,20 +141,84 @@ impl Idp {
 
     /// Revokes every access token issued so far (an admin revoking the app's sessions).
     pub fn revoke_all(&self) -> u64 {
-        let address = self.issuer.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(address).expect("connect to the IdP");
-        write!(
-            stream,
-            "POST /test/revoke-all HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).expect("answer");
-        let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
-        let json: serde_json::Value = serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("revoke-all answered {answer:?}: {e}"));
+        let (status, body) = request("POST", &format!("{}/test/revoke-all", self.issuer), &[], "");
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("revoke-all answered {body:?}: {e}"));
         json["revoked"].as_u64().expect("revoked count")
     }
+
+    /// An app token by client credentials, as a client would get one.
+    pub fn app_token(&self, client: &str, secret: &str, scope: &str) -> String {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{client}:{secret}"));
+        let (status, body) = request(
+            "POST",
+            &self.token_url(),
+            &[
+                ("Authorization", &format!("Basic {basic}")),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &format!(
+                "grant_type=client_credentials&scope={}",
+                scope.replace(' ', "+")
+            ),
+        );
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("token JSON");
+        json["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+}
+
+/// One plain HTTP/1.1 request to a loopback server: (status, body).
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (address, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("answer");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    // Chunked bodies (Node's default) are unwrapped: size lines dropped.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if size == 0 || after.len() < size {
+                break;
+            }
+            out.push_str(&after[..size]);
+            rest = after[size..].trim_start_matches("\r\n");
+        }
+        out
+    } else {
+        body.to_owned()
+    };
+    (status, body)
 }
 
 /// The admin's browser: opens `url`, signs in (as `account`, else the login hint), consents

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::idp::{
     API_CLIENT, API_SECRET, GRAPH_CLIENT, GRAPH_SECRET, Idp, PLATFORM_SECRET, SANDBOX_KEY, browse,
-    free_port,
+    free_port, request,
 };
 use crate::support::{Run, TOKEN, TestEnv};
 
@@ -658,7 +658,7 @@ fn the_mailbox_precheck_names_every_denied_mailbox_and_blocks_the_switch() {
 
 #[test]
 fn skipped_denied_mailboxes_stay_on_basic_and_the_rest_move() {
-    let (env, _idp, served, denied) = precheck_env("skip");
+    let (env, idp, served, denied) = precheck_env("skip");
     let run = env.run(["apply", "plan.toml", "--poll-interval", "20ms"]);
     // The denied users stay on Basic, so the disconnect refuses to strand them.
     assert_eq!(run.code, 3, "{}", run.transcript());
@@ -675,6 +675,7 @@ fn skipped_denied_mailboxes_stay_on_basic_and_the_rest_move() {
     }
     assert_eq!(inspect["violations"], Value::Array(vec![]));
     served.stop();
+    assert_no_secrets(&env, &idp, &[&run]);
 }
 
 #[test]
@@ -712,5 +713,71 @@ fn open_hands_the_authorization_url_to_the_desktop_browser() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(std::fs::read_to_string(&opened).expect("opened"), url);
+    drop(served);
+}
+
+#[test]
+fn a_callback_completes_once_and_tokens_work_only_where_they_were_issued_for() {
+    let Connect { env, idp, served } = connect_env(&[], &[], &[]);
+    let first = until_blocked(&env, &[]);
+    assert_eq!(first.code, 4, "{}", first.transcript());
+    let url = authorization_url(&first, &idp.issuer);
+    let (ok, page) = browse(&url, &[]);
+    assert!(ok, "{page}");
+    let callback = page
+        .lines()
+        .find_map(|l| l.strip_prefix("callback "))
+        .expect("the callback URL")
+        .to_owned();
+
+    // Replayed (a reload, a stolen URL): refused, and the connection stands.
+    let (status, body) = request("GET", &callback, &[], "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("already used"), "{body}");
+    // A forged state, and none at all: refused too.
+    let forged = callback.replace("state=", "state=x");
+    assert_eq!(request("GET", &forged, &[], "").0, 400);
+    let bare = format!("{}/oauth/callback?code=abc", served.url);
+    assert_eq!(request("GET", &bare, &[], "").0, 400);
+    let inspect = env.inspect();
+    assert_eq!(configuration(&inspect, "OAuth")["state"], "connected");
+    assert_eq!(
+        configuration(&inspect, "OAuth")["authorized_account"],
+        SERVICE_ACCOUNT
+    );
+
+    // App tokens: the API accepts only its own audience, Graph only Graph's.
+    let api = idp.app_token(API_CLIENT, API_SECRET, "platform.admin");
+    let graph = idp.app_token(
+        GRAPH_CLIENT,
+        GRAPH_SECRET,
+        "https://graph.microsoft.com/.default",
+    );
+    let bearer = |token: &str| format!("Bearer {token}");
+    let whoami = format!("{}/whoami", served.url);
+    let calendar = format!(
+        "{}/graph/v1.0/users/ana@contoso.example/calendar",
+        served.url
+    );
+    assert_eq!(
+        request("GET", &whoami, &[("Authorization", &bearer(&api))], "").0,
+        200
+    );
+    assert_eq!(
+        request("GET", &whoami, &[("Authorization", &bearer(&graph))], "").0,
+        401
+    );
+    assert_eq!(
+        request("GET", &calendar, &[("Authorization", &bearer(&graph))], "").0,
+        200
+    );
+    assert_eq!(
+        request("GET", &calendar, &[("Authorization", &bearer(&api))], "").0,
+        401
+    );
+    assert_eq!(
+        request("GET", &calendar, &[("Authorization", &bearer(TOKEN))], "").0,
+        401
+    );
     drop(served);
 }

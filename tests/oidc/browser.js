@@ -4,7 +4,7 @@
 // node browser.js URL [--account EMAIL] [--deny] [--pause-before-callback MS]
 //
 // Without --account it signs in as the URL's login_hint, as an admin following cutover's
-// checklist would. Prints the callback's status and body.
+// checklist would. Prints `callback URL`, then the callback's status and body.
 
 const args = process.argv.slice(2);
 let url = args[0];
@@ -38,6 +38,7 @@ for (let hops = 0; hops < 30; hops += 1) {
   if (here.origin !== issuer) {
     // Back at the platform: deliver the callback, as the browser would.
     if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+    process.stdout.write(`callback ${url}\n`);
     const response = await fetch(url, { redirect: 'manual' });
     process.stdout.write(`${response.status} ${await response.text()}\n`);
     process.exit(response.status < 400 ? 0 : 1);

@@ -50,8 +50,9 @@ const provider = new Provider(issuer, {
   clients,
   pkce: { required: () => true },
   scopes: ['openid', 'email', 'offline_access'],
-  claims: { openid: ['sub'], email: ['email'] },
-  findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, email: sub }) }),
+  claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+  // The test directory's accounts are their (verified) email addresses.
+  findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, email: sub, email_verified: true }) }),
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
