@@ -439,7 +439,7 @@ impl<T: Target> Engine<'_, T> {
                     .check(&users, &mut self.mailboxes)
                     .await
                     .map_err(EngineError::Precheck)?;
-                self.store.record_mailboxes(&self.mailboxes)?;
+                self.store.record_mailboxes(&self.mailboxes, &users)?;
                 let denied = self.mailboxes.denied(&users);
                 self.emit(Event::MailboxesChecked {
                     step,

@@ -47,8 +47,14 @@ impl Access {
 }
 
 impl MailboxAccess {
-    pub(crate) fn verdicts(&self) -> impl Iterator<Item = (&Email, &Verdict)> {
-        self.verdicts.iter()
+    /// The verdicts on `users` (those that have one).
+    pub(crate) fn verdicts_of<'s>(
+        &'s self,
+        users: &'s [Email],
+    ) -> impl Iterator<Item = (&'s Email, &'s Verdict)> {
+        users
+            .iter()
+            .filter_map(|e| self.verdicts.get(e).map(|v| (e, v)))
     }
 
     pub(crate) fn record(&mut self, email: Email, access: Access, seen_at: Timestamp) {

@@ -833,14 +833,19 @@ impl Store {
         })
     }
 
-    /// What the mailbox pre-check saw, for `status` (a run checks again: denials get fixed).
-    pub(crate) fn record_mailboxes(&mut self, seen: &MailboxAccess) -> Result<(), StoreError> {
+    /// What the mailbox pre-check saw of `users`, for `status` (a run checks again: denials get
+    /// fixed). Only those just checked are written, not everything seen so far.
+    pub(crate) fn record_mailboxes(
+        &mut self,
+        seen: &MailboxAccess,
+        users: &[Email],
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute_batch(
                 "CREATE TABLE IF NOT EXISTS mailbox_checks (
                      email TEXT PRIMARY KEY, access TEXT NOT NULL, seen_ms INTEGER NOT NULL)",
             )?;
-            for (email, verdict) in seen.verdicts() {
+            for (email, verdict) in seen.verdicts_of(users) {
                 tx.execute(
                     "INSERT INTO mailbox_checks (email, access, seen_ms) VALUES (?1, ?2, ?3)
                      ON CONFLICT (email) DO UPDATE SET access = ?2, seen_ms = ?3",
