@@ -28,6 +28,11 @@ impl OAuthHttp {
 }
 
 impl OAuthHttp {
+    /// The client itself, for the calls `oauth2` does not make (token introspection).
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// A JSON document (a discovery document), with the same timeouts and no redirects.
     pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
         &self,

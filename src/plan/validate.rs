@@ -906,21 +906,11 @@ fn parse_api_url(text: &str) -> Result<String, GrammarError> {
 /// `http://` on the loopback interface only (a test server on the same machine).
 fn parse_secure_url(text: &str) -> Result<String, GrammarError> {
     let url = parse_api_url(text)?;
-    if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                host
-            }
-        });
-        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-            return Err(GrammarError::new(
-                "client secrets and tokens would travel in the clear over http://",
-                "use the https:// URL (plain http:// is accepted only on 127.0.0.1 or localhost)",
-            ));
-        }
+    if url.starts_with("http://") && !crate::oauth::is_secure_url(&url) {
+        return Err(GrammarError::new(
+            "client secrets and tokens would travel in the clear over http://",
+            "use the https:// URL (plain http:// is accepted only on 127.0.0.1 or localhost)",
+        ));
     }
     Ok(url)
 }

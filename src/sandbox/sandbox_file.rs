@@ -765,14 +765,7 @@ impl SandboxFile {
                 ConfigurationState::Connected | ConfigurationState::Error
             );
         if configuration.state == ConfigurationState::PendingAuthorization || again {
-            let hint: Option<String> = self
-                .connection
-                .query_row(
-                    "SELECT login_hint FROM configurations WHERE id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
-                .map_err(self.db())?;
+            let hint = self.login_hint(id)?;
             let tenant = configuration
                 .tenant_id
                 .clone()

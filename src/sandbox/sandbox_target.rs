@@ -46,6 +46,11 @@ impl SandboxTarget {
         Self::open(&path, clock)
     }
 
+    /// The sandbox clock's time, in ms.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     /// Runs `f` on the sandbox file at the clock's time, mapping its errors to the target's.
     pub(crate) fn with_file<T>(
         &self,

@@ -12,6 +12,8 @@ use aws_lc_rs::digest;
 use serde::Deserialize;
 use tokio::sync::{Mutex, OnceCell};
 
+use crate::oauth::OAuthHttp;
+
 /// How long an active answer is trusted without asking again.
 const REMEMBER: Duration = Duration::from_secs(1);
 
@@ -67,7 +69,7 @@ pub(crate) struct Introspector {
     issuer: String,
     client_id: String,
     client_secret: String,
-    http: reqwest::Client,
+    http: OAuthHttp,
     endpoint: OnceCell<String>,
     /// SHA-256 of a token → its audience and until when the answer holds. Hashes, so the
     /// server's memory holds no token it did not have to.
@@ -76,17 +78,11 @@ pub(crate) struct Introspector {
 
 impl Introspector {
     pub(crate) fn new(issuer: &str, client_id: &str, client_secret: &str) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
             issuer: issuer.trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
-            http,
+            http: OAuthHttp::new()?,
             endpoint: OnceCell::new(),
             remembered: Mutex::new(HashMap::new()),
         })
@@ -98,19 +94,22 @@ impl Introspector {
                 let url = format!("{}/.well-known/openid-configuration", self.issuer);
                 let discovery: Discovery = self
                     .http
-                    .get(&url)
-                    .send()
+                    .get_json(&url)
                     .await
-                    .map_err(|e| format!("cannot reach the identity provider at {url}: {e}"))?
-                    .json()
-                    .await
-                    .map_err(|e| format!("the discovery document at {url} is not valid: {e}"))?;
-                discovery.introspection_endpoint.ok_or_else(|| {
+                    .map_err(|e| format!("the identity provider's discovery document: {e}"))?;
+                let endpoint = discovery.introspection_endpoint.ok_or_else(|| {
                     format!(
                         "the identity provider at {} offers no introspection endpoint",
                         self.issuer
                     )
-                })
+                })?;
+                // The platform's client secret goes there.
+                if !crate::oauth::is_secure_url(&endpoint) {
+                    return Err(format!(
+                        "the introspection endpoint {endpoint} is not https:// (nor on this machine)"
+                    ));
+                }
+                Ok(endpoint)
             })
             .await
             .map(String::as_str)
@@ -133,6 +132,7 @@ impl Introspector {
         let endpoint = self.endpoint().await?;
         let response = self
             .http
+            .client()
             .post(endpoint)
             .basic_auth(&self.client_id, Some(&self.client_secret))
             .form(&[("token", token)])

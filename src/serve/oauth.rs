@@ -171,8 +171,8 @@ impl PlatformOAuth {
         target: &SandboxTarget,
         id: &str,
         restart: bool,
-        now_ms: i64,
     ) -> Result<Authorization, TargetError> {
+        let now_ms = target.now_ms();
         let configuration = target
             .with_file(|file, _| file.configurations())?
             .into_iter()
@@ -300,7 +300,7 @@ impl PlatformOAuth {
         {
             return unknown();
         }
-        let now_ms = target.with_file(|_, now| Ok(now)).unwrap_or(i64::MAX);
+        let now_ms = target.now_ms();
         if now_ms.saturating_sub(attempt.started_ms) >= ATTEMPT_LIFETIME.as_millis() as i64 {
             return self.fail(
                 target,

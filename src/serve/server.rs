@@ -475,13 +475,9 @@ async fn authorization(
     };
     let answer = match &state.identity {
         Some(identity) => {
-            let now_ms = match state.target.with_file(|_, now| Ok(now)) {
-                Ok(now) => now,
-                Err(e) => return target_error(e),
-            };
             identity
                 .oauth
-                .authorization(&state.target, &id, restart, now_ms)
+                .authorization(&state.target, &id, restart)
                 .await
         }
         None => state.target.authorization(&id, restart).await,
