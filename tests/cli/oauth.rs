@@ -178,41 +178,47 @@ fn assert_no_secrets(env: &TestEnv, idp: &Idp, runs: &[&Run]) {
     }
 }
 
+/// Runs `apply` (waiting in-process), handing each line it prints to `react` as it comes, the
+/// way an operator watching it would act.
+fn apply_reacting(env: &TestEnv, mut react: impl FnMut(&str)) -> Run {
+    let mut child = env.spawn(["apply", "plan.toml", "--poll-interval", "20ms"]);
+    let stdout = child.stdout.take().expect("stdout");
+    let mut printed = String::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        react(&line);
+        printed.push_str(&line);
+        printed.push('\n');
+    }
+    let output = child.wait_with_output().expect("apply ends");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: printed,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 #[test]
 fn connect_waits_for_the_code_and_pkce_exchange_then_runs_to_the_end() {
     let Connect { env, idp, served } = connect_env(&[], &[], &[]);
     // `apply` without --until-blocked waits in-process while the admin signs in.
-    let mut child = env.spawn(["apply", "plan.toml", "--poll-interval", "20ms"]);
-    let stdout = child.stdout.take().expect("stdout");
-    let mut printed = Vec::new();
     let mut url = None;
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        if url.is_none() {
-            if let Some(found) = line.split_whitespace().find(|w| w.starts_with(&idp.issuer)) {
-                url = Some(found.to_owned());
-                let (ok, page) = browse(found, &[]);
-                assert!(ok, "{page}");
-                assert!(
-                    page.contains(&format!("Authorized as {SERVICE_ACCOUNT}")),
-                    "{page}"
-                );
-            }
+    let run = apply_reacting(&env, |line| {
+        if url.is_some() {
+            return;
         }
-        printed.push(line);
-    }
-    let status = child.wait().expect("apply ends");
-    let stderr = child
-        .stderr
-        .take()
-        .map(|mut e| {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut e, &mut text).map(|_| text)
-        })
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let stdout = printed.join("\n");
-    assert_eq!(status.code(), Some(0), "{stdout}\n{stderr}");
+        if let Some(found) = line.split_whitespace().find(|w| w.starts_with(&idp.issuer)) {
+            url = Some(found.to_owned());
+            let (ok, page) = browse(found, &[]);
+            assert!(ok, "{page}");
+            assert!(
+                page.contains(&format!("Authorized as {SERVICE_ACCOUNT}")),
+                "{page}"
+            );
+        }
+    });
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let stdout = &run.stdout;
     let url = url.unwrap_or_else(|| panic!("no authorization URL:\n{stdout}"));
 
     // The platform asked for the code flow with PKCE (S256), a state, and the service account.
@@ -245,11 +251,6 @@ fn connect_waits_for_the_code_and_pkce_exchange_then_runs_to_the_end() {
     );
     assert_eq!(enabled_on_oauth(&inspect), 12);
     served.stop();
-    let run = Run {
-        code: 0,
-        stdout,
-        stderr,
-    };
     assert_no_secrets(&env, &idp, &[&run]);
 }
 
@@ -460,22 +461,16 @@ fn the_http_target_runs_on_app_tokens_refreshed_before_they_expire() {
 #[test]
 fn a_revoked_app_token_is_replaced_once_and_the_call_retried() {
     let (env, idp, served) = app_token_env("3600", "4s");
-    let mut child = env.spawn(["apply", "plan.toml", "--poll-interval", "20ms"]);
-    let stdout = child.stdout.take().expect("stdout");
-    let mut printed = Vec::new();
     let mut revoked = 0;
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line.expect("line");
+    let run = apply_reacting(&env, |line| {
         if revoked == 0 && line.contains("pilot: every user switched") {
             // The pilot soaks for 4 s, polling the platform: revoke the token it holds.
             revoked = idp.revoke_all();
             assert!(revoked >= 1);
         }
-        printed.push(line);
-    }
-    let status = child.wait().expect("apply ends");
-    let stdout = printed.join("\n");
-    assert_eq!(status.code(), Some(0), "{stdout}");
+    });
+    let stdout = &run.stdout;
+    assert_eq!(run.code, 0, "{}", run.transcript());
     assert!(revoked >= 1, "the pilot never soaked:\n{stdout}");
     // One token, then exactly one more, fetched after the refusal.
     assert_eq!(idp.issued().len(), 2, "{stdout}");
