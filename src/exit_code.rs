@@ -2,6 +2,9 @@
 
 use std::process::ExitCode;
 
+use crate::cli::ErrorKind;
+use crate::engine::RunOutcome;
+
 /// What a cutover process tells whoever started it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Exit {
@@ -22,5 +25,27 @@ pub(crate) enum Exit {
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
         ExitCode::from(exit as u8)
+    }
+}
+
+impl From<ErrorKind> for Exit {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Failure => Exit::Failure,
+            ErrorKind::Invalid => Exit::Invalid,
+            ErrorKind::Halted => Exit::Halted,
+            ErrorKind::Locked => Exit::Locked,
+        }
+    }
+}
+
+impl From<&RunOutcome> for Exit {
+    fn from(outcome: &RunOutcome) -> Self {
+        match outcome {
+            RunOutcome::Done => Exit::Done,
+            RunOutcome::Waiting { .. } => Exit::Waiting,
+            RunOutcome::Halted { .. } => Exit::Halted,
+            RunOutcome::Interrupted => Exit::Failure,
+        }
     }
 }

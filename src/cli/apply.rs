@@ -206,7 +206,7 @@ pub(crate) fn run(
     if options.format == Format::Text {
         out.stdout(&final_report(&plan, path, &outcome));
     }
-    outcome.exit()
+    Exit::from(&outcome)
 }
 
 /// What a person needs at the end of a run: why it halted (each user and the platform's

@@ -2,6 +2,7 @@
 
 mod apply;
 mod approve;
+mod command_error;
 mod context;
 mod hold;
 mod log;
@@ -21,6 +22,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::clock::Clock;
 use crate::exit_code::Exit;
 
+pub(crate) use command_error::{CommandError, ErrorKind};
 pub(crate) use context::{block_on, load_or_report, open_store, open_target, read_state};
 pub(crate) use output::Output;
 
@@ -165,6 +167,18 @@ pub(crate) enum PlanFormat {
     Text,
     Markdown,
     Json,
+}
+
+/// What a command's result means for the process: its exit code, or its error printed to
+/// standard error and classified.
+pub(crate) fn conclude(result: Result<Exit, CommandError>, out: &Output) -> Exit {
+    match result {
+        Ok(exit) => exit,
+        Err(error) => {
+            out.stderr(&error.render());
+            Exit::from(error.kind)
+        }
+    }
 }
 
 /// Parses the arguments and runs the command.

@@ -197,7 +197,7 @@ fn roll_back<T: Target>(
         }
         Ok(Ok(outcome)) => {
             out.stdout(&super::apply::final_report(plan, path, &outcome));
-            outcome.exit()
+            Exit::from(&outcome)
         }
         Ok(Err(e)) => {
             out.stderr(&format!("error: {e}\n"));

@@ -1,8 +1,7 @@
-//! How a run ended, and the exit code that says so.
+//! How a run ended. `exit_code.rs` decides what exit code says so.
 
 use jiff::Timestamp;
 
-use crate::exit_code::Exit;
 use crate::planner::WaitReason;
 use crate::state::FailingUser;
 
@@ -25,15 +24,4 @@ pub(crate) enum RunOutcome {
     },
     /// SIGINT or SIGTERM: stopped at a safe point; `apply` again resumes.
     Interrupted,
-}
-
-impl RunOutcome {
-    pub(crate) fn exit(&self) -> Exit {
-        match self {
-            RunOutcome::Done => Exit::Done,
-            RunOutcome::Waiting { .. } => Exit::Waiting,
-            RunOutcome::Halted { .. } => Exit::Halted,
-            RunOutcome::Interrupted => Exit::Failure,
-        }
-    }
 }
