@@ -97,7 +97,7 @@ mod tests {
             "a date in the past"
         );
         let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(120);
-        let date = jiff::fmt::rfc2822::to_string(&soon.to_zoned(jiff::tz::TimeZone::UTC))
+        let date = jiff::fmt::rfc2822::to_string(&soon.to_zoned_datetime(jiff::tz::TimeZone::UTC))
             .expect("formatted");
         let wait = retry_after(&headers(&date)).expect("a date in the future");
         assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
