@@ -5,22 +5,28 @@
 //! or reads a clock, so the same inputs always give the same schedule.
 
 mod action;
+mod connect;
 mod digest;
+mod disconnect;
 mod edits;
 mod finding;
 mod gate;
 mod membership;
+mod phase;
 mod planner;
 mod preflight;
+mod readiness;
 mod schedule;
 mod timeline;
+mod waves;
 
 pub(crate) use action::{Action, Side};
 pub(crate) use digest::Snapshot;
 pub(crate) use edits::{edits, step_definitions};
 pub(crate) use finding::{Finding, Severity};
 pub(crate) use gate::GateReading;
-pub(crate) use planner::{Inputs, denied_users, plan, unstarted_members};
+pub(crate) use planner::{Inputs, plan};
+pub(crate) use readiness::{denied_users, unstarted_members};
 pub(crate) use schedule::{
     MemberState, MoveDetail, PlannedStep, Schedule, StepDetail, StepStatus, WaitReason,
 };

@@ -5,27 +5,19 @@
 //! changed, and asks again; so a run killed anywhere resumes by asking again, and a user already
 //! switched is never switched twice — the platform shows them switched.
 
-use std::collections::BTreeSet;
-
 use jiff::Timestamp;
 
-use super::action::{Action, Side};
-use super::gate::{self, GateInput, Verdict};
-use super::membership::{self, ResolvedStep};
-use super::preflight::{self, describe_selector};
-use super::schedule::{
-    Member, MemberState, MoveDetail, PlannedStep, Schedule, StepDetail, StepStatus, WaitReason,
-};
-use super::timeline;
-use crate::plan::grammar::Email;
-use crate::plan::{OnDenied, Plan, Selector};
+use super::action::Action;
+use super::schedule::{PlannedStep, Schedule, StepDetail, StepStatus, WaitReason};
+use super::{connect, disconnect, membership, phase, preflight, timeline, waves};
+use crate::plan::{Plan, Selector};
 use crate::precheck::MailboxAccess;
-use crate::state::{FailingUser, RunState, StepPhase};
-use crate::target::{ConfigurationState, Observed, SyncOutcome};
+use crate::state::{RunState, StepPhase};
+use crate::target::Observed;
 
 /// The most users one write action carries. Targets split it further as their API requires;
 /// larger actions mean fewer full re-reads of the platform between writes.
-const MAX_WRITE_USERS: usize = 10_000;
+pub(super) const MAX_WRITE_USERS: usize = 10_000;
 
 /// What the planner plans from.
 pub(crate) struct Inputs<'a> {
@@ -58,46 +50,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
     let resolution = membership::resolve(plan, observed, from_id.as_deref(), &state.batches);
     let preflight = preflight::check(plan, observed, &resolution);
     let to_id = preflight.to.map(|c| c.id.clone());
-    let mut findings = preflight.findings;
-    if inputs.reauthorize {
-        // `--reauthorize` starts the authorization over: the account will be asked again.
-        findings.retain(|f| f.code != "wrong-service-account");
-    }
-    if state.disconnected_at.is_some() {
-        // The rollout disconnected `from` itself: its absence is the finished state, not a
-        // finding.
-        findings.retain(|f| !matches!(f.code, "from-missing" | "from-not-connected"));
-    }
-    let edits = super::edits(plan, state);
-    if !edits.refused.is_empty() {
-        findings.insert(
-            0,
-            super::Finding::new(
-                super::Severity::Blocking,
-                "plan-edited",
-                "the plan was edited where the rollout already ran",
-            )
-            .remedy(format!("undo these edits: {}", edits.refused.join("; "))),
-        );
-    }
-    if let (Some(precheck), Some(mailboxes)) = (&plan.precheck, inputs.mailboxes) {
-        findings.extend(preflight::denied_mailboxes(
-            precheck.on_denied,
-            mailboxes,
-            &resolution,
-            state,
-        ));
-    }
-    if !edits.accepted.is_empty() {
-        findings.push(super::Finding::new(
-            super::Severity::Info,
-            "plan-changed",
-            format!(
-                "edited since the rollout started, in steps that have not run: {}",
-                edits.accepted.join("; ")
-            ),
-        ));
-    }
+    let findings = preflight::findings(inputs, preflight.findings, &resolution);
 
     let mut steps = vec![PlannedStep {
         id: "connect".to_owned(),
@@ -114,7 +67,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
         reading: None,
     }];
     for resolved in &resolution.steps {
-        steps.extend(move_steps(
+        steps.extend(waves::move_steps(
             resolved,
             observed,
             state,
@@ -194,10 +147,11 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
     }
 }
 
+/// The platform's ids of `from` and `to`, where they exist.
 #[derive(Clone, Copy)]
-struct Ids<'a> {
-    from: Option<&'a str>,
-    to: Option<&'a str>,
+pub(super) struct Ids<'a> {
+    pub(super) from: Option<&'a str>,
+    pub(super) to: Option<&'a str>,
 }
 
 fn mark_done(steps: &mut [PlannedStep], before: usize) {
@@ -217,7 +171,7 @@ fn decide(inputs: &Inputs<'_>, steps: &mut [PlannedStep], ids: Ids<'_>) -> Actio
             .values()
             .filter(|r| r.phase == StepPhase::RolledBack);
         if let Some(action) = rolled_back
-            .filter_map(|r| undo(r, inputs.observed, from, to))
+            .filter_map(|r| phase::undo(r, inputs.observed, from, to))
             .next()
         {
             if let Some(step) = steps
@@ -231,9 +185,9 @@ fn decide(inputs: &Inputs<'_>, steps: &mut [PlannedStep], ids: Ids<'_>) -> Actio
     }
     for step in steps.iter_mut() {
         let action = match &step.detail {
-            StepDetail::Connect { .. } => connect(inputs),
-            StepDetail::Move(_) => move_step(inputs, step, ids),
-            StepDetail::Disconnect { .. } => disconnect(inputs, step, ids),
+            StepDetail::Connect { .. } => connect::connect(inputs),
+            StepDetail::Move(_) => phase::move_step(inputs, step, ids),
+            StepDetail::Disconnect { .. } => disconnect::disconnect(inputs, step, ids),
         };
         let Some(action) = action else {
             step.status = StepStatus::Done;
@@ -262,7 +216,7 @@ fn action_step(action: &Action) -> Option<&str> {
     }
 }
 
-fn wait(
+pub(super) fn wait(
     reason: WaitReason,
     step: &str,
     until: Option<Timestamp>,
@@ -276,7 +230,7 @@ fn wait(
     })
 }
 
-fn hold(inputs: &Inputs<'_>, step: &str) -> Option<Action> {
+pub(super) fn hold(inputs: &Inputs<'_>, step: &str) -> Option<Action> {
     inputs.state.hold.as_ref().and_then(|h| {
         wait(
             WaitReason::Hold,
@@ -287,690 +241,19 @@ fn hold(inputs: &Inputs<'_>, step: &str) -> Option<Action> {
     })
 }
 
-/// `None` when the `to` configuration is connected, as the right account.
-fn connect(inputs: &Inputs<'_>) -> Option<Action> {
-    let plan = inputs.plan;
-    let Some(to) = inputs.observed.configuration(&plan.to.display_name) else {
-        return hold(inputs, "connect").or(Some(Action::CreateConfiguration));
-    };
-    let again = "then run `cutover apply PLAN --reauthorize` to start a new authorization";
-    match to.state {
-        ConfigurationState::Connected => {
-            let expected = plan.to.service_account.as_ref().map(ToString::to_string);
-            // Without `--reauthorize`, preflight stops on a wrong or unknown account
-            // (`wrong-service-account`).
-            let confirmed = |expected: &String| {
-                to.authorized_account
-                    .as_ref()
-                    .is_some_and(|actual| actual.eq_ignore_ascii_case(expected))
-            };
-            match &expected {
-                Some(expected) if inputs.reauthorize && !confirmed(expected) => {
-                    hold(inputs, "connect").or(Some(Action::Authorize { restart: true }))
-                }
-                _ => None,
-            }
-        }
-        ConfigurationState::PendingAuthorization => {
-            hold(inputs, "connect").or(Some(Action::Authorize { restart: false }))
-        }
-        ConfigurationState::Error if inputs.reauthorize => {
-            hold(inputs, "connect").or(Some(Action::Authorize { restart: true }))
-        }
-        ConfigurationState::Error => Some(Action::Stop {
-            step: "connect".to_owned(),
-            reason: format!(
-                "authorizing {:?} failed: {}; fix the cause, {again}",
-                to.display_name,
-                to.error.as_deref().unwrap_or("the platform gave no reason")
-            ),
-            failures: Vec::new(),
-        }),
-        ConfigurationState::Disconnected => Some(Action::CreateConfiguration),
-    }
-}
-
-/// The step (or its waves) with each member's state as the platform shows it.
-fn move_steps(
-    resolved: &ResolvedStep<'_>,
-    observed: &Observed,
-    state: &RunState,
-    from_id: Option<&str>,
-    to_id: Option<&str>,
-) -> Vec<PlannedStep> {
-    let step = resolved.step;
-    let member = |email: &Email| {
-        let user = observed.user(email);
-        let on_from = user.is_some_and(|u| from_id.is_some_and(|f| u.is_enabled_on(f)));
-        let on_to = user.is_some_and(|u| to_id.is_some_and(|t| u.is_enabled_on(t)));
-        let state = match (on_from, on_to) {
-            (true, false) => MemberState::Move,
-            (true, true) => MemberState::FinishMove,
-            (false, true) => MemberState::OnTo,
-            (false, false) => MemberState::Neither,
-        };
-        Member {
-            email: email.clone(),
-            state,
-        }
-    };
-    let chunks: Vec<&[Email]> = match step.max_size {
-        Some(size) if !resolved.members.is_empty() => {
-            resolved.members.chunks(size.get() as usize).collect()
-        }
-        _ => vec![resolved.members.as_slice()],
-    };
-    let waves = chunks.len();
-    chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, chunk)| {
-            // A batch with `max_size` runs in waves named `<batch>#<n>`, even when one suffices,
-            // so a wave keeps its name as the tenant grows.
-            let id = if step.max_size.is_some() {
-                format!("{}#{}", step.name, i + 1)
-            } else {
-                step.name.to_string()
-            };
-            let record = state.steps.get(&id);
-            let emails: Vec<Email> = record.map_or_else(|| chunk.to_vec(), |r| r.members.clone());
-            let members: Vec<Member> = emails.iter().map(member).collect();
-            let movable = members
-                .iter()
-                .filter(|m| m.state != MemberState::Neither)
-                .count() as u64;
-            let preexisting = match record {
-                Some(r) => r.preexisting.iter().cloned().collect(),
-                None => emails
-                    .iter()
-                    .filter(|e| {
-                        observed.user(e).is_some_and(|u| {
-                            from_id.is_some_and(|f| preflight::already_failing(u, f))
-                        })
-                    })
-                    .cloned()
-                    .collect(),
-            };
-            PlannedStep {
-                id,
-                detail: StepDetail::Move(Box::new(MoveDetail {
-                    step: step.name.to_string(),
-                    kind: step.kind,
-                    wave: step.max_size.is_some().then_some((i + 1, waves)),
-                    selector: describe_selector(&step.users),
-                    allowed_errors: step.gate.max_errors.allowed(movable),
-                    members,
-                    gate: step.gate,
-                    approval: step.approval,
-                    not_before: step.not_before,
-                    window: step.window.clone(),
-                    notes: if i == 0 {
-                        resolved.notes.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    preexisting,
-                })),
-                status: StepStatus::Later,
-                start: None,
-                pass: None,
-                phase: record.map(|r| r.phase),
-                reading: None,
-            }
-        })
-        .collect()
-}
-
-/// The next action of a pilot, batch or wave; `None` once its gate passed.
-fn move_step(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Option<Action> {
-    let Inputs {
-        observed,
-        state,
-        now,
-        ..
-    } = *inputs;
-    let StepDetail::Move(detail) = &planned.detail else {
-        return None;
-    };
-    let id = planned.id.clone();
-    let (Some(from), Some(to)) = (ids.from, ids.to) else {
-        return Some(Action::Stop {
-            step: id,
-            reason: "the configurations are not both available".to_owned(),
-            failures: Vec::new(),
-        });
-    };
-    let Some(record) = state.steps.get(&id) else {
-        return start(inputs, &id, detail);
-    };
-    let on = |email: &Email, configuration: &str| {
-        observed
-            .user(email)
-            .is_some_and(|u| u.is_enabled_on(configuration))
-    };
-    let chunk = |users: Vec<Email>| users.into_iter().take(MAX_WRITE_USERS).collect::<Vec<_>>();
-    match record.phase {
-        StepPhase::Passed => None,
-        StepPhase::Moving => {
-            if let Some(h) = hold(inputs, &id) {
-                return Some(h);
-            }
-            // Enable `to` for everyone still only on `from`; then disable `from` for those on
-            // both. Never the other way round: no user is ever left with neither.
-            let enable: Vec<Email> = record
-                .members
-                .iter()
-                .filter(|e| on(e, from) && !on(e, to))
-                .cloned()
-                .collect();
-            if !enable.is_empty() {
-                return Some(Action::Enable {
-                    step: id,
-                    side: Side::To,
-                    users: chunk(enable),
-                });
-            }
-            let disable: Vec<Email> = record
-                .members
-                .iter()
-                .filter(|e| on(e, from) && on(e, to))
-                .cloned()
-                .collect();
-            if !disable.is_empty() {
-                return Some(Action::Disable {
-                    step: id,
-                    side: Side::From,
-                    users: chunk(disable),
-                });
-            }
-            Some(Action::Switched { step: id })
-        }
-        StepPhase::Verifying => {
-            let opened = record.judged_after.unwrap_or(record.phase_at);
-            let reading = gate::evaluate(&GateInput {
-                members: &record.members,
-                observed,
-                to_id: to,
-                opened,
-                preexisting: &record.preexisting,
-                gate: &detail.gate,
-                allowed: detail.allowed_errors,
-                now,
-            });
-            let action = match reading.verdict {
-                Verdict::Fail => Action::Fail {
-                    step: id.clone(),
-                    on_failure: detail.gate.on_failure,
-                    failures: reading.failures(),
-                },
-                _ => {
-                    // A user given `from` back by a halt, now syncing cleanly over OAuth, finishes
-                    // the move.
-                    let finish: Vec<Email> = reading
-                        .clean
-                        .iter()
-                        .filter(|e| on(e, from) && on(e, to))
-                        .cloned()
-                        .collect();
-                    // A step passes only once nobody in it is on both configurations: a passed
-                    // step is never looked at again, so they could never be finished. A hold
-                    // defers the finishing writes, and with them the pass.
-                    let on_both: Vec<Email> = record
-                        .members
-                        .iter()
-                        .filter(|e| on(e, from) && on(e, to))
-                        .cloned()
-                        .collect();
-                    if !finish.is_empty() {
-                        hold(inputs, &id).unwrap_or_else(|| Action::Disable {
-                            step: id.clone(),
-                            side: Side::From,
-                            users: chunk(finish),
-                        })
-                    } else if reading.verdict == Verdict::Pass && on_both.is_empty() {
-                        Action::Pass { step: id.clone() }
-                    } else if reading.verdict == Verdict::Pass {
-                        // Everyone the gate counts is clean, so these are users it does not count
-                        // (already failing over `from` when the step started), enabled on `from`
-                        // again by hand. cutover will not move a user it cannot verify.
-                        let (from_name, to_name) =
-                            (&inputs.plan.from.display_name, &inputs.plan.to.display_name);
-                        Action::Stop {
-                            step: id.clone(),
-                            reason: format!(
-                                "{} user(s) whose {from_name:?} sync was failing before the step are enabled on both {from_name:?} and {to_name:?}, and the gate cannot verify them; disable {from_name:?} for them on the platform, then apply again",
-                                on_both.len(),
-                            ),
-                            failures: still_on_from(on_both),
-                        }
-                    } else {
-                        let counted =
-                            reading.clean.len() + reading.pending.len() + reading.failing.len();
-                        let detail = format!("{} of {counted} users verified", reading.clean.len());
-                        if now < reading.soak_until {
-                            Action::Wait {
-                                reason: WaitReason::Soak,
-                                step: id.clone(),
-                                until: Some(reading.soak_until),
-                                detail,
-                            }
-                        } else {
-                            let detail = format!(
-                                "{detail}; the gate times out at {}",
-                                inputs.plan.time(reading.timeout_at)
-                            );
-                            Action::Wait {
-                                reason: WaitReason::Verification,
-                                step: id.clone(),
-                                until: None,
-                                detail,
-                            }
-                        }
-                    }
-                }
-            };
-            planned.reading = Some(reading);
-            Some(action)
-        }
-        StepPhase::Halted => {
-            // Failing users keep syncing over `from` while the OAuth problem is fixed.
-            let restore: Vec<Email> = record
-                .failures
-                .iter()
-                .map(|f| f.email.clone())
-                .filter(|e| on(e, to) && !on(e, from))
-                .collect();
-            if !restore.is_empty() {
-                return Some(Action::Enable {
-                    step: id,
-                    side: Side::From,
-                    users: chunk(restore),
-                });
-            }
-            if inputs
-                .run_started
-                .is_some_and(|started| started <= record.phase_at)
-            {
-                return Some(Action::Stop {
-                    step: id,
-                    reason: "the gate failed".to_owned(),
-                    failures: record.failures.clone(),
-                });
-            }
-            let recheck = record.failures.iter().map(|f| f.email.clone()).collect();
-            Some(Action::Reopen { step: id, recheck })
-        }
-        StepPhase::RolledBack => {
-            if let Some(action) = undo(record, observed, from, to) {
-                return Some(action);
-            }
-            if state.approved(&id, &record.batch, Some(record.phase_at)) {
-                // Starting again is a start: its hold, `not_before` and window apply.
-                return not_yet(inputs, &id, detail)
-                    .or_else(|| mailbox_check(inputs, &id, &record.members, true))
-                    .or(Some(Action::Restart { step: id }));
-            }
-            if inputs
-                .run_started
-                .is_some_and(|started| started <= record.phase_at)
-            {
-                return Some(Action::Stop {
-                    step: id,
-                    reason: "the step was rolled back".to_owned(),
-                    failures: record.failures.clone(),
-                });
-            }
-            wait(
-                WaitReason::Approval,
-                &id,
-                None,
-                format!(
-                    "rolled back at {}; it starts again only once approved",
-                    record.phase_at
-                ),
-            )
-        }
-    }
-}
-
-/// The write that moves a rolled-back step's members back to `from` alone: `from` first, then
-/// `to` off, so nobody is ever on neither. `None` once they all are.
-fn undo(
-    record: &crate::state::StepRecord,
-    observed: &Observed,
-    from: &str,
-    to: &str,
-) -> Option<Action> {
-    let on = |email: &Email, configuration: &str| {
-        observed
-            .user(email)
-            .is_some_and(|u| u.is_enabled_on(configuration))
-    };
-    let users = |keep: &dyn Fn(&Email) -> bool| -> Vec<Email> {
-        record
-            .members
-            .iter()
-            .filter(|e| keep(e))
-            .take(MAX_WRITE_USERS)
-            .cloned()
-            .collect()
-    };
-    let restore = users(&|e| on(e, to) && !on(e, from));
-    if !restore.is_empty() {
-        return Some(Action::Enable {
-            step: record.id.clone(),
-            side: Side::From,
-            users: restore,
-        });
-    }
-    let remove = users(&|e| on(e, to) && on(e, from));
-    if !remove.is_empty() {
-        return Some(Action::Disable {
-            step: record.id.clone(),
-            side: Side::To,
-            users: remove,
-        });
-    }
-    None
-}
-
-/// A step not started yet: its approval, the hold, `not_before` and the window decide when.
-fn start(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
-    if detail.approval && !inputs.state.approved(id, &detail.step, None) {
-        return wait(WaitReason::Approval, id, None, "needs `cutover approve`");
-    }
-    not_yet(inputs, id, detail)
-        .or_else(|| {
-            let members: Vec<Email> = detail.members.iter().map(|m| m.email.clone()).collect();
-            mailbox_check(inputs, id, &members, false)
-        })
-        .or_else(|| {
-            Some(Action::Start {
-                step: id.to_owned(),
-            })
-        })
-}
-
-/// Why an approved step may not start (or start again) now: the hold, `not_before`, the window.
-fn not_yet(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
-    let now = inputs.now;
-    if let Some(h) = hold(inputs, id) {
-        return Some(h);
-    }
-    if let Some(at) = detail
-        .not_before
-        .map(|t| t.timestamp())
-        .filter(|t| *t > now)
-    {
-        return wait(WaitReason::NotBefore, id, Some(at), "");
-    }
-    if let Some(window) = &detail.window {
-        match window.next_open(now) {
-            Some(open) if open > now => {
-                return wait(WaitReason::Window, id, Some(open), format!("{window}"));
-            }
-            None => {
-                return wait(
-                    WaitReason::Window,
-                    id,
-                    None,
-                    format!("{window} never opens"),
-                );
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The mailbox pre-check before a step starts, or starts again after a rollback: `None` when
-/// every member's mailbox is open to the OAuth app (or the plan does not check, or the reading
-/// does not run the check).
-fn mailbox_check(
-    inputs: &Inputs<'_>,
-    id: &str,
-    members: &[Email],
-    restart: bool,
-) -> Option<Action> {
-    let (Some(precheck), Some(mailboxes)) = (&inputs.plan.precheck, inputs.mailboxes) else {
-        return None;
-    };
-    let unchecked = mailboxes.unchecked(members);
-    if !unchecked.is_empty() {
-        return Some(Action::CheckMailboxes {
-            step: id.to_owned(),
-            users: unchecked,
-        });
-    }
-    let denied = mailboxes.denied(members);
-    let count = denied.len();
-    let reason = if count == 0 {
-        return None;
-    } else if count == members.len() {
-        // Graph answers ErrorAccessDenied for every mailbox when the app lacks the permission
-        // itself: skipping them all would quietly move nobody.
-        format!(
-            "every one of its {count} users' mailboxes denies the OAuth app access (Microsoft Graph: 403 \
-             ErrorAccessDenied); the app probably lacks the Calendars.Read application permission, or its \
-             access policy leaves them all out"
-        )
-    } else if restart {
-        // A restart switches every recorded member again; none can be left out any more.
-        format!(
-            "{count} of its users' mailboxes deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied) \
-             and starting it again would switch them; widen the application access policy or RBAC scope to \
-             include them and run again once it has applied (it can take an hour)"
-        )
-    } else if precheck.on_denied == OnDenied::Skip {
-        return None;
-    } else {
-        format!(
-            "{count} of its users' mailboxes deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied); \
-             widen the application access policy or RBAC scope to include them and run again once it has \
-             applied (it can take an hour), or move them to a later step, or set `[precheck] on_denied = \"skip\"`"
-        )
-    };
-    Some(Action::Stop {
-        step: id.to_owned(),
-        reason,
-        failures: denied_users(denied),
-    })
-}
-
-/// Every member of the steps that have not started, in step order: who the mailbox pre-check
-/// has yet to clear.
-pub(crate) fn unstarted_members(plan: &Plan, observed: &Observed, state: &RunState) -> Vec<Email> {
-    let from_id = observed
-        .configuration(&plan.from.display_name)
-        .map(|c| c.id.clone());
-    membership::resolve(plan, observed, from_id.as_deref(), &state.batches)
-        .steps
-        .into_iter()
-        .filter(|r| !state.batches.contains_key(r.step.name.as_str()))
-        .flat_map(|r| r.members)
-        .collect()
-}
-
-/// Denied mailboxes as failing users, each with the moment Graph denied it (a denial can be
-/// stale: policy changes take time to apply).
-pub(crate) fn denied_users(denied: Vec<(Email, Timestamp)>) -> Vec<FailingUser> {
-    denied
-        .into_iter()
-        .map(|(email, seen_at)| FailingUser {
-            email,
-            outcome: "access_denied".to_owned(),
-            error: Some("ErrorAccessDenied: the OAuth app may not open this mailbox".to_owned()),
-            at: Some(seen_at),
-        })
-        .collect()
-}
-
-/// Users listed because they are still enabled on `from`.
-fn still_on_from(users: Vec<Email>) -> Vec<FailingUser> {
-    users
-        .into_iter()
-        .map(|email| FailingUser {
-            email,
-            outcome: "still_on_from".to_owned(),
-            error: None,
-            at: None,
-        })
-        .collect()
-}
-
-/// The final disconnect; `None` once done. Lists in `planned` the pre-existing failures it
-/// excepts.
-fn disconnect(inputs: &Inputs<'_>, planned: &mut PlannedStep, ids: Ids<'_>) -> Option<Action> {
-    let Inputs {
-        plan,
-        observed,
-        state,
-        now,
-        ..
-    } = *inputs;
-    if state.disconnected_at.is_some() {
-        return None;
-    }
-    // Every `to` user's latest attempt must be clean, except users whose `from` sync was already
-    // failing when their step started: as in a gate, they are listed and hold nothing up,
-    // whether their attempt failed, is transient or has not come yet.
-    let preexisting: BTreeSet<Email> = state.preexisting();
-    let mut excepted = Vec::new();
-    let mut unclean = Vec::new();
-    let mut pending = 0;
-    for user in observed
-        .users
-        .iter()
-        .filter(|u| ids.to.is_some_and(|to| u.is_enabled_on(to)))
-    {
-        let latest = ids.to.and_then(|to| user.sync.get(to));
-        let failure = || crate::state::FailingUser {
-            email: user.email.clone(),
-            outcome: latest.map_or("pending", |s| s.outcome.as_str()).to_owned(),
-            error: latest.and_then(|s| s.error.clone()),
-            at: latest.map(|s| s.at),
-        };
-        match latest {
-            Some(s) if s.outcome == SyncOutcome::Ok => {}
-            _ if preexisting.contains(&user.email) => excepted.push(failure()),
-            Some(s) if s.is_transient() => pending += 1,
-            None => pending += 1,
-            Some(_) => unclean.push(failure()),
-        }
-    }
-    if let StepDetail::Disconnect {
-        preexisting: listed,
-        ..
-    } = &mut planned.detail
-    {
-        *listed = excepted;
-    }
-    if plan.disconnect.approval && !state.approved("disconnect", "disconnect", None) {
-        return wait(
-            WaitReason::Approval,
-            "disconnect",
-            None,
-            "needs `cutover approve`",
-        );
-    }
-    if let Some(h) = hold(inputs, "disconnect") {
-        return Some(h);
-    }
-    if let Some(quiet_until) = state
-        .last_pass()
-        .map(|t| gate::add(t, plan.disconnect.after))
-        .filter(|t| *t > now)
-    {
-        return wait(WaitReason::After, "disconnect", Some(quiet_until), "");
-    }
-    let (Some(from), Some(_)) = (ids.from, ids.to) else {
-        return Some(Action::Finish);
-    };
-    let stragglers: Vec<Email> = observed
-        .users
-        .iter()
-        .filter(|u| u.is_enabled_on(from))
-        .map(|u| u.email.clone())
-        .collect();
-    if !stragglers.is_empty() {
-        return Some(Action::Stop {
-            step: "disconnect".to_owned(),
-            reason: stragglers_reason(plan, state, &stragglers),
-            failures: still_on_from(stragglers),
-        });
-    }
-    if !unclean.is_empty() {
-        return Some(Action::Stop {
-            step: "disconnect".to_owned(),
-            reason: format!("{} OAuth user(s) are not syncing cleanly", unclean.len()),
-            failures: unclean,
-        });
-    }
-    if pending > 0 {
-        return wait(
-            WaitReason::Verification,
-            "disconnect",
-            None,
-            format!("{pending} OAuth user(s) have no clean sync yet"),
-        );
-    }
-    Some(Action::Disconnect)
-}
-
-/// Why users still on `from` block the disconnect, with the remedy for each kind of straggler:
-/// a user in no step needs a step; a member of a step that already ran was put back on `from`
-/// since, and cutover does not move a user twice.
-fn stragglers_reason(plan: &Plan, state: &RunState, stragglers: &[Email]) -> String {
-    let from = &plan.from.display_name;
-    let to = &plan.to.display_name;
-    let mut ran: BTreeSet<&str> = BTreeSet::new();
-    let mut in_steps = 0;
-    for email in stragglers {
-        if let Some(record) = state.steps.values().find(|r| r.members.contains(email)) {
-            ran.insert(record.id.as_str());
-            in_steps += 1;
-        }
-    }
-    let unclaimed = stragglers.len() - in_steps;
-    let mut remedies = Vec::new();
-    if unclaimed > 0 {
-        let remaining = plan
-            .batches
-            .iter()
-            .find(|b| matches!(b.users, Selector::Remaining));
-        remedies.push(match remaining {
-            Some(batch) => format!(
-                "{unclaimed} in no step (they came after `{}` took the remaining users): add them to a new batch before it",
-                batch.name
-            ),
-            None => format!(
-                "{unclaimed} in no step: add them to a batch (or end the plan with `users = \"remaining\"`)"
-            ),
-        });
-    }
-    if in_steps > 0 {
-        let steps: Vec<String> = ran.iter().map(|s| format!("`{s}`")).collect();
-        remedies.push(format!(
-            "{in_steps} in {}, which already ran, enabled on {from:?} again since: move them by hand (enable {to:?}, then disable {from:?})",
-            steps.join(", ")
-        ));
-    }
-    format!(
-        "{} user(s) are still enabled on {from:?}: {}; then apply again",
-        stragglers.len(),
-        remedies.join("; ")
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
     use std::path::Path;
 
     use super::*;
+    use crate::plan::grammar::Email;
     use crate::plan::load_text;
+    use crate::planner::Side;
     use crate::state::{Approval, Hold, StepRecord};
-    use crate::target::{AuthType, Configuration, PlatformUser, SyncResult};
+    use crate::target::{
+        AuthType, Configuration, ConfigurationState, PlatformUser, SyncOutcome, SyncResult,
+    };
 
     /// `from` ("Basic Auth") is configuration "1", `to` ("OAuth") is "2".
     const PLAN: &str = r#"version = 1

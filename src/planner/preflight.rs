@@ -266,6 +266,56 @@ pub(super) fn check<'o>(
     }
 }
 
+/// Everything preflight reports, in order: what `check` found on the platform, less what this
+/// run makes moot, plus the plan's edits and the mailbox pre-check's denials.
+pub(super) fn findings(
+    inputs: &super::Inputs<'_>,
+    mut findings: Vec<Finding>,
+    resolution: &Resolution<'_>,
+) -> Vec<Finding> {
+    let (plan, state) = (inputs.plan, inputs.state);
+    if inputs.reauthorize {
+        // `--reauthorize` starts the authorization over: the account will be asked again.
+        findings.retain(|f| f.code != "wrong-service-account");
+    }
+    if state.disconnected_at.is_some() {
+        // The rollout disconnected `from` itself: its absence is the finished state, not a
+        // finding.
+        findings.retain(|f| !matches!(f.code, "from-missing" | "from-not-connected"));
+    }
+    let edits = super::edits(plan, state);
+    if !edits.refused.is_empty() {
+        findings.insert(
+            0,
+            Finding::new(
+                Severity::Blocking,
+                "plan-edited",
+                "the plan was edited where the rollout already ran",
+            )
+            .remedy(format!("undo these edits: {}", edits.refused.join("; "))),
+        );
+    }
+    if let (Some(precheck), Some(mailboxes)) = (&plan.precheck, inputs.mailboxes) {
+        findings.extend(denied_mailboxes(
+            precheck.on_denied,
+            mailboxes,
+            resolution,
+            state,
+        ));
+    }
+    if !edits.accepted.is_empty() {
+        findings.push(Finding::new(
+            Severity::Info,
+            "plan-changed",
+            format!(
+                "edited since the rollout started, in steps that have not run: {}",
+                edits.accepted.join("; ")
+            ),
+        ));
+    }
+    findings
+}
+
 /// Whether the user's latest `from` attempt is a hard failure: an error or a warning, not
 /// throttling or a transient error (which say "try again", not "this user cannot sync").
 pub(super) fn already_failing(user: &PlatformUser, from: &str) -> bool {

@@ -1,0 +1,145 @@
+//! Whether a step may start: its approval, the hold, `not_before`, the window, and the mailbox
+//! pre-check of its members.
+
+use jiff::Timestamp;
+
+use super::Inputs;
+use super::action::Action;
+use super::membership;
+use super::planner::{hold, wait};
+use super::schedule::{MoveDetail, WaitReason};
+use crate::plan::grammar::Email;
+use crate::plan::{OnDenied, Plan};
+use crate::state::{FailingUser, RunState};
+use crate::target::Observed;
+
+/// A step not started yet: its approval, the hold, `not_before` and the window decide when.
+pub(super) fn start(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
+    if detail.approval && !inputs.state.approved(id, &detail.step, None) {
+        return wait(WaitReason::Approval, id, None, "needs `cutover approve`");
+    }
+    not_yet(inputs, id, detail)
+        .or_else(|| {
+            let members: Vec<Email> = detail.members.iter().map(|m| m.email.clone()).collect();
+            mailbox_check(inputs, id, &members, false)
+        })
+        .or_else(|| {
+            Some(Action::Start {
+                step: id.to_owned(),
+            })
+        })
+}
+
+/// Why an approved step may not start (or start again) now: the hold, `not_before`, the window.
+pub(super) fn not_yet(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
+    let now = inputs.now;
+    if let Some(h) = hold(inputs, id) {
+        return Some(h);
+    }
+    if let Some(at) = detail
+        .not_before
+        .map(|t| t.timestamp())
+        .filter(|t| *t > now)
+    {
+        return wait(WaitReason::NotBefore, id, Some(at), "");
+    }
+    if let Some(window) = &detail.window {
+        match window.next_open(now) {
+            Some(open) if open > now => {
+                return wait(WaitReason::Window, id, Some(open), format!("{window}"));
+            }
+            None => {
+                return wait(
+                    WaitReason::Window,
+                    id,
+                    None,
+                    format!("{window} never opens"),
+                );
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The mailbox pre-check before a step starts, or starts again after a rollback: `None` when
+/// every member's mailbox is open to the OAuth app (or the plan does not check, or the reading
+/// does not run the check).
+pub(super) fn mailbox_check(
+    inputs: &Inputs<'_>,
+    id: &str,
+    members: &[Email],
+    restart: bool,
+) -> Option<Action> {
+    let (Some(precheck), Some(mailboxes)) = (&inputs.plan.precheck, inputs.mailboxes) else {
+        return None;
+    };
+    let unchecked = mailboxes.unchecked(members);
+    if !unchecked.is_empty() {
+        return Some(Action::CheckMailboxes {
+            step: id.to_owned(),
+            users: unchecked,
+        });
+    }
+    let denied = mailboxes.denied(members);
+    let count = denied.len();
+    let reason = if count == 0 {
+        return None;
+    } else if count == members.len() {
+        // Graph answers ErrorAccessDenied for every mailbox when the app lacks the permission
+        // itself: skipping them all would quietly move nobody.
+        format!(
+            "every one of its {count} users' mailboxes denies the OAuth app access (Microsoft Graph: 403 \
+             ErrorAccessDenied); the app probably lacks the Calendars.Read application permission, or its \
+             access policy leaves them all out"
+        )
+    } else if restart {
+        // A restart switches every recorded member again; none can be left out any more.
+        format!(
+            "{count} of its users' mailboxes deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied) \
+             and starting it again would switch them; widen the application access policy or RBAC scope to \
+             include them and run again once it has applied (it can take an hour)"
+        )
+    } else if precheck.on_denied == OnDenied::Skip {
+        return None;
+    } else {
+        format!(
+            "{count} of its users' mailboxes deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied); \
+             widen the application access policy or RBAC scope to include them and run again once it has \
+             applied (it can take an hour), or move them to a later step, or set `[precheck] on_denied = \"skip\"`"
+        )
+    };
+    Some(Action::Stop {
+        step: id.to_owned(),
+        reason,
+        failures: denied_users(denied),
+    })
+}
+
+/// Every member of the steps that have not started, in step order: who the mailbox pre-check
+/// has yet to clear.
+pub(crate) fn unstarted_members(plan: &Plan, observed: &Observed, state: &RunState) -> Vec<Email> {
+    let from_id = observed
+        .configuration(&plan.from.display_name)
+        .map(|c| c.id.clone());
+    membership::resolve(plan, observed, from_id.as_deref(), &state.batches)
+        .steps
+        .into_iter()
+        .filter(|r| !state.batches.contains_key(r.step.name.as_str()))
+        .flat_map(|r| r.members)
+        .collect()
+}
+
+/// Denied mailboxes as failing users, each with the moment Graph denied it (a denial can be
+/// stale: policy changes take time to apply).
+pub(crate) fn denied_users(denied: Vec<(Email, Timestamp)>) -> Vec<FailingUser> {
+    denied
+        .into_iter()
+        .map(|(email, seen_at)| FailingUser {
+            email,
+            outcome: "access_denied".to_owned(),
+            error: Some("ErrorAccessDenied: the OAuth app may not open this mailbox".to_owned()),
+            at: Some(seen_at),
+        })
+        .collect()
+}

@@ -1,0 +1,100 @@
+//! A pilot or batch as the steps that run it: one step, or gated waves of at most `max_size`
+//! users named `<batch>#<n>`, each member with where the platform shows them now.
+
+use super::membership::ResolvedStep;
+use super::preflight::{self, describe_selector};
+use super::schedule::{Member, MemberState, MoveDetail, PlannedStep, StepDetail, StepStatus};
+use crate::plan::grammar::Email;
+use crate::state::RunState;
+use crate::target::Observed;
+
+/// The step (or its waves) with each member's state as the platform shows it.
+pub(super) fn move_steps(
+    resolved: &ResolvedStep<'_>,
+    observed: &Observed,
+    state: &RunState,
+    from_id: Option<&str>,
+    to_id: Option<&str>,
+) -> Vec<PlannedStep> {
+    let step = resolved.step;
+    let member = |email: &Email| {
+        let user = observed.user(email);
+        let on_from = user.is_some_and(|u| from_id.is_some_and(|f| u.is_enabled_on(f)));
+        let on_to = user.is_some_and(|u| to_id.is_some_and(|t| u.is_enabled_on(t)));
+        let state = match (on_from, on_to) {
+            (true, false) => MemberState::Move,
+            (true, true) => MemberState::FinishMove,
+            (false, true) => MemberState::OnTo,
+            (false, false) => MemberState::Neither,
+        };
+        Member {
+            email: email.clone(),
+            state,
+        }
+    };
+    let chunks: Vec<&[Email]> = match step.max_size {
+        Some(size) if !resolved.members.is_empty() => {
+            resolved.members.chunks(size.get() as usize).collect()
+        }
+        _ => vec![resolved.members.as_slice()],
+    };
+    let waves = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            // A batch with `max_size` runs in waves named `<batch>#<n>`, even when one suffices,
+            // so a wave keeps its name as the tenant grows.
+            let id = if step.max_size.is_some() {
+                format!("{}#{}", step.name, i + 1)
+            } else {
+                step.name.to_string()
+            };
+            let record = state.steps.get(&id);
+            let emails: Vec<Email> = record.map_or_else(|| chunk.to_vec(), |r| r.members.clone());
+            let members: Vec<Member> = emails.iter().map(member).collect();
+            let movable = members
+                .iter()
+                .filter(|m| m.state != MemberState::Neither)
+                .count() as u64;
+            let preexisting = match record {
+                Some(r) => r.preexisting.iter().cloned().collect(),
+                None => emails
+                    .iter()
+                    .filter(|e| {
+                        observed.user(e).is_some_and(|u| {
+                            from_id.is_some_and(|f| preflight::already_failing(u, f))
+                        })
+                    })
+                    .cloned()
+                    .collect(),
+            };
+            PlannedStep {
+                id,
+                detail: StepDetail::Move(Box::new(MoveDetail {
+                    step: step.name.to_string(),
+                    kind: step.kind,
+                    wave: step.max_size.is_some().then_some((i + 1, waves)),
+                    selector: describe_selector(&step.users),
+                    allowed_errors: step.gate.max_errors.allowed(movable),
+                    members,
+                    gate: step.gate,
+                    approval: step.approval,
+                    not_before: step.not_before,
+                    window: step.window.clone(),
+                    notes: if i == 0 {
+                        resolved.notes.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    preexisting,
+                })),
+                status: StepStatus::Later,
+                start: None,
+                pass: None,
+                phase: record.map(|r| r.phase),
+                reading: None,
+            }
+        })
+        .collect()
+}
