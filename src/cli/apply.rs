@@ -2,122 +2,63 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::clock::Clock;
-use crate::engine::{Counted, Engine, EngineError, Event, RunOutcome, Settings};
+use crate::engine::{Counted, Engine, EngineError, Event, EventSink, RunOutcome, Settings};
 use crate::exit_code::Exit;
 use crate::plan::Plan;
-use crate::precheck::MailboxCheck;
 use crate::report::{JsonReporter, PlainReporter, Reporter, TerminalReporter};
-use crate::state::{FailingUser, StoreError, os_user};
+use crate::signals::Signals;
+use crate::state::{FailingUser, os_user};
 
-use super::{Format, Output, block_on, load_or_report, open_store, open_target};
-
-pub(crate) struct Options {
-    pub(crate) until_blocked: bool,
-    /// Confirmation prompts exist only for real platforms; a sandbox never asks.
-    #[allow(dead_code)]
-    // Read once prompts for the http target land; accepted now so scripts need not change.
-    pub(crate) yes: bool,
-    pub(crate) approved: Option<String>,
-    pub(crate) format: Format,
-    pub(crate) poll_ms: i64,
-    pub(crate) reauthorize: bool,
-    pub(crate) open: bool,
-}
+use super::settings::ApplySettings;
+use super::{CommandError, Format, Output, Session, block_on};
 
 pub(crate) fn run(
-    path: &Path,
-    state_flag: Option<&Path>,
-    options: &Options,
-    clock: Clock,
+    session: &Session<'_>,
+    settings: &ApplySettings,
     out: &Output,
-) -> Exit {
-    let Some(plan) = load_or_report(path, out) else {
-        return Exit::Invalid;
-    };
-    let target = match open_target(&plan, path, clock) {
-        Ok(target) => target,
-        Err(message) => {
-            out.stderr(&format!("error: {message}\n"));
-            return Exit::Failure;
-        }
-    };
-    // The pre-check's secret is read now, so a missing one stops the run before it starts.
-    let mailbox_check = match plan.precheck.as_ref().map(|p| MailboxCheck::new(p, clock)) {
-        Some(Ok(check)) => Some(check),
-        Some(Err(message)) => {
-            out.stderr(&format!("error: the mailbox pre-check: {message}\n"));
-            return Exit::Failure;
-        }
-        None => None,
-    };
-    let mut store = match open_store(&plan, path, state_flag) {
-        Ok(store) => store,
-        Err(e) => {
-            out.stderr(&format!("error: {e}\n"));
-            return Exit::Failure;
-        }
-    };
+) -> Result<Exit, CommandError> {
+    let plan = &session.plan;
+    let path = session.path.as_path();
+    let clock = session.clock;
+    let target = session.open_target()?;
+    let mailbox_check = session.mailbox_check()?;
+    let mut store = session.open_store()?;
     let operator = os_user();
-    match store.lock("apply", &operator, clock.now()) {
-        Ok(()) => {}
-        Err(StoreError::Locked { holder, .. }) => {
-            out.stderr(&format!(
-                "error: another run holds the lock on this plan: {holder}\n\
-                 wait for it to finish; if it is gone for good, `cutover unlock {} --force` (recorded)\n",
-                path.display()
-            ));
-            return Exit::Locked;
-        }
-        Err(e) => {
-            out.stderr(&format!("error: {e}\n"));
-            return Exit::Failure;
-        }
-    }
+    session.lock(&mut store, "apply", &operator)?;
 
-    let mut reporter: Box<dyn Reporter> = match options.format {
-        Format::Json => Box::new(JsonReporter::new(clock)),
-        Format::Text if std::io::stderr().is_terminal() && std::io::stdout().is_terminal() => {
-            Box::new(TerminalReporter::new(
-                clock,
-                &plan.from.display_name,
-                &plan.to.display_name,
-            ))
-        }
-        Format::Text => Box::new(PlainReporter::new(
-            clock,
-            &plan.from.display_name,
-            &plan.to.display_name,
-        )),
-    };
-    let settings = Settings {
-        until_blocked: options.until_blocked,
-        poll: Duration::from_millis(u64::try_from(options.poll_ms).unwrap_or(1_000)),
-        approved: options.approved.clone(),
+    let mut reporter = reporter(plan, settings.format, clock);
+    let engine_settings = Settings {
+        until_blocked: settings.until_blocked,
+        poll: settings.poll,
+        approved: settings.approved.clone(),
         operator,
-        reauthorize: options.reauthorize,
-        open_browser: options.open,
+        reauthorize: settings.reauthorize,
     };
     let started = std::time::Instant::now();
     let counted = Counted::new(&target.target);
     let result = block_on(async {
         let (stop_tx, stop) = watch::channel(false);
         let signals = tokio::spawn(async move {
-            wait_for_signal().await;
-            let _ = stop_tx.send(true);
+            if let Ok(mut signals) = Signals::install() {
+                signals.recv().await;
+                let _ = stop_tx.send(true);
+            }
         });
+        let mut sink = BrowserOpener {
+            inner: reporter.as_mut(),
+            open: settings.open,
+        };
         let mut engine = Engine::new(
-            &plan,
+            plan,
             &counted,
             target.description.clone(),
             &mut store,
             clock,
-            reporter.as_mut(),
-            settings,
+            &mut sink,
+            engine_settings,
             stop,
             mailbox_check,
         );
@@ -139,74 +80,132 @@ pub(crate) fn run(
     });
     reporter.finish();
     let _ = store.unlock();
-    let outcome = match result {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(EngineError::DigestMismatch {
+    let outcome = result?.map_err(|e| engine_error(e, path))?;
+    if settings.format == Format::Text {
+        out.stdout(&final_report(plan, path, &outcome));
+    }
+    Ok(Exit::from(&outcome))
+}
+
+/// Bars on a terminal, plain lines in a log, or JSON.
+fn reporter(plan: &Plan, format: Format, clock: crate::clock::Clock) -> Box<dyn Reporter> {
+    let (from, to) = (&plan.from.display_name, &plan.to.display_name);
+    match format {
+        Format::Json => Box::new(JsonReporter::new(clock)),
+        Format::Text if std::io::stderr().is_terminal() && std::io::stdout().is_terminal() => {
+            Box::new(TerminalReporter::new(clock, from, to))
+        }
+        Format::Text => Box::new(PlainReporter::new(clock, from, to)),
+    }
+}
+
+/// Opens the authorization URL in the desktop's browser when it is shown (`--open`); the
+/// engine only says that there is one.
+struct BrowserOpener<'a> {
+    inner: &'a mut dyn Reporter,
+    open: bool,
+}
+
+impl EventSink for BrowserOpener<'_> {
+    fn event(&mut self, event: &Event) {
+        self.inner.event(event);
+        if let (true, Event::AuthorizationPending { url: Some(url), .. }) = (self.open, event) {
+            if let Err(e) = open_browser(url) {
+                self.inner.event(&Event::Notice {
+                    message: format!("could not open a browser ({e}); open the URL above yourself"),
+                });
+            }
+        }
+    }
+}
+
+/// Opens `url` in the desktop's default browser, without waiting for it. Only an `https://`
+/// URL (or `http://` on loopback) is handed over: the platform chose it, and an opener would
+/// as readily run a `file:` or custom-scheme URL.
+fn open_browser(url: &str) -> std::io::Result<()> {
+    if !crate::oauth::is_secure_url(url) {
+        return Err(std::io::Error::other(
+            "it opens only https:// URLs (or http:// on this machine)",
+        ));
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
+}
+
+/// What an engine error means for the person who ran `apply`.
+pub(crate) fn engine_error(error: EngineError, path: &Path) -> CommandError {
+    match error {
+        EngineError::DigestMismatch {
             approved,
             started: Some(started),
             ..
-        })) => {
-            out.stderr(&format!(
-                "error: the approved digest {approved} does not match the digest this rollout started with ({started}); nothing was changed\n\
-                 a run after the first need not repeat --approved; if it does, it must name the digest the rollout started with\n"
-            ));
-            return Exit::Invalid;
-        }
-        Ok(Err(EngineError::DigestMismatch {
+        } => CommandError::invalid(format!(
+            "the approved digest {approved} does not match the digest this rollout started with ({started}); nothing was changed"
+        ))
+        .hint("a run after the first need not repeat --approved; if it does, it must name the digest the rollout started with"),
+        EngineError::DigestMismatch {
             approved, current, ..
-        })) => {
-            out.stderr(&format!(
-                "error: the approved digest {approved} does not match this plan and platform ({}); nothing was changed\n",
+        } => {
+            let mut error = CommandError::invalid(format!(
+                "the approved digest {approved} does not match this plan and platform ({}); nothing was changed",
                 current.digest()
             ));
-            match super::context::load_dry_run(path, &approved) {
+            match super::reviewed_dry_runs::load_dry_run(path, &approved) {
                 Some(reviewed) => {
-                    out.stderr("what changed since that dry-run:\n");
+                    error = error.hint("what changed since that dry-run:");
                     for change in reviewed.changes_to(&current) {
-                        out.stderr(&format!("  {change}\n"));
+                        error = error.hint(format!("  {change}"));
                     }
                 }
-                None => out.stderr(&format!(
-                    "(no copy of that dry-run is kept in {}; run `cutover plan` there to compare)\n",
-                    super::context::dry_run_dir(path).display()
-                )),
+                None => {
+                    error = error.hint(format!(
+                        "(no copy of that dry-run is kept in {}; run `cutover plan` there to compare)",
+                        super::reviewed_dry_runs::dry_run_dir(path).display()
+                    ));
+                }
             }
-            out.stderr(&format!(
-                "run `cutover plan {}` to see the plan as it is now, and have that digest approved\n",
+            error.hint(format!(
+                "run `cutover plan {}` to see the plan as it is now, and have that digest approved",
                 path.display()
-            ));
-            return Exit::Invalid;
+            ))
         }
-        Ok(Err(EngineError::PlanEdited(changes))) => {
-            out.stderr(&format!(
-                "error: {} was edited where its rollout already ran; nothing was changed\n",
+        EngineError::PlanEdited(changes) => {
+            let mut error = CommandError::invalid(format!(
+                "{} was edited where its rollout already ran; nothing was changed",
                 path.display()
             ));
             for change in &changes {
-                out.stderr(&format!("  {change}\n"));
+                error = error.hint(format!("  {change}"));
             }
-            out.stderr(
+            error.hint(
                 "a step that started keeps the definition it started with; undo these edits (changes to steps \
-                 that have not started are fine), or start a new rollout under a new plan name\n",
-            );
-            return Exit::Invalid;
+                 that have not started are fine), or start a new rollout under a new plan name",
+            )
         }
-        Ok(Err(e)) => {
-            out.stderr(&format!(
-                "error: {e}\nthe run stopped; its state is saved: `cutover apply {}` resumes\n",
-                path.display()
-            ));
-            return Exit::Failure;
+        EngineError::Rollback(refused) => {
+            use crate::engine::RollbackRefused;
+            match refused {
+                RollbackRefused::NotStarted { .. } => CommandError::invalid(refused.to_string()),
+                RollbackRefused::Disconnected { .. } | RollbackRefused::FromNotConnected { .. } => {
+                    CommandError::halted(refused.to_string())
+                }
+            }
         }
-        Err(message) => {
-            out.stderr(&format!("error: {message}\n"));
-            return Exit::Failure;
-        }
-    };
-    if options.format == Format::Text {
-        out.stdout(&final_report(&plan, path, &outcome));
+        e => CommandError::failure(e.to_string()).hint(format!(
+            "the run stopped; its state is saved: `cutover apply {}` resumes",
+            path.display()
+        )),
     }
-    Exit::from(&outcome)
 }
 
 /// What a person needs at the end of a run: why it halted (each user and the platform's
@@ -282,25 +281,5 @@ fn remedy(plan: &Plan, path: &Path, step: &str, reason: &str) -> String {
         )
     } else {
         String::new()
-    }
-}
-
-/// SIGINT or SIGTERM, whichever comes first.
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

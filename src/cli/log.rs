@@ -1,30 +1,22 @@
 //! `cutover log PLAN`: the audit trail. Reads only; never takes the run lock.
 
-use std::path::Path;
-
 use crate::exit_code::Exit;
-use crate::state::Store;
 
-use super::{Format, Output, load_or_report};
+use super::{CommandError, Format, Output, Session};
 
-pub(crate) fn run(path: &Path, state_flag: Option<&Path>, format: Format, out: &Output) -> Exit {
-    let Some(plan) = load_or_report(path, out) else {
-        return Exit::Invalid;
-    };
-    let file = super::context::state_path(&plan, path, state_flag);
-    if !file.exists() {
+pub(crate) fn run(
+    session: &Session<'_>,
+    format: Format,
+    out: &Output,
+) -> Result<Exit, CommandError> {
+    let plan = &session.plan;
+    let Some(store) = session.existing_store()? else {
         if format == Format::Text {
             out.stdout("nothing has been recorded for this plan yet\n");
         }
-        return Exit::Done;
-    }
-    let entries = match Store::open(&file, plan.name.as_str()).and_then(|s| s.audit_trail()) {
-        Ok(entries) => entries,
-        Err(e) => {
-            out.stderr(&format!("error: {e}\n"));
-            return Exit::Failure;
-        }
+        return Ok(Exit::Done);
     };
+    let entries = store.audit_trail()?;
     for entry in &entries {
         match format {
             Format::Json => out.stdout(&format!(
@@ -52,5 +44,5 @@ pub(crate) fn run(path: &Path, state_flag: Option<&Path>, format: Format, out: &
             }
         }
     }
-    Exit::Done
+    Ok(Exit::Done)
 }

@@ -1,173 +1,38 @@
-//! The command line: arguments parsed once into commands, each command in its own file.
+//! The command line: arguments parsed once (`args.rs`), resolved into settings once
+//! (`settings.rs`), a plan session opened once (`session.rs`), then one file per command.
+//!
+//! Every command returns `Result<Exit, CommandError>`; [`conclude`] prints the error and takes
+//! its exit code from `exit_code.rs`.
 
 mod apply;
 mod approve;
+mod args;
 mod command_error;
-mod context;
 mod hold;
 mod log;
 mod output;
 mod plan;
+mod reviewed_dry_runs;
 mod rollback;
 mod sandbox;
 mod schema;
+mod session;
+mod settings;
 mod status;
 mod unlock;
 mod validate;
 
-use std::path::PathBuf;
-
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser;
 
 use crate::clock::Clock;
 use crate::exit_code::Exit;
 
+use args::{Cli, Command};
+pub(crate) use args::{Format, PlanFormat};
 pub(crate) use command_error::{CommandError, ErrorKind};
-pub(crate) use context::{block_on, load_or_report, open_store, open_target, read_state};
 pub(crate) use output::Output;
-
-/// cutover: a declarative migration-plan runner. Moves a scheduling platform's Exchange calendar
-/// sync from a Basic/NTLM service account to OAuth, in reviewed, scheduled and gated batches.
-#[derive(Debug, Parser)]
-#[command(name = "cutover", version, about, long_about = None, propagate_version = true)]
-pub(crate) struct Cli {
-    /// The state file (default: `.cutover/<plan name>.state.db` beside the plan). Point it
-    /// somewhere durable when the runner is ephemeral.
-    #[arg(long, global = true, env = "CUTOVER_STATE", value_name = "PATH")]
-    state: Option<PathBuf>,
-    /// Allow an `http://` target URL to a host that is not loopback (a trusted network only).
-    #[arg(long, global = true)]
-    allow_insecure_http: bool,
-    /// The most requests in flight to the platform's API at once (default: adapts, up to 32,
-    /// halving whenever the platform throttles).
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    max_concurrency: Option<u16>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Check plan files and report every error at once (exit 0 if all are valid, 2 if not).
-    Validate {
-        /// The plan files to check.
-        #[arg(required = true, value_name = "PLAN")]
-        plans: Vec<PathBuf>,
-        /// `text` for people, `json` for editors and CI.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
-    /// Show exactly what `apply` would do, for review (the dry-run). Changes nothing.
-    Plan {
-        plan: PathBuf,
-        /// `text` for a terminal or log, `markdown` for a change ticket, `json` for tools.
-        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-        format: PlanFormat,
-        /// List every user in text output instead of folding long lists.
-        #[arg(long)]
-        full: bool,
-        /// Plan as of this RFC 3339 time instead of now (for reproducible output).
-        #[arg(long, value_name = "TIME")]
-        now: Option<jiff::Timestamp>,
-    },
-    /// Run the plan: connect, pilot, batches, disconnect. Resumes where the last run stopped.
-    Apply {
-        plan: PathBuf,
-        /// Do what is due now and exit 4 at the first wait, with a `waiting:` line (for cron,
-        /// systemd timers and CI schedules).
-        #[arg(long)]
-        until_blocked: bool,
-        /// Answer confirmation prompts with yes. Never counts as an approval.
-        #[arg(long)]
-        yes: bool,
-        /// The digest of the dry-run the change board approved; checked when the rollout starts.
-        #[arg(long, value_name = "DIGEST")]
-        approved: Option<String>,
-        /// `text` (progress bars on a terminal, plain lines otherwise) or `json` (one object per
-        /// event).
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// How often to look at the platform again while waiting, such as `2s` or `500ms`.
-        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = sandbox::parse_interval)]
-        poll_interval: i64,
-        /// Start the OAuth authorization of the new configuration over, when it failed or was
-        /// given by the wrong account.
-        #[arg(long)]
-        reauthorize: bool,
-        /// Open the authorization URL in the default browser.
-        #[arg(long)]
-        open: bool,
-    },
-    /// Record an approval of a step (`pilot`, a batch, `<batch>#<n>`, or `disconnect`).
-    Approve {
-        plan: PathBuf,
-        step: String,
-        /// Who approves (default: the OS user).
-        #[arg(long)]
-        by: Option<String>,
-    },
-    /// Move a started batch back to the old configuration (while it is still connected).
-    Rollback {
-        plan: PathBuf,
-        #[arg(long, value_name = "NAME")]
-        batch: String,
-    },
-    /// Freeze the rollout: nothing new starts until `release`.
-    Hold {
-        plan: PathBuf,
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        by: Option<String>,
-    },
-    /// End a hold.
-    Release {
-        plan: PathBuf,
-        #[arg(long)]
-        by: Option<String>,
-    },
-    /// Where the rollout stands; the exit code says it too (0 done, 3 halted, 4 waiting).
-    Status {
-        plan: PathBuf,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
-    /// The audit trail: every step, gate, approval, hold and unlock, with time and operator.
-    Log {
-        plan: PathBuf,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
-    /// Remove a run lock left by a process that can no longer release it (recorded).
-    Unlock {
-        plan: PathBuf,
-        /// Required: removing a live run's lock lets two runs collide.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Print the plan file's JSON Schema (draft-07), for editors and TOML language servers.
-    Schema {
-        /// Print the OpenAPI document of the platform's admin API instead.
-        #[arg(long)]
-        openapi: bool,
-    },
-    /// Create, inspect and disturb an embedded sandbox platform.
-    #[command(subcommand)]
-    Sandbox(sandbox::SandboxCommand),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Format {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum PlanFormat {
-    Text,
-    Markdown,
-    Json,
-}
+pub(crate) use session::{Session, block_on};
+use settings::{ApplySettings, GlobalSettings};
 
 /// What a command's result means for the process: its exit code, or its error printed to
 /// standard error and classified.
@@ -195,28 +60,23 @@ pub(crate) fn run() -> Exit {
             };
         }
     };
-    let _ = context::TARGET_OPTIONS.set(context::TargetOptions {
-        allow_insecure_http: cli.allow_insecure_http,
-        max_concurrency: cli.max_concurrency.map(usize::from),
-    });
     let out = Output::detect();
     let clock = match Clock::from_env() {
         Ok(clock) => clock,
-        Err(e) => {
-            out.stderr(&format!("error: {e}\n"));
-            return Exit::Invalid;
-        }
+        Err(e) => return conclude(Err(CommandError::invalid(e.to_string())), &out),
     };
-    match cli.command {
-        Command::Validate { plans, format } => validate::run(&plans, format, &out),
+    let global = GlobalSettings::resolve(&cli);
+    let session = |path: &std::path::Path| Session::load(path, &global, clock, &out);
+    let result = match cli.command {
+        Command::Validate { plans, format } => Ok(validate::run(&plans, format, &out)),
         Command::Plan {
-            plan: path,
+            plan,
             format,
             full,
             now,
-        } => plan::run(&path, cli.state.as_deref(), format, full, now, clock, &out),
+        } => session(&plan).and_then(|s| plan::run(&s, format, full, now, &out)),
         Command::Apply {
-            plan: path,
+            plan,
             until_blocked,
             yes,
             approved,
@@ -225,41 +85,36 @@ pub(crate) fn run() -> Exit {
             reauthorize,
             open,
         } => {
-            let options = apply::Options {
+            let settings = ApplySettings::resolve(
                 until_blocked,
                 yes,
                 approved,
                 format,
-                poll_ms: poll_interval,
+                poll_interval,
                 reauthorize,
                 open,
-            };
-            apply::run(&path, cli.state.as_deref(), &options, clock, &out)
+            );
+            session(&plan).and_then(|s| apply::run(&s, &settings, &out))
         }
-        Command::Approve {
-            plan: path,
-            step,
-            by,
-        } => approve::run(&path, cli.state.as_deref(), &step, by, clock, &out),
-        Command::Rollback { plan: path, batch } => {
-            rollback::run(&path, cli.state.as_deref(), &batch, clock, &out)
+        Command::Approve { plan, step, by } => {
+            session(&plan).and_then(|s| approve::run(&s, &step, by, &out))
         }
-        Command::Hold {
-            plan: path,
-            reason,
-            by,
-        } => hold::hold(&path, cli.state.as_deref(), &reason, by, clock, &out),
-        Command::Release { plan: path, by } => {
-            hold::release(&path, cli.state.as_deref(), by, clock, &out)
+        Command::Rollback { plan, batch } => {
+            session(&plan).and_then(|s| rollback::run(&s, &batch, &out))
         }
-        Command::Status { plan: path, format } => {
-            status::run(&path, cli.state.as_deref(), format, clock, &out)
+        Command::Hold { plan, reason, by } => {
+            session(&plan).and_then(|s| hold::hold(&s, &reason, by, &out))
         }
-        Command::Log { plan: path, format } => log::run(&path, cli.state.as_deref(), format, &out),
-        Command::Unlock { plan: path, force } => {
-            unlock::run(&path, cli.state.as_deref(), force, clock, &out)
+        Command::Release { plan, by } => session(&plan).and_then(|s| hold::release(&s, by, &out)),
+        Command::Status { plan, format } => {
+            session(&plan).and_then(|s| status::run(&s, format, &out))
         }
-        Command::Schema { openapi } => schema::run(openapi, &out),
-        Command::Sandbox(command) => sandbox::run(command, clock, &out),
-    }
+        Command::Log { plan, format } => session(&plan).and_then(|s| log::run(&s, format, &out)),
+        Command::Unlock { plan, force } => {
+            session(&plan).and_then(|s| unlock::run(&s, force, &out))
+        }
+        Command::Schema { openapi } => Ok(schema::run(openapi, &out)),
+        Command::Sandbox(command) => Ok(sandbox::run(command, clock, &out)),
+    };
+    conclude(result, &out)
 }

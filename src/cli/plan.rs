@@ -1,8 +1,6 @@
 //! `cutover plan PLAN`: the dry-run a change board reviews. It reads the plan and the platform
 //! and writes nothing anywhere.
 
-use std::path::Path;
-
 use jiff::Timestamp;
 
 use crate::clock::Clock;
@@ -12,66 +10,32 @@ use crate::plan::{Plan, Precheck};
 use crate::planner;
 use crate::precheck::{MailboxAccess, MailboxCheck};
 use crate::state::RunState;
-use crate::target::{Observed, observe};
+use crate::target::Observed;
 
-use super::{Output, PlanFormat, load_or_report, open_target};
+use super::{CommandError, Output, PlanFormat, Session, block_on};
 
 pub(crate) fn run(
-    path: &Path,
-    state_flag: Option<&Path>,
+    session: &Session<'_>,
     format: PlanFormat,
     full: bool,
     now: Option<Timestamp>,
-    clock: Clock,
     out: &Output,
-) -> Exit {
-    let Some(plan) = load_or_report(path, out) else {
-        return Exit::Invalid;
-    };
-    let target = match open_target(&plan, path, clock) {
-        Ok(target) => target,
-        Err(message) => {
-            out.stderr(&format!("error: {message}\n"));
-            return Exit::Failure;
-        }
-    };
+) -> Result<Exit, CommandError> {
+    let (plan, path, clock) = (&session.plan, session.path.as_path(), session.clock);
+    let target = session.open_target()?;
     let now = now.unwrap_or_else(|| clock.now());
-    let observed = match super::block_on(observe(&target.target)) {
-        Ok(Ok(observed)) => observed,
-        Ok(Err(e)) => {
-            out.stderr(&format!(
-                "error: cannot read the platform ({}): {e}\n",
-                target.description
-            ));
-            return Exit::Failure;
-        }
-        Err(e) => {
-            out.stderr(&format!(
-                "error: cannot read the platform ({}): {e}\n",
-                target.description
-            ));
-            return Exit::Failure;
-        }
-    };
-    let state = match super::read_state(&plan, path, state_flag) {
-        Ok(state) => state,
-        Err(e) => {
-            out.stderr(&format!("error: {e}\n"));
-            return Exit::Failure;
-        }
-    };
+    let observed = session.observe(&target)?;
+    let state = session.read_state()?;
     let mailboxes = match &plan.precheck {
-        Some(precheck) => match check_mailboxes(&plan, precheck, &observed, &state, clock) {
-            Ok(mailboxes) => Some(mailboxes),
-            Err(message) => {
-                out.stderr(&format!("error: the mailbox pre-check: {message}\n"));
-                return Exit::Failure;
-            }
-        },
+        Some(precheck) => Some(
+            check_mailboxes(plan, precheck, &observed, &state, clock).map_err(|message| {
+                CommandError::failure(format!("the mailbox pre-check: {message}"))
+            })?,
+        ),
         None => None,
     };
     let schedule = planner::plan(&planner::Inputs {
-        plan: &plan,
+        plan,
         observed: &observed,
         state: &state,
         now,
@@ -79,11 +43,11 @@ pub(crate) fn run(
         reauthorize: false,
         mailboxes: mailboxes.as_ref(),
     });
-    let snapshot = planner::Snapshot::of(&plan, &observed);
+    let snapshot = planner::Snapshot::of(plan, &observed);
     let digest = snapshot.digest();
-    super::context::save_dry_run(path, &snapshot);
+    super::reviewed_dry_runs::save_dry_run(path, &snapshot);
     let dry = DryRun {
-        plan: &plan,
+        plan,
         plan_file: path.display().to_string(),
         target: target.description.clone(),
         schedule: &schedule,
@@ -96,11 +60,11 @@ pub(crate) fn run(
         PlanFormat::Json => dry_run::json(&dry),
     };
     out.stdout(&rendered);
-    if schedule.is_blocked() {
+    Ok(if schedule.is_blocked() {
         Exit::Halted
     } else {
         Exit::Done
-    }
+    })
 }
 
 /// Runs the pre-check, as `apply` will, for every member of every step not started yet: the
@@ -115,6 +79,6 @@ fn check_mailboxes(
     let check = MailboxCheck::new(precheck, clock)?;
     let unstarted = planner::unstarted_members(plan, observed, state);
     let mut mailboxes = MailboxAccess::default();
-    super::block_on(check.check(&unstarted, &mut mailboxes))??;
+    block_on(check.check(&unstarted, &mut mailboxes)).map_err(|e| e.to_string())??;
     Ok(mailboxes)
 }

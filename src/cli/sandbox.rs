@@ -399,7 +399,8 @@ fn serve(
             .map_err(|e| format!("the server stopped: {e}"))?;
         out.stdout(&format!("{summary}\n"));
         Ok::<(), String>(())
-    })??;
+    })
+    .map_err(|e| e.to_string())??;
     Ok(Exit::Done)
 }
 

@@ -5,13 +5,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::clock::Clock;
 use crate::exit_code::Exit;
 use crate::planner::{self, Action, Inputs, StepDetail, StepStatus};
 use crate::state::{FailingUser, StepPhase};
-use crate::target::observe;
 
-use super::{Format, Output, block_on, load_or_report, open_target, read_state};
+use super::{CommandError, Format, Output, Session};
 
 #[derive(Serialize)]
 struct Status {
@@ -33,43 +31,17 @@ struct StepLine {
 }
 
 pub(crate) fn run(
-    path: &Path,
-    state_flag: Option<&Path>,
+    session: &Session<'_>,
     format: Format,
-    clock: Clock,
     out: &Output,
-) -> Exit {
-    let Some(plan) = load_or_report(path, out) else {
-        return Exit::Invalid;
-    };
-    let target = match open_target(&plan, path, clock) {
-        Ok(t) => t,
-        Err(message) => {
-            out.stderr(&format!("error: {message}\n"));
-            return Exit::Failure;
-        }
-    };
-    let state = match read_state(&plan, path, state_flag) {
-        Ok(state) => state,
-        Err(e) => {
-            out.stderr(&format!("error: {e}\n"));
-            return Exit::Failure;
-        }
-    };
-    let now = clock.now();
-    let observed = match block_on(observe(&target.target)) {
-        Ok(Ok(observed)) => observed,
-        Ok(Err(e)) => {
-            out.stderr(&format!("error: cannot read the platform: {e}\n"));
-            return Exit::Failure;
-        }
-        Err(e) => {
-            out.stderr(&format!("error: {e}\n"));
-            return Exit::Failure;
-        }
-    };
+) -> Result<Exit, CommandError> {
+    let (plan, path) = (&session.plan, session.path.as_path());
+    let target = session.open_target()?;
+    let state = session.read_state()?;
+    let now = session.clock.now();
+    let observed = session.observe(&target)?;
     let schedule = planner::plan(&Inputs {
-        plan: &plan,
+        plan,
         observed: &observed,
         state: &state,
         now,
@@ -142,9 +114,9 @@ pub(crate) fn run(
             "{}\n",
             serde_json::to_string_pretty(&status).unwrap_or_default()
         )),
-        Format::Text => out.stdout(&text(&status, &plan, path)),
+        Format::Text => out.stdout(&text(&status, plan, path)),
     }
-    exit
+    Ok(exit)
 }
 
 fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {

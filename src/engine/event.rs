@@ -1,4 +1,5 @@
-//! What the engine tells its reporter. The engine never prints; reporters render these.
+//! What the engine tells whoever watches. The engine never prints: it emits [`Event`]s into an
+//! [`EventSink`], and reporters (bars, plain lines, JSON) or tests render them.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -6,6 +7,11 @@ use serde::Serialize;
 use crate::plan::grammar::Email;
 use crate::planner::{Side, WaitReason};
 use crate::state::FailingUser;
+
+/// Where the engine's events go.
+pub(crate) trait EventSink {
+    fn event(&mut self, event: &Event);
+}
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

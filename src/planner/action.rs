@@ -75,3 +75,21 @@ pub(crate) enum Action {
     /// The rollout is complete.
     Finish,
 }
+
+/// The stop for a bulk write the platform refused for some users: a person must look at them
+/// before the step can go on (the rest of the write took effect, and a re-run resumes it).
+pub(crate) fn refused_write(
+    step: &str,
+    verb: &str,
+    configuration: &str,
+    failures: Vec<FailingUser>,
+) -> Action {
+    Action::Stop {
+        step: step.to_owned(),
+        reason: format!(
+            "the platform refused to {verb} {configuration:?} for {} user(s)",
+            failures.len()
+        ),
+        failures,
+    }
+}

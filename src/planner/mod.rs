@@ -20,7 +20,7 @@ mod schedule;
 mod timeline;
 mod waves;
 
-pub(crate) use action::{Action, Side};
+pub(crate) use action::{Action, Side, refused_write};
 pub(crate) use digest::Snapshot;
 pub(crate) use edits::{edits, step_definitions};
 pub(crate) use finding::{Finding, Severity};

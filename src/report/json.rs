@@ -2,7 +2,7 @@
 
 use super::Reporter;
 use crate::clock::Clock;
-use crate::engine::Event;
+use crate::engine::{Event, EventSink};
 
 pub(crate) struct JsonReporter {
     clock: Clock,
@@ -14,7 +14,7 @@ impl JsonReporter {
     }
 }
 
-impl Reporter for JsonReporter {
+impl EventSink for JsonReporter {
     fn event(&mut self, event: &Event) {
         let mut value = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
         if let Some(object) = value.as_object_mut() {
@@ -26,3 +26,5 @@ impl Reporter for JsonReporter {
         super::write_stdout(&format!("{value}\n"));
     }
 }
+
+impl Reporter for JsonReporter {}

@@ -1,22 +1,22 @@
 //! Reporters: the engine's events, rendered for whoever watches.
 //!
 //! A terminal gets progress bars; a log (cron, CI) gets one plain line per event; `--format
-//! json` gets one JSON object per event. The engine only ever talks to the [`Reporter`] trait.
+//! json` gets one JSON object per event. The engine knows none of them: it emits into the
+//! [`EventSink`] it defines, which every [`Reporter`] is.
 
 mod json;
 mod plain;
 mod terminal;
 
 use crate::clock::Clock;
-use crate::engine::Event;
+use crate::engine::EventSink;
 
 pub(crate) use json::JsonReporter;
 pub(crate) use plain::PlainReporter;
 pub(crate) use terminal::TerminalReporter;
 
-pub(crate) trait Reporter {
-    fn event(&mut self, event: &Event);
-
+/// An [`EventSink`] for people: it may hold lines back (a progress bar) until the run ends.
+pub(crate) trait Reporter: EventSink {
     /// Called once when the run ends, before the final report is printed.
     fn finish(&mut self) {}
 }

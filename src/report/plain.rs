@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::{Reporter, stamp};
 use crate::clock::Clock;
-use crate::engine::Event;
+use crate::engine::{Event, EventSink};
 use crate::planner::Side;
 
 pub(crate) struct PlainReporter {
@@ -214,7 +214,7 @@ fn authorization_checklist(name: &str, url: &str, account: Option<&str>) -> Stri
     )
 }
 
-impl Reporter for PlainReporter {
+impl EventSink for PlainReporter {
     fn event(&mut self, event: &Event) {
         match event {
             Event::GateReading {
@@ -254,3 +254,5 @@ impl Reporter for PlainReporter {
         }
     }
 }
+
+impl Reporter for PlainReporter {}

@@ -8,7 +8,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::Reporter;
 use super::plain::describe;
 use crate::clock::Clock;
-use crate::engine::Event;
+use crate::engine::{Event, EventSink};
 use crate::planner::Side;
 
 pub(crate) struct TerminalReporter {
@@ -49,7 +49,7 @@ fn bar_style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-impl Reporter for TerminalReporter {
+impl EventSink for TerminalReporter {
     fn event(&mut self, event: &Event) {
         match event {
             Event::Planned { steps } => {
@@ -143,7 +143,9 @@ impl Reporter for TerminalReporter {
             }
         }
     }
+}
 
+impl Reporter for TerminalReporter {
     fn finish(&mut self) {
         self.status.finish_and_clear();
         for bar in self.bars.values() {

@@ -1,0 +1,151 @@
+//! The command line's shape: every subcommand, argument and flag, as clap parses them. Nothing
+//! here is acted on; `settings.rs` resolves it into what each command needs.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use super::sandbox;
+
+/// cutover: a declarative migration-plan runner. Moves a scheduling platform's Exchange calendar
+/// sync from a Basic/NTLM service account to OAuth, in reviewed, scheduled and gated batches.
+#[derive(Debug, Parser)]
+#[command(name = "cutover", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    /// The state file (default: `.cutover/<plan name>.state.db` beside the plan). Point it
+    /// somewhere durable when the runner is ephemeral.
+    #[arg(long, global = true, env = "CUTOVER_STATE", value_name = "PATH")]
+    pub(crate) state: Option<PathBuf>,
+    /// Allow an `http://` target URL to a host that is not loopback (a trusted network only).
+    #[arg(long, global = true)]
+    pub(crate) allow_insecure_http: bool,
+    /// The most requests in flight to the platform's API at once (default: adapts, up to 32,
+    /// halving whenever the platform throttles).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) max_concurrency: Option<u16>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check plan files and report every error at once (exit 0 if all are valid, 2 if not).
+    Validate {
+        /// The plan files to check.
+        #[arg(required = true, value_name = "PLAN")]
+        plans: Vec<PathBuf>,
+        /// `text` for people, `json` for editors and CI.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show exactly what `apply` would do, for review (the dry-run). Changes nothing.
+    Plan {
+        plan: PathBuf,
+        /// `text` for a terminal or log, `markdown` for a change ticket, `json` for tools.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// List every user in text output instead of folding long lists.
+        #[arg(long)]
+        full: bool,
+        /// Plan as of this RFC 3339 time instead of now (for reproducible output).
+        #[arg(long, value_name = "TIME")]
+        now: Option<jiff::Timestamp>,
+    },
+    /// Run the plan: connect, pilot, batches, disconnect. Resumes where the last run stopped.
+    Apply {
+        plan: PathBuf,
+        /// Do what is due now and exit 4 at the first wait, with a `waiting:` line (for cron,
+        /// systemd timers and CI schedules).
+        #[arg(long)]
+        until_blocked: bool,
+        /// Answer confirmation prompts with yes. Never counts as an approval.
+        #[arg(long)]
+        yes: bool,
+        /// The digest of the dry-run the change board approved; checked when the rollout starts.
+        #[arg(long, value_name = "DIGEST")]
+        approved: Option<String>,
+        /// `text` (progress bars on a terminal, plain lines otherwise) or `json` (one object per
+        /// event).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// How often to look at the platform again while waiting, such as `2s` or `500ms`.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = sandbox::parse_interval)]
+        poll_interval: i64,
+        /// Start the OAuth authorization of the new configuration over, when it failed or was
+        /// given by the wrong account.
+        #[arg(long)]
+        reauthorize: bool,
+        /// Open the authorization URL in the default browser.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Record an approval of a step (`pilot`, a batch, `<batch>#<n>`, or `disconnect`).
+    Approve {
+        plan: PathBuf,
+        step: String,
+        /// Who approves (default: the OS user).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Move a started batch back to the old configuration (while it is still connected).
+    Rollback {
+        plan: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        batch: String,
+    },
+    /// Freeze the rollout: nothing new starts until `release`.
+    Hold {
+        plan: PathBuf,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// End a hold.
+    Release {
+        plan: PathBuf,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Where the rollout stands; the exit code says it too (0 done, 3 halted, 4 waiting).
+    Status {
+        plan: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The audit trail: every step, gate, approval, hold and unlock, with time and operator.
+    Log {
+        plan: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Remove a run lock left by a process that can no longer release it (recorded).
+    Unlock {
+        plan: PathBuf,
+        /// Required: removing a live run's lock lets two runs collide.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the plan file's JSON Schema (draft-07), for editors and TOML language servers.
+    Schema {
+        /// Print the OpenAPI document of the platform's admin API instead.
+        #[arg(long)]
+        openapi: bool,
+    },
+    /// Create, inspect and disturb an embedded sandbox platform.
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PlanFormat {
+    Text,
+    Markdown,
+    Json,
+}

@@ -1,0 +1,206 @@
+//! What most commands do first, once: load the plan (its diagnostics shown as `validate` shows
+//! them), and open its platform and its state database when they need them.
+
+use std::path::{Path, PathBuf};
+
+use crate::clock::Clock;
+use crate::http_target::HttpTarget;
+use crate::plan::{Plan, SandboxRef, TargetSpec};
+use crate::platform::Platform;
+use crate::precheck::MailboxCheck;
+use crate::sandbox::SandboxTarget;
+use crate::state::{RunState, Store, StoreError};
+use crate::target::{Observed, observe};
+
+use super::settings::GlobalSettings;
+use super::{CommandError, ErrorKind, Output};
+
+/// A valid plan, where it lives, and how to reach what it names.
+pub(crate) struct Session<'a> {
+    pub(crate) plan: Plan,
+    /// The plan file as given on the command line (messages name it so).
+    pub(crate) path: PathBuf,
+    pub(crate) settings: &'a GlobalSettings,
+    pub(crate) clock: Clock,
+}
+
+/// A plan's platform, opened, with words for it.
+pub(crate) struct OpenedTarget {
+    pub(crate) target: Platform,
+    pub(crate) description: String,
+}
+
+impl<'a> Session<'a> {
+    /// Loads the plan for a command that needs a valid one. Its warnings, or its errors, are
+    /// printed as `validate` prints them; an invalid plan is an `Invalid` error.
+    pub(crate) fn load(
+        path: &Path,
+        settings: &'a GlobalSettings,
+        clock: Clock,
+        out: &Output,
+    ) -> Result<Self, CommandError> {
+        let plan = match crate::plan::load(path) {
+            Ok(loaded) => {
+                super::validate::print_diagnostics(&loaded.warnings, out);
+                loaded.plan
+            }
+            Err(crate::plan::LoadError::Invalid { diagnostics }) => {
+                super::validate::print_diagnostics(&diagnostics, out);
+                let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+                return Err(CommandError::summary(
+                    ErrorKind::Invalid,
+                    format!(
+                        "invalid: {}: {errors} error(s); nothing was done",
+                        path.display()
+                    ),
+                ));
+            }
+            Err(e) => return Err(CommandError::invalid(e.to_string())),
+        };
+        Ok(Self {
+            plan,
+            path: path.to_path_buf(),
+            settings,
+            clock,
+        })
+    }
+
+    /// The plan file's folder, against which its relative paths and `.cutover/` resolve.
+    pub(crate) fn plan_dir(&self) -> PathBuf {
+        plan_dir(&self.path)
+    }
+
+    /// The state file: `--state` (or `CUTOVER_STATE`), else `<plan dir>/.cutover/<name>.state.db`.
+    pub(crate) fn state_path(&self) -> PathBuf {
+        match &self.settings.state {
+            Some(p) => p.clone(),
+            None => {
+                crate::workdir::path(&self.plan_dir()).join(format!("{}.state.db", self.plan.name))
+            }
+        }
+    }
+
+    /// Opens the state file, creating it if needed. The default location gets its `.gitignore`.
+    pub(crate) fn open_store(&self) -> Result<Store, CommandError> {
+        let state = self.state_path();
+        if self.settings.state.is_none() {
+            crate::workdir::ensure(&self.plan_dir()).map_err(|source| StoreError::Io {
+                path: state.clone(),
+                source,
+            })?;
+        }
+        Ok(Store::open_or_create(&state, self.plan.name.as_str())?)
+    }
+
+    /// The state file if the plan ever ran, without creating anything.
+    pub(crate) fn existing_store(&self) -> Result<Option<Store>, CommandError> {
+        let state = self.state_path();
+        if !state.exists() {
+            return Ok(None);
+        }
+        Ok(Some(Store::open(&state, self.plan.name.as_str())?))
+    }
+
+    /// The stored state; a plan that never ran has an empty one.
+    pub(crate) fn read_state(&self) -> Result<RunState, CommandError> {
+        match self.existing_store()? {
+            Some(store) => Ok(store.load()?),
+            None => Ok(RunState::default()),
+        }
+    }
+
+    /// Takes the plan's run lock for `command`, or says who holds it and what to do.
+    pub(crate) fn lock(
+        &self,
+        store: &mut Store,
+        command: &str,
+        operator: &str,
+    ) -> Result<(), CommandError> {
+        match store.lock(command, operator, self.clock.now()) {
+            Ok(()) => Ok(()),
+            Err(StoreError::Locked { holder, .. }) => Err(CommandError::locked(format!(
+                "another run holds the lock on this plan: {holder}"
+            ))
+            .hint(format!(
+                "wait for it to finish; if it is gone for good, `cutover unlock {} --force` (recorded)",
+                self.path.display()
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Opens the platform the plan names. A scenario sandbox is created on first use.
+    pub(crate) fn open_target(&self) -> Result<OpenedTarget, CommandError> {
+        let (target, description) = match &self.plan.target {
+            TargetSpec::Sandbox {
+                sandbox: SandboxRef::Scenario(name),
+            } => {
+                let workdir = crate::workdir::path(&self.plan_dir());
+                let target = SandboxTarget::scenario(&workdir, name, self.clock)?;
+                let file = crate::sandbox::scenario_path(&workdir, name);
+                (
+                    Platform::Sandbox(target),
+                    format!("sandbox {name:?} ({})", file.display()),
+                )
+            }
+            TargetSpec::Sandbox {
+                sandbox:
+                    SandboxRef::File {
+                        path: file,
+                        written,
+                    },
+            } => {
+                let target = SandboxTarget::open(file, self.clock)?;
+                (Platform::Sandbox(target), format!("sandbox file {written}"))
+            }
+            TargetSpec::Http { url, auth } => {
+                let options = self.settings.target;
+                let target = HttpTarget::new(url, auth, options.allow_insecure_http)
+                    .map_err(CommandError::failure)?;
+                if let Some(max) = options.max_concurrency {
+                    target.limit_concurrency(max);
+                }
+                (Platform::Http(target), format!("the platform API at {url}"))
+            }
+        };
+        Ok(OpenedTarget {
+            target,
+            description,
+        })
+    }
+
+    /// Reads the whole platform.
+    pub(crate) fn observe(&self, target: &OpenedTarget) -> Result<Observed, CommandError> {
+        block_on(observe(&target.target))?.map_err(|e| {
+            CommandError::failure(format!(
+                "cannot read the platform ({}): {e}",
+                target.description
+            ))
+        })
+    }
+
+    /// The mailbox pre-check, when the plan has one. Its secret is read now, so a missing one
+    /// stops a command before it starts.
+    pub(crate) fn mailbox_check(&self) -> Result<Option<MailboxCheck>, CommandError> {
+        self.plan
+            .precheck
+            .as_ref()
+            .map(|p| MailboxCheck::new(p, self.clock))
+            .transpose()
+            .map_err(|message| CommandError::failure(format!("the mailbox pre-check: {message}")))
+    }
+}
+
+/// Where a plan file's folder is, for relative paths and `.cutover/`.
+pub(crate) fn plan_dir(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Runs a future on a single-threaded runtime: cutover's concurrency is I/O, not CPU.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, CommandError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::failure(format!("cannot start the async runtime: {e}")))?;
+    Ok(runtime.block_on(future))
+}

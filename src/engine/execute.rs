@@ -1,0 +1,268 @@
+//! Carrying out the one action the planner chose: at most one platform call, and the record of
+//! what changed.
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::journaled::Call;
+use super::{Engine, EngineError, Event, RunOutcome};
+use crate::plan::OnFailure;
+use crate::planner::{self, Action, Schedule, Side};
+use crate::state::{FailingUser, StepPhase};
+use crate::target::{AuthType, NewConfiguration, Observed, Target};
+
+impl<T: Target> Engine<'_, T> {
+    /// Executes one action. `Some` ends the run.
+    pub(super) async fn execute(
+        &mut self,
+        action: Action,
+        schedule: &Schedule,
+        observed: &Observed,
+        now: Timestamp,
+    ) -> Result<Option<RunOutcome>, EngineError> {
+        match action {
+            Action::Finish => {
+                self.emit(Event::Done);
+                Ok(Some(RunOutcome::Done))
+            }
+            stop @ Action::Stop { .. } => self.execute_stop(stop).map(Some),
+            Action::Wait {
+                reason,
+                step,
+                until,
+                detail,
+            } => self.wait(reason, step, until, detail).await,
+            Action::CreateConfiguration => self.create_configuration().await,
+            Action::CheckMailboxes { step, users } => {
+                self.check_mailboxes(step, &users).await?;
+                Ok(None)
+            }
+            Action::Authorize { restart } => self.authorize(restart, observed).await,
+            Action::Start { step } => {
+                self.start(&step, schedule, now)?;
+                Ok(None)
+            }
+            Action::Enable { step, side, users } => {
+                self.switch(&step, side, true, &users, observed, now).await
+            }
+            Action::Disable { step, side, users } => {
+                self.switch(&step, side, false, &users, observed, now).await
+            }
+            Action::Switched { step } => {
+                self.set_phase(&step, StepPhase::Verifying, now, Some(now), None, json!({}))?;
+                self.emit(Event::SwitchCompleted { step });
+                Ok(None)
+            }
+            Action::Pass { step } => {
+                self.set_phase(&step, StepPhase::Passed, now, None, None, json!({}))?;
+                self.emit(Event::GatePassed { step });
+                Ok(None)
+            }
+            Action::Fail {
+                step,
+                on_failure,
+                failures,
+            } => {
+                let phase = match on_failure {
+                    OnFailure::Halt => StepPhase::Halted,
+                    OnFailure::Rollback => StepPhase::RolledBack,
+                };
+                let detail = json!({ "on_failure": on_failure, "failures": failures });
+                self.set_phase(&step, phase, now, None, Some(&failures), detail)?;
+                let on_failure = match on_failure {
+                    OnFailure::Halt => "halt",
+                    OnFailure::Rollback => "rollback",
+                };
+                self.emit(Event::GateFailed {
+                    step,
+                    on_failure: on_failure.to_owned(),
+                    failures,
+                });
+                Ok(None)
+            }
+            Action::Reopen { step, recheck } => {
+                self.reopen(step, &recheck, observed, now).await?;
+                Ok(None)
+            }
+            Action::Restart { step } => {
+                self.set_phase(&step, StepPhase::Moving, now, None, Some(&[]), json!({}))?;
+                self.emit(Event::Restarted { step });
+                Ok(None)
+            }
+            Action::Disconnect => {
+                self.disconnect(observed).await?;
+                Ok(None)
+            }
+            Action::RecordDisconnected => {
+                self.store
+                    .record_disconnected(now, &self.settings.operator, &self.digest)?;
+                self.emit(Event::Disconnected {
+                    name: self.plan.from.display_name.clone(),
+                });
+                Ok(None)
+            }
+        }
+    }
+
+    /// Every halt ends here: recorded in the audit trail, reported, and the run's outcome.
+    pub(super) fn execute_stop(&mut self, stop: Action) -> Result<RunOutcome, EngineError> {
+        let Action::Stop {
+            step,
+            reason,
+            failures,
+        } = stop
+        else {
+            return Err(EngineError::NoProgress(format!("{stop:?} is not a stop")));
+        };
+        self.store.audit(
+            self.clock.now(),
+            "halted",
+            Some(&step),
+            &self.settings.operator,
+            Some(&self.digest),
+            &json!({ "reason": reason, "failures": failures }),
+        )?;
+        self.emit(Event::Halted {
+            step: step.clone(),
+            reason: reason.clone(),
+            failures: failures.clone(),
+        });
+        Ok(RunOutcome::Halted {
+            step,
+            reason,
+            failures,
+        })
+    }
+
+    /// Moves a step to `phase`, with its audit record, under this run's operator and digest.
+    pub(super) fn set_phase(
+        &mut self,
+        step: &str,
+        phase: StepPhase,
+        now: Timestamp,
+        judged_after: Option<Timestamp>,
+        failures: Option<&[FailingUser]>,
+        detail: serde_json::Value,
+    ) -> Result<(), EngineError> {
+        self.store.set_phase(
+            step,
+            phase,
+            now,
+            judged_after,
+            failures,
+            &self.settings.operator,
+            &self.digest,
+            &detail,
+        )?;
+        Ok(())
+    }
+
+    async fn create_configuration(&mut self) -> Result<Option<RunOutcome>, EngineError> {
+        let to = &self.plan.to;
+        let new = NewConfiguration {
+            display_name: to.display_name.clone(),
+            auth_type: AuthType::Oauth,
+            tenant_id: to.tenant_id.clone(),
+            exchange_version: to.exchange_version.clone(),
+            service_address: to.service_address.clone(),
+            login_hint: to.service_account.as_ref().map(ToString::to_string),
+        };
+        let target = self.target;
+        let created = self
+            .journaled(
+                Call {
+                    step: Some("connect"),
+                    action: "create_configuration",
+                    configuration: Some(&new.display_name),
+                    users: &[],
+                },
+                target.create_configuration(&new),
+                |c| json!({ "id": c.id, "state": c.state.as_str() }),
+            )
+            .await?;
+        self.emit(Event::ConfigurationCreated {
+            name: created.display_name,
+        });
+        Ok(None)
+    }
+
+    async fn check_mailboxes(
+        &mut self,
+        step: String,
+        users: &[crate::plan::grammar::Email],
+    ) -> Result<(), EngineError> {
+        let Some(check) = &self.mailbox_check else {
+            return Ok(());
+        };
+        check
+            .check(users, &mut self.mailboxes)
+            .await
+            .map_err(EngineError::Precheck)?;
+        self.store.record_mailboxes(&self.mailboxes, users)?;
+        let denied = self.mailboxes.denied(users);
+        self.emit(Event::MailboxesChecked {
+            step,
+            checked: users.len(),
+            denied: planner::denied_users(denied),
+        });
+        Ok(())
+    }
+
+    /// A re-run after a halt: the platform re-checks the failed users now, and the gate judges
+    /// only attempts made from here on.
+    async fn reopen(
+        &mut self,
+        step: String,
+        recheck: &[crate::plan::grammar::Email],
+        observed: &Observed,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        if let Some(to) = self.configuration_id(observed, Side::To) {
+            let target = self.target;
+            let name = self.plan.to.display_name.clone();
+            self.journaled(
+                Call {
+                    step: Some(&step),
+                    action: "recheck",
+                    configuration: Some(&name),
+                    users: recheck,
+                },
+                target.recheck(&to, recheck),
+                |()| json!({ "rechecked": recheck.len() }),
+            )
+            .await?;
+        }
+        let detail =
+            json!({ "rechecked": recheck.iter().map(ToString::to_string).collect::<Vec<_>>() });
+        self.set_phase(&step, StepPhase::Verifying, now, Some(now), None, detail)?;
+        self.emit(Event::Reopened {
+            step,
+            rechecked: recheck.len(),
+        });
+        Ok(())
+    }
+
+    /// The irreversible step: disconnect `from`.
+    async fn disconnect(&mut self, observed: &Observed) -> Result<(), EngineError> {
+        let Some(from) = self.configuration_id(observed, Side::From) else {
+            return Ok(());
+        };
+        let name = self.plan.from.display_name.clone();
+        let target = self.target;
+        self.journaled(
+            Call {
+                step: Some("disconnect"),
+                action: "disconnect",
+                configuration: Some(&name),
+                users: &[],
+            },
+            target.disconnect(&from),
+            |()| json!({ "disconnected": true }),
+        )
+        .await?;
+        self.store
+            .record_disconnected(self.clock.now(), &self.settings.operator, &self.digest)?;
+        self.emit(Event::Disconnected { name });
+        Ok(())
+    }
+}

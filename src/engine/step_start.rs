@@ -1,0 +1,82 @@
+//! Beginning a step: its members are resolved and frozen in the state database, with the users
+//! whose `from` sync was already failing, and left out the ones the pre-check skips.
+
+use jiff::Timestamp;
+
+use super::{Engine, EngineError, Event};
+use crate::plan::grammar::Email;
+use crate::planner::{self, Schedule, StepDetail};
+use crate::state::{StepPhase, StepRecord};
+use crate::target::Target;
+
+impl<T: Target> Engine<'_, T> {
+    /// Begins a step: freezes its members (and its batch's, for a first wave) with the users
+    /// whose `from` sync already fails.
+    pub(super) fn start(
+        &mut self,
+        step: &str,
+        schedule: &Schedule,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let Some(planned) = schedule.steps.iter().find(|s| s.id == step) else {
+            return Ok(());
+        };
+        let StepDetail::Move(detail) = &planned.detail else {
+            return Ok(());
+        };
+        let state = self.store.load()?;
+        let batch_members: Option<Vec<Email>> =
+            (!state.batches.contains_key(&detail.step)).then(|| {
+                schedule
+                    .steps
+                    .iter()
+                    .filter_map(|s| match &s.detail {
+                        StepDetail::Move(d) if d.step == detail.step => {
+                            Some(d.members.iter().map(|m| m.email.clone()))
+                        }
+                        _ => None,
+                    })
+                    .flatten()
+                    .collect()
+            });
+        // With `on_denied = "skip"`, members whose mailbox the OAuth app may not open stay on
+        // `from`, out of the step (the planner already stopped a blocking plan).
+        let (skipped, members): (Vec<Email>, Vec<Email>) = detail
+            .members
+            .iter()
+            .map(|m| m.email.clone())
+            .partition(|e| self.mailbox_check.is_some() && self.mailboxes.is_denied(e));
+        let record = StepRecord {
+            id: step.to_owned(),
+            batch: detail.step.clone(),
+            // As the planner classified them from this same reading of the platform.
+            preexisting: detail
+                .preexisting
+                .iter()
+                .filter(|e| members.contains(e))
+                .cloned()
+                .collect(),
+            members,
+            phase: StepPhase::Moving,
+            phase_at: now,
+            started_at: now,
+            judged_after: None,
+            passed_at: None,
+            failures: Vec::new(),
+            definition: planner::step_definitions(self.plan).remove(&detail.step),
+        };
+        self.store.start_step(
+            &record,
+            batch_members.as_deref(),
+            &self.settings.operator,
+            &self.digest,
+        )?;
+        self.emit(Event::StepStarted {
+            step: step.to_owned(),
+            members: record.members.clone(),
+            preexisting: record.preexisting.len(),
+            skipped,
+        });
+        Ok(())
+    }
+}
