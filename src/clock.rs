@@ -42,6 +42,12 @@ impl Clock {
         }
     }
 
+    /// Real time moved by `shift`: a test's own clock, without the environment.
+    #[cfg(test)]
+    pub(crate) fn shifted(shift: SignedDuration) -> Self {
+        Self { shift }
+    }
+
     pub(crate) fn now(&self) -> Timestamp {
         Timestamp::now()
             .checked_add(self.shift)

@@ -11,6 +11,8 @@ mod engine;
 mod event;
 mod execute;
 mod journaled;
+#[cfg(test)]
+mod model_tests;
 mod outcome;
 mod rollback;
 mod step_start;
