@@ -908,7 +908,7 @@ impl<T: Target> Engine<'_, T> {
 /// URL (or `http://` on loopback) is handed over: the platform chose it, and an opener would
 /// as readily run a `file:` or custom-scheme URL.
 fn open_browser(url: &str) -> std::io::Result<()> {
-    if !crate::oauth::is_secure_url(url) {
+    if !crate::plan::grammar::is_secure_url(url) {
         return Err(std::io::Error::other(
             "it opens only https:// URLs (or http:// on this machine)",
         ));
