@@ -123,7 +123,7 @@ impl EventSink for BrowserOpener<'_> {
 /// URL (or `http://` on loopback) is handed over: the platform chose it, and an opener would
 /// as readily run a `file:` or custom-scheme URL.
 fn open_browser(url: &str) -> std::io::Result<()> {
-    if !crate::oauth::is_secure_url(url) {
+    if !crate::plan::grammar::is_secure_url(url) {
         return Err(std::io::Error::other(
             "it opens only https:// URLs (or http:// on this machine)",
         ));

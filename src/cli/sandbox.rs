@@ -418,7 +418,7 @@ fn identity_provider(
     };
     let url = reqwest::Url::parse(issuer)
         .map_err(|e| format!("--oauth-issuer {issuer:?} is not a URL: {e}"))?;
-    if !crate::oauth::is_secure_url(url.as_str()) {
+    if !crate::plan::grammar::is_secure_url(url.as_str()) {
         return Err(format!(
             "--oauth-issuer {issuer:?} must be an https:// URL (http:// only on this machine)"
         ));

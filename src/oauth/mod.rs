@@ -10,13 +10,3 @@ mod token_source;
 pub(crate) use http_client::OAuthHttp;
 pub(crate) use secret::read_secret;
 pub(crate) use token_source::TokenSource;
-
-/// Whether secrets, tokens or a sign-in may travel to `url`: `https://`, or `http://` to this
-/// machine (a test server).
-pub(crate) fn is_secure_url(url: &str) -> bool {
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback)
-}

@@ -104,7 +104,7 @@ impl Introspector {
                     )
                 })?;
                 // The platform's client secret goes there.
-                if !crate::oauth::is_secure_url(&endpoint) {
+                if !crate::plan::grammar::is_secure_url(&endpoint) {
                     return Err(format!(
                         "the introspection endpoint {endpoint} is not https:// (nor on this machine)"
                     ));

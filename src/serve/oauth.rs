@@ -136,7 +136,7 @@ impl PlatformOAuth {
                 }
                 // The client secret goes to the token endpoint, the admin to the other one.
                 for endpoint in [&discovery.token_endpoint, &discovery.authorization_endpoint] {
-                    if !crate::oauth::is_secure_url(endpoint) {
+                    if !crate::plan::grammar::is_secure_url(endpoint) {
                         return Err(format!(
                             "the identity provider's endpoint {endpoint} is not https:// (nor on this machine)"
                         ));

@@ -6,43 +6,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Run, TestEnv};
+use crate::support::{Run, TestEnv, fixture_plan};
 
 /// A fast plan: the sandbox syncs every 40 ms and gates have no soak.
-const PLAN: &str = r#"version = 1
-name = "rollout"
-
-[target]
-kind = "sandbox"
-sandbox = "tenant.db"
-
-[from]
-display_name = "Basic Auth"
-
-[to]
-display_name = "OAuth"
-tenant_id = "contoso.onmicrosoft.com"
-service_account = "svc-sync@contoso.example"
-
-[gate]
-soak = "0s"
-timeout = "1m"
-
-[pilot]
-users = ["ana@contoso.example", "ben@contoso.example"]
-
-[[batch]]
-name = "east"
-users = { location = "East" }
-
-[[batch]]
-name = "rest"
-users = "remaining"
-max_size = 12
-
-[disconnect]
-approval = false
-"#;
+fn rollout() -> String {
+    fixture_plan("rollout", &[])
+}
 
 fn tenant(users: usize, plan: &str) -> TestEnv {
     TestEnv::new()
@@ -156,7 +125,7 @@ fn last_line(run: &Run) -> &str {
 
 #[test]
 fn clean_run_does_what_the_dry_run_showed() {
-    let env = tenant(30, PLAN);
+    let env = tenant(30, &rollout());
     let planned = planned_steps(&env);
     assert_eq!(
         planned
@@ -184,7 +153,7 @@ fn clean_run_does_what_the_dry_run_showed() {
 
 #[test]
 fn text_output_is_plain_lines_without_a_terminal() {
-    let env = tenant(12, PLAN);
+    let env = tenant(12, &rollout());
     let run = apply(&env, &[]);
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert!(
@@ -207,7 +176,7 @@ fn text_output_is_plain_lines_without_a_terminal() {
 
 #[test]
 fn halt_names_every_failing_user_and_a_rerun_finishes_once_fixed() {
-    let env = tenant(30, PLAN);
+    let env = tenant(30, &rollout());
     let east = planned_steps(&env)
         .into_iter()
         .find(|(id, _)| id == "east")
@@ -282,7 +251,7 @@ fn halt_names_every_failing_user_and_a_rerun_finishes_once_fixed() {
 
 #[test]
 fn rollback_moves_the_step_back_and_waits_for_a_new_approval() {
-    let plan = PLAN.replace(
+    let plan = rollout().replace(
         "name = \"east\"\nusers = { location = \"East\" }",
         "name = \"east\"\nusers = { location = \"East\" }\ngate = { on_failure = \"rollback\" }",
     );
@@ -369,7 +338,7 @@ fn rollback_moves_the_step_back_and_waits_for_a_new_approval() {
 
 #[test]
 fn rollback_command_and_approvals() {
-    let plan = PLAN.replace("name = \"east\"\n", "name = \"east\"\napproval = true\n");
+    let plan = rollout().replace("name = \"east\"\n", "name = \"east\"\napproval = true\n");
     let env = tenant(20, &plan);
     let waiting = apply(&env, &[]);
     assert_eq!(waiting.code, 4, "{}", waiting.transcript());
@@ -412,7 +381,7 @@ fn rollback_command_and_approvals() {
 #[test]
 fn a_second_run_is_refused_while_the_first_holds_the_lock() {
     // A long soak keeps the first run waiting in-process, holding the lock.
-    let plan = PLAN
+    let plan = rollout()
         .replace("soak = \"0s\"", "soak = \"10m\"")
         .replace("timeout = \"1m\"", "timeout = \"1h\"");
     let env = tenant(12, &plan);
@@ -461,7 +430,7 @@ fn a_second_run_is_refused_while_the_first_holds_the_lock() {
 
 #[test]
 fn a_lock_left_by_a_killed_run_is_taken_over_and_unlock_is_recorded() {
-    let plan = PLAN
+    let plan = rollout()
         .replace("soak = \"0s\"", "soak = \"10m\"")
         .replace("timeout = \"1m\"", "timeout = \"1h\"");
     let env = tenant(12, &plan);
@@ -503,7 +472,7 @@ fn a_lock_left_by_a_killed_run_is_taken_over_and_unlock_is_recorded() {
 /// after taking effect with its answer lost — and the next run finishes correctly.
 #[test]
 fn resume_after_a_failure_at_every_step_boundary() {
-    let reference = tenant(14, PLAN);
+    let reference = tenant(14, &rollout());
     assert_eq!(apply(&reference, &[]).code, 0);
     let calls = reference.inspect()["writes"]
         .as_array()
@@ -526,7 +495,7 @@ fn resume_after_a_failure_at_every_step_boundary() {
 
     for at in 1..=distinct_calls {
         for after_commit in [false, true] {
-            let env = tenant(14, PLAN);
+            let env = tenant(14, &rollout());
             let mut args = vec![
                 "sandbox".to_owned(),
                 "fail-call".to_owned(),
@@ -577,7 +546,7 @@ fn crash_test_sigkill_at_random_moments() {
     let mut rollouts = 0;
     while kills < 24 {
         rollouts += 1;
-        let env = tenant(24, PLAN);
+        let env = tenant(24, &rollout());
         let mut finished = false;
         for _ in 0..12 {
             let mut child = env.spawn(["apply", "plan.toml", "--poll-interval", "10ms"]);
@@ -620,7 +589,7 @@ fn crash_test_sigkill_at_random_moments() {
 
 #[test]
 fn approved_digest_is_checked_when_the_rollout_starts() {
-    let env = tenant(12, PLAN);
+    let env = tenant(12, &rollout());
     let digest = env.run(["plan", "plan.toml", "--format", "json"]).json()["digest"]
         .as_str()
         .expect("digest")
@@ -641,7 +610,7 @@ fn approved_digest_is_checked_when_the_rollout_starts() {
 
 #[test]
 fn a_hold_freezes_the_rollout_until_released() {
-    let env = tenant(12, PLAN);
+    let env = tenant(12, &rollout());
     assert_eq!(
         env.run(["hold", "plan.toml", "--reason", "CAB freeze for payroll"])
             .code,
@@ -667,7 +636,7 @@ fn a_hold_freezes_the_rollout_until_released() {
 
 #[test]
 fn a_from_disconnected_by_someone_else_halts_instead_of_finishing() {
-    let env = tenant(12, PLAN);
+    let env = tenant(12, &rollout());
     let sandbox = rusqlite::Connection::open(env.path().join("tenant.db")).expect("sandbox");
     sandbox
         .execute(
@@ -695,7 +664,7 @@ fn a_from_disconnected_by_someone_else_halts_instead_of_finishing() {
 
 #[test]
 fn a_hold_while_a_halted_gate_reopens_defers_its_pass_until_released() {
-    let env = tenant(12, PLAN);
+    let env = tenant(12, &rollout());
     let pilot = "ben@contoso.example";
     assert_eq!(
         env.run(["sandbox", "deny-access", "tenant.db", pilot]).code,
@@ -738,7 +707,7 @@ fn a_hold_while_a_halted_gate_reopens_defers_its_pass_until_released() {
 
 #[test]
 fn approve_records_a_wave_as_the_planner_names_it_and_only_if_it_exists() {
-    let plan = PLAN.replace("max_size = 12\n", "max_size = 12\napproval = true\n");
+    let plan = rollout().replace("max_size = 12\n", "max_size = 12\napproval = true\n");
     let env = tenant(30, &plan);
     let padded = env.run(["approve", "plan.toml", "rest#01"]);
     assert_eq!(padded.code, 0, "{}", padded.transcript());

@@ -1,41 +1,11 @@
 //! Change control: the approved digest, and edits to a plan whose rollout already started.
 
-use crate::support::{Run, TestEnv};
+use crate::support::{Run, TestEnv, fixture_plan};
 
-const PLAN: &str = r#"version = 1
-name = "controlled"
-
-[target]
-kind = "sandbox"
-sandbox = "tenant.db"
-
-[from]
-display_name = "Basic Auth"
-
-[to]
-display_name = "OAuth"
-tenant_id = "contoso.onmicrosoft.com"
-
-[gate]
-soak = "0s"
-timeout = "1m"
-
-[pilot]
-users = ["ana@contoso.example", "ben@contoso.example"]
-
-[[batch]]
-name = "east"
-approval = true
-users = { location = "East" }
-
-[[batch]]
-name = "rest"
-users = "remaining"
-max_size = 12
-
-[disconnect]
-approval = false
-"#;
+/// A fast plan whose batch `east` waits for `cutover approve`.
+fn controlled() -> String {
+    fixture_plan("controlled", &[])
+}
 
 fn apply(env: &TestEnv, extra: &[&str]) -> Run {
     let mut args = vec!["apply", "plan.toml", "--poll-interval", "20ms"];
@@ -54,12 +24,12 @@ fn digest(env: &TestEnv) -> String {
 fn a_mismatched_digest_says_what_changed_since_the_reviewed_dry_run() {
     let env = TestEnv::new()
         .sandbox("demo", 20, "40ms")
-        .file("plan.toml", PLAN);
+        .fixture("controlled");
     let reviewed = digest(&env);
     // After the review, someone edits the plan.
     let env = env.file(
         "plan.toml",
-        &PLAN
+        &controlled()
             .replace("max_size = 12", "max_size = 8")
             .replace("soak = \"0s\"", "soak = \"1s\""),
     );
@@ -106,7 +76,7 @@ fn a_mismatched_digest_says_what_changed_since_the_reviewed_dry_run() {
 fn edits_to_future_steps_are_accepted_and_edits_to_finished_ones_refused() {
     let env = TestEnv::new()
         .sandbox("demo", 20, "40ms")
-        .file("plan.toml", PLAN);
+        .fixture("controlled");
     let waiting = apply(&env, &[]);
     assert_eq!(
         waiting.code,
@@ -118,7 +88,7 @@ fn edits_to_future_steps_are_accepted_and_edits_to_finished_ones_refused() {
     // The finished pilot cannot change.
     let env = env.file(
         "plan.toml",
-        &PLAN.replace(
+        &controlled().replace(
             "users = [\"ana@contoso.example\", \"ben@contoso.example\"]",
             "users = [\"ana@contoso.example\"]",
         ),
@@ -142,7 +112,10 @@ fn edits_to_future_steps_are_accepted_and_edits_to_finished_ones_refused() {
     );
 
     // A batch that has not started can.
-    let env = env.file("plan.toml", &PLAN.replace("max_size = 12", "max_size = 5"));
+    let env = env.file(
+        "plan.toml",
+        &controlled().replace("max_size = 12", "max_size = 5"),
+    );
     let accepted = apply(&env, &["--until-blocked"]);
     assert_eq!(accepted.code, 4, "{}", accepted.transcript());
     let log = env.run(["log", "plan.toml"]).stdout;
@@ -173,7 +146,7 @@ fn edits_to_future_steps_are_accepted_and_edits_to_finished_ones_refused() {
 fn a_later_run_may_repeat_the_approved_digest_but_not_name_another() {
     let env = TestEnv::new()
         .sandbox("demo", 20, "40ms")
-        .file("plan.toml", PLAN);
+        .fixture("controlled");
     let approved = digest(&env);
     let run = apply(&env, &["--approved", &approved]);
     assert_eq!(run.code, 4, "{}", run.transcript());

@@ -6,44 +6,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Run, TOKEN, TestEnv};
+use crate::support::{Run, TOKEN, TestEnv, fixture_plan};
 
 fn plan(url: &str, rest_size: usize) -> String {
-    format!(
-        r#"version = 1
-name = "over-http"
-
-[target]
-kind = "http"
-url = "{url}"
-token = {{ env = "CUTOVER_API_TOKEN" }}
-
-[from]
-display_name = "Basic Auth"
-
-[to]
-display_name = "OAuth"
-tenant_id = "contoso.onmicrosoft.com"
-
-[gate]
-soak = "0s"
-timeout = "2m"
-
-[pilot]
-users = ["ana@contoso.example", "ben@contoso.example"]
-
-[[batch]]
-name = "east"
-users = {{ location = "East" }}
-
-[[batch]]
-name = "rest"
-users = "remaining"
-max_size = {rest_size}
-
-[disconnect]
-approval = false
-"#
+    fixture_plan(
+        "over-http",
+        &[("url", url), ("rest_size", &rest_size.to_string())],
     )
 }
 

@@ -12,43 +12,20 @@ use crate::idp::{
     API_CLIENT, API_SECRET, GRAPH_CLIENT, GRAPH_SECRET, Idp, PLATFORM_SECRET, SANDBOX_KEY, browse,
     free_port, request,
 };
-use crate::support::{Run, TOKEN, TestEnv};
+use crate::support::{Run, TOKEN, TestEnv, fixture_plan};
 
 const SERVICE_ACCOUNT: &str = "svc-sync@contoso.example";
 
 /// A plan over the http target; `auth` is its `token = …` line or a `[target.auth]` table.
 fn http_plan(url: &str, auth: &str, soak: &str) -> String {
-    format!(
-        r#"version = 1
-name = "oauth"
-
-[target]
-kind = "http"
-url = "{url}"
-{auth}
-
-[from]
-display_name = "Basic Auth"
-
-[to]
-display_name = "OAuth"
-tenant_id = "contoso.onmicrosoft.com"
-service_account = "{SERVICE_ACCOUNT}"
-
-[gate]
-soak = "{soak}"
-timeout = "2m"
-
-[pilot]
-users = ["ana@contoso.example", "ben@contoso.example"]
-
-[[batch]]
-name = "rest"
-users = "remaining"
-
-[disconnect]
-approval = false
-"#
+    fixture_plan(
+        "oauth-http",
+        &[
+            ("url", url),
+            ("auth", auth),
+            ("service_account", SERVICE_ACCOUNT),
+            ("soak", soak),
+        ],
     )
 }
 
@@ -494,49 +471,14 @@ fn precheck_env(on_denied: &str) -> (TestEnv, Idp, crate::idp::OAuthServed, BTre
         .map(|f| f["user"].as_str().expect("user").to_owned())
         .collect();
     assert_eq!(denied.len(), 4);
-    let plan = format!(
-        r#"version = 1
-name = "precheck"
-
-[target]
-kind = "sandbox"
-sandbox = "tenant.db"
-
-[from]
-display_name = "Basic Auth"
-
-[to]
-display_name = "OAuth"
-tenant_id = "contoso.onmicrosoft.com"
-
-[gate]
-soak = "0s"
-timeout = "2m"
-
-[pilot]
-users = ["ana@contoso.example", "ben@contoso.example"]
-
-[[batch]]
-name = "east"
-users = {{ location = "East" }}
-
-[[batch]]
-name = "rest"
-users = "remaining"
-
-[disconnect]
-approval = false
-
-[precheck]
-mailbox_access = true
-graph_url = "{}/graph/v1.0"
-token_url = "{}"
-client_id = "{GRAPH_CLIENT}"
-client_secret = {{ env = "CUTOVER_GRAPH_SECRET" }}
-on_denied = "{on_denied}"
-"#,
-        served.url,
-        idp.token_url()
+    let plan = fixture_plan(
+        "precheck",
+        &[
+            ("url", &served.url),
+            ("token_url", &idp.token_url()),
+            ("graph_client", GRAPH_CLIENT),
+            ("on_denied", on_denied),
+        ],
     );
     let env = env.file("plan.toml", &plan);
     (env, idp, served, denied)

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{TestEnv, repo};
+use crate::support::{TestEnv, fixture_plan, repo};
 
 const NOW: &str = "2026-12-01T15:00:00Z";
 
@@ -134,10 +134,7 @@ type Found = (String, String, Vec<String>);
 fn findings(scenario: &str, plan_tail: &str) -> (i32, Vec<Found>, String) {
     let env = TestEnv::new().sandbox(scenario, 48, "1s").file(
         "plan.toml",
-        &format!(
-            "version = 1\nname = \"f\"\n[target]\nkind = \"sandbox\"\nsandbox = \"tenant.db\"\n[from]\ndisplay_name = \"Basic Auth\"\n\
-             [to]\ndisplay_name = \"OAuth\"\ntenant_id = \"contoso.onmicrosoft.com\"\n{plan_tail}\n[disconnect]\n"
-        ),
+        &fixture_plan("preflight", &[("steps", plan_tail)]),
     );
     let run = env.run(["plan", "plan.toml", "--format", "json"]);
     let json = run.json();

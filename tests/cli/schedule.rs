@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::support::{Run, TestEnv};
+use crate::support::{Run, TestEnv, fixture_plan};
 
 /// Shifts the clock of every later run so that "now" is `at` (RFC 3339).
 fn stand_at(env: &mut TestEnv, at: &str) {
@@ -31,12 +31,11 @@ fn jiff_millis(at: &str) -> i128 {
     seconds * 1000
 }
 
+/// The `timed` plan, with extra lines for batch `east` and for the disconnect.
 fn plan(batch: &str, disconnect: &str) -> String {
-    format!(
-        "version = 1\nname = \"timed\"\n[target]\nkind = \"sandbox\"\nsandbox = \"tenant.db\"\n[from]\ndisplay_name = \"Basic Auth\"\n\
-         [to]\ndisplay_name = \"OAuth\"\ntenant_id = \"contoso.onmicrosoft.com\"\n[gate]\nsoak = \"0s\"\ntimeout = \"1m\"\n\
-         [pilot]\nusers = [\"ana@contoso.example\"]\n[[batch]]\nname = \"east\"\nusers = {{ location = \"East\" }}\n{batch}\n\
-         [[batch]]\nname = \"rest\"\nusers = \"remaining\"\n[disconnect]\napproval = false\n{disconnect}\n"
+    fixture_plan(
+        "timed",
+        &[("east_schedule", batch), ("disconnect_after", disconnect)],
     )
 }
 

@@ -1,12 +1,44 @@
 //! A small builder for running cutover as a user would: a temporary folder with plan files in
 //! it, the real binary, captured output.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The repository root, where `plans/`, `schemas/` and `tests/fixtures/` live.
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The folder of a test scenario: `plan.toml` and the files it names, beside it.
+pub fn fixture_dir(case: &str) -> PathBuf {
+    repo().join("tests/fixtures/plans/cases").join(case)
+}
+
+/// A scenario's plan with each `{name}` in it replaced by its value (a server's URL, a size).
+/// The names given must be exactly the ones the plan has: a test and a fixture that drifted
+/// apart would otherwise run some other plan than the one the test means.
+pub fn fixture_plan(case: &str, values: &[(&str, &str)]) -> String {
+    let path = fixture_dir(case).join("plan.toml");
+    let mut plan =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let wanted: BTreeSet<&str> = placeholders(&plan).collect();
+    let given: BTreeSet<&str> = values.iter().map(|(name, _)| *name).collect();
+    assert_eq!(wanted, given, "{}: placeholders", path.display());
+    for (name, value) in values {
+        plan = plan.replace(&format!("{{{name}}}"), value);
+    }
+    plan
+}
+
+/// The `{name}` placeholders in a fixture. TOML's own braces hold spaces or `=`, never just a
+/// lowercase name, so they are not mistaken for one.
+fn placeholders(text: &str) -> impl Iterator<Item = &str> {
+    text.split('{').skip(1).filter_map(|rest| {
+        let (name, _) = rest.split_once('}')?;
+        let is_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        is_name.then_some(name)
+    })
 }
 
 /// What one run of cutover did.
@@ -54,6 +86,24 @@ impl TestEnv {
         }
         std::fs::write(&path, content).expect("write file");
         self
+    }
+
+    /// Copies a scenario into the test folder: its `plan.toml` (which must have no placeholders)
+    /// and every file beside it.
+    pub fn fixture(self, case: &str) -> Self {
+        let plan = fixture_plan(case, &[]);
+        let dir = fixture_dir(case);
+        let env = self.file("plan.toml", &plan);
+        for entry in std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(Result::ok)
+        {
+            let name = entry.file_name();
+            if entry.path().is_file() && name != "plan.toml" {
+                std::fs::copy(entry.path(), env.path().join(&name)).expect("copy fixture file");
+            }
+        }
+        env
     }
 
     pub fn path(&self) -> &Path {

@@ -2,7 +2,8 @@
 
 use std::ops::Range;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub(crate) struct GrammarError {
     pub(crate) message: String,
     pub(crate) help: String,
