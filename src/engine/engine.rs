@@ -12,7 +12,9 @@ use crate::plan::{OnFailure, Plan};
 use crate::planner::{self, Action, Inputs, Schedule, Side, StepDetail, WaitReason};
 use crate::precheck::{MailboxAccess, MailboxCheck};
 use crate::report::Reporter;
-use crate::state::{FailingUser, StepPhase, StepRecord, Store, StoreError};
+use crate::state::{
+    AuditKind, FailingUser, JournalAction, StepPhase, StepRecord, Store, StoreError,
+};
 use crate::target::{
     AuthType, ConfigurationState, NewConfiguration, Observed, Target, TargetError, WriteResult,
     observe,
@@ -309,16 +311,13 @@ impl<T: Target> Engine<'_, T> {
         let account = to.authorized_account.clone();
         let recorded = self
             .store
-            .audit_trail()?
-            .into_iter()
-            .rev()
-            .find(|e| e.kind == "authorized")
+            .last_audit(AuditKind::Authorized)?
             .map(|e| e.detail["account"].as_str().map(str::to_owned));
         if recorded.as_ref() != Some(&account) {
             let operator = self.settings.operator.clone();
             self.store.audit(
                 now,
-                "authorized",
+                AuditKind::Authorized,
                 Some("connect"),
                 &operator,
                 None,
@@ -342,7 +341,7 @@ impl<T: Target> Engine<'_, T> {
             self.store.outcome(intent.id, now, &outcome)?;
             self.emit(Event::Reconciled {
                 step: intent.step,
-                action: intent.action,
+                action: intent.action.to_string(),
                 users: intent.users,
             });
         }
@@ -379,7 +378,7 @@ impl<T: Target> Engine<'_, T> {
             } => {
                 self.store.audit(
                     now,
-                    "halted",
+                    AuditKind::Halted,
                     Some(&step),
                     &operator,
                     Some(digest),
@@ -415,7 +414,7 @@ impl<T: Target> Engine<'_, T> {
                 let intent = self.store.intent(
                     now,
                     Some("connect"),
-                    "create_configuration",
+                    JournalAction::CreateConfiguration,
                     Some(&to.display_name),
                     &[],
                 )?;
@@ -458,7 +457,11 @@ impl<T: Target> Engine<'_, T> {
                     Some(self.store.intent(
                         now,
                         Some("connect"),
-                        if restart { "reauthorize" } else { "authorize" },
+                        if restart {
+                            JournalAction::Reauthorize
+                        } else {
+                            JournalAction::Authorize
+                        },
                         Some(&self.plan.to.display_name),
                         &[],
                     )?)
@@ -616,7 +619,7 @@ impl<T: Target> Engine<'_, T> {
                     let intent = self.store.intent(
                         now,
                         Some(&step),
-                        "recheck",
+                        JournalAction::Recheck,
                         Some(&self.plan.to.display_name),
                         &recheck,
                     )?;
@@ -664,9 +667,13 @@ impl<T: Target> Engine<'_, T> {
                     return Ok(None);
                 };
                 let name = self.plan.from.display_name.clone();
-                let intent =
-                    self.store
-                        .intent(now, Some("disconnect"), "disconnect", Some(&name), &[])?;
+                let intent = self.store.intent(
+                    now,
+                    Some("disconnect"),
+                    JournalAction::Disconnect,
+                    Some(&name),
+                    &[],
+                )?;
                 let result = self.target.disconnect(&from).await;
                 let outcome = match &result {
                     Ok(()) => serde_json::json!({ "disconnected": true }),
@@ -777,7 +784,11 @@ impl<T: Target> Engine<'_, T> {
             Side::From => self.plan.from.display_name.clone(),
             Side::To => self.plan.to.display_name.clone(),
         };
-        let verb = if enabled { "enable" } else { "disable" };
+        let verb = if enabled {
+            JournalAction::Enable
+        } else {
+            JournalAction::Disable
+        };
         let intent = self
             .store
             .intent(now, Some(step), verb, Some(&name), users)?;
