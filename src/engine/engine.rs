@@ -457,11 +457,7 @@ impl<T: Target> Engine<'_, T> {
                     Some(self.store.intent(
                         now,
                         Some("connect"),
-                        if restart {
-                            JournalAction::Reauthorize
-                        } else {
-                            JournalAction::Authorize
-                        },
+                        JournalAction::authorization(restart),
                         Some(&self.plan.to.display_name),
                         &[],
                     )?)
@@ -784,11 +780,7 @@ impl<T: Target> Engine<'_, T> {
             Side::From => self.plan.from.display_name.clone(),
             Side::To => self.plan.to.display_name.clone(),
         };
-        let verb = if enabled {
-            JournalAction::Enable
-        } else {
-            JournalAction::Disable
-        };
+        let verb = JournalAction::switch(enabled);
         let intent = self
             .store
             .intent(now, Some(step), verb, Some(&name), users)?;

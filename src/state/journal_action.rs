@@ -53,6 +53,24 @@ impl JournalAction {
     pub(crate) fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == text)
     }
+
+    /// A bulk write's action: enabling or disabling a configuration for users.
+    pub(crate) fn switch(enabled: bool) -> Self {
+        if enabled {
+            JournalAction::Enable
+        } else {
+            JournalAction::Disable
+        }
+    }
+
+    /// Asking for the authorization, or (`restart`) starting it over.
+    pub(crate) fn authorization(restart: bool) -> Self {
+        if restart {
+            JournalAction::Reauthorize
+        } else {
+            JournalAction::Authorize
+        }
+    }
 }
 
 impl fmt::Display for JournalAction {
@@ -98,5 +116,15 @@ mod tests {
             assert_eq!(action.to_string(), action.as_str());
         }
         assert_eq!(JournalAction::parse("Enable"), None);
+        assert_eq!(JournalAction::switch(true), JournalAction::Enable);
+        assert_eq!(JournalAction::switch(false), JournalAction::Disable);
+        assert_eq!(
+            JournalAction::authorization(false),
+            JournalAction::Authorize
+        );
+        assert_eq!(
+            JournalAction::authorization(true),
+            JournalAction::Reauthorize
+        );
     }
 }
