@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use super::journaled::Call;
 use super::{Engine, EngineError, Event, RunOutcome};
 use crate::planner::{Side, WaitReason};
+use crate::state::{AuditKind, JournalAction};
 use crate::target::{ConfigurationState, Observed, Target};
 
 impl<T: Target> Engine<'_, T> {
@@ -26,15 +27,12 @@ impl<T: Target> Engine<'_, T> {
         let account = to.authorized_account.clone();
         let recorded = self
             .store
-            .audit_trail()?
-            .into_iter()
-            .rev()
-            .find(|e| e.kind == "authorized")
+            .last_audit(AuditKind::Authorized)?
             .map(|e| e.detail["account"].as_str().map(str::to_owned));
         if recorded.as_ref() != Some(&account) {
             self.store.audit(
                 now,
-                "authorized",
+                AuditKind::Authorized,
                 Some("connect"),
                 &self.settings.operator,
                 None,
@@ -71,7 +69,7 @@ impl<T: Target> Engine<'_, T> {
             self.journaled(
                 Call {
                     step: Some("connect"),
-                    action: if restart { "reauthorize" } else { "authorize" },
+                    action: JournalAction::authorization(restart),
                     configuration: Some(&name),
                     users: &[],
                 },

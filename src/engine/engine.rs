@@ -283,7 +283,7 @@ impl<T: Target> Engine<'_, T> {
             self.store.outcome(intent.id, now, &outcome)?;
             self.emit(Event::Reconciled {
                 step: intent.step,
-                action: intent.action,
+                action: intent.action.to_string(),
                 users: intent.users,
             });
         }

@@ -8,7 +8,7 @@ use super::journaled::Call;
 use super::{Engine, EngineError, Event, RunOutcome};
 use crate::plan::OnFailure;
 use crate::planner::{self, Action, Schedule, Side};
-use crate::state::{FailingUser, StepPhase};
+use crate::state::{AuditKind, FailingUser, JournalAction, StepPhase};
 use crate::target::{AuthType, NewConfiguration, Observed, Target};
 
 impl<T: Target> Engine<'_, T> {
@@ -116,7 +116,7 @@ impl<T: Target> Engine<'_, T> {
         };
         self.store.audit(
             self.clock.now(),
-            "halted",
+            AuditKind::Halted,
             Some(&step),
             &self.settings.operator,
             Some(&self.digest),
@@ -172,7 +172,7 @@ impl<T: Target> Engine<'_, T> {
             .journaled(
                 Call {
                     step: Some("connect"),
-                    action: "create_configuration",
+                    action: JournalAction::CreateConfiguration,
                     configuration: Some(&new.display_name),
                     users: &[],
                 },
@@ -223,7 +223,7 @@ impl<T: Target> Engine<'_, T> {
             self.journaled(
                 Call {
                     step: Some(&step),
-                    action: "recheck",
+                    action: JournalAction::Recheck,
                     configuration: Some(&name),
                     users: recheck,
                 },
@@ -252,7 +252,7 @@ impl<T: Target> Engine<'_, T> {
         self.journaled(
             Call {
                 step: Some("disconnect"),
-                action: "disconnect",
+                action: JournalAction::Disconnect,
                 configuration: Some(&name),
                 users: &[],
             },

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use super::{Engine, EngineError, Event, RunOutcome};
 use crate::plan::grammar::Email;
 use crate::planner::{self, Side};
-use crate::state::FailingUser;
+use crate::state::{FailingUser, JournalAction};
 use crate::target::{Observed, Target, TargetError, UserWrite, WriteResult};
 
 /// A bulk write the platform answered for every user.
@@ -41,7 +41,7 @@ impl ConfirmedWrite {
 /// One journaled call: what it is, for the journal.
 pub(super) struct Call<'u> {
     pub(super) step: Option<&'u str>,
-    pub(super) action: &'static str,
+    pub(super) action: JournalAction,
     pub(super) configuration: Option<&'u str>,
     pub(super) users: &'u [Email],
 }
@@ -83,13 +83,14 @@ impl<T: Target> Engine<'_, T> {
             return Ok(None);
         };
         let name = self.display_name(side).to_owned();
-        let verb = if enabled { "enable" } else { "disable" };
+        let action = JournalAction::switch(enabled);
+        let verb = action.as_str();
         let target = self.target;
         let results: Vec<UserWrite> = self
             .journaled(
                 Call {
                     step: Some(step),
-                    action: verb,
+                    action,
                     configuration: Some(&name),
                     users,
                 },

@@ -1,12 +1,29 @@
 //! Durable state of a rollout: the state database and what it holds.
 //!
-//! `store.rs` owns the SQLite file (journal, lock, approvals, holds, audit); `run_state.rs` is
-//! the plain-data snapshot the planner reads; `lock.rs` knows who holds the run lock.
+//! [`Store`] is the one handle on the state file (`store.rs`: opening, errors); its methods are
+//! spread over a file per concept: `schema.rs` (tables, format, migrations), `run_lock.rs` (the
+//! run lock), `load.rs` (reading the [`RunState`]), `journal.rs` (intents and outcomes),
+//! `rollout.rs` (the rollout's and its steps' progress), `approvals.rs` (approvals and holds),
+//! `audit.rs` (the audit trail) and `mailbox_records.rs` (the pre-check's verdicts).
+//! `run_state.rs` is the plain-data snapshot the planner reads; `lock.rs` knows who holds the
+//! run lock; `audit_kind.rs` and `journal_action.rs` name what the trail and the journal record.
 
+mod approvals;
+mod audit;
+mod audit_kind;
+mod journal;
+mod journal_action;
+mod load;
 mod lock;
+mod mailbox_records;
+mod rollout;
+mod run_lock;
 mod run_state;
+mod schema;
 mod store;
 
+pub(crate) use audit_kind::AuditKind;
+pub(crate) use journal_action::JournalAction;
 pub(crate) use lock::{host_name, os_user};
 pub(crate) use run_state::{Approval, FailingUser, Hold, RunState, StepPhase, StepRecord};
 pub(crate) use store::{Store, StoreError};

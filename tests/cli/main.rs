@@ -9,5 +9,6 @@ mod oauth;
 mod plan;
 mod schedule;
 mod schema;
+mod state_upgrade;
 mod support;
 mod validate;

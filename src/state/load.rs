@@ -1,0 +1,193 @@
+//! Reading a rollout's memory: [`Store::load`] builds the [`RunState`] the planner works from,
+//! one reader per table.
+//!
+//! Plain reads, no lock taken (`status` and `approve` load too). A row this cutover cannot make
+//! sense of (an email that no longer parses, a phase it does not know) is read leniently, as
+//! the planner has always seen it; a database error fails the load. The writes of these tables
+//! are `rollout.rs`'s, `approvals.rs`'s and `journal.rs`'s; the mailbox records are read beside
+//! their writer in `mailbox_records.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension};
+
+use super::schema::time;
+use super::{
+    Approval, Hold, JournalAction, RunState, StepPhase, StepRecord, Store, StoreError,
+    mailbox_records,
+};
+use crate::plan::grammar::Email;
+
+impl Store {
+    /// Everything the planner needs, as of now.
+    pub(crate) fn load(&self) -> Result<RunState, StoreError> {
+        let db = self.connection();
+        let read = || -> rusqlite::Result<RunState> {
+            let mut state = RunState::default();
+            read_rollout(db, &mut state)?;
+            state.batches = batches(db)?;
+            state.steps = steps(db, step_members(db)?)?;
+            state.approvals = approvals(db)?;
+            state.disconnect_sent = last_sent(db, JournalAction::Disconnect)?;
+            state.mailboxes = mailbox_records::read(db)?;
+            state.hold = active_hold(db)?;
+            Ok(state)
+        };
+        read().map_err(self.db())
+    }
+}
+
+/// The `rollout` row: when it started, against what, and the plan as started and as accepted.
+fn read_rollout(db: &Connection, state: &mut RunState) -> rusqlite::Result<()> {
+    type Rollout = (
+        i64,
+        Option<String>,
+        Option<i64>,
+        String,
+        Option<String>,
+        String,
+    );
+    let rollout: Option<Rollout> = db
+        .query_row(
+            "SELECT started_ms, approved_digest, disconnected_ms, plan, current_plan, digest
+             FROM rollout WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    if let Some((started, approved, disconnected, plan, current, digest)) = rollout {
+        state.started_at = Some(time(started));
+        state.approved_digest = approved;
+        state.started_digest = Some(digest);
+        state.disconnected_at = disconnected.map(time);
+        state.plan_at_start = serde_json::from_str(&plan).ok();
+        state.plan_accepted = current
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .or_else(|| state.plan_at_start.clone());
+    }
+    Ok(())
+}
+
+/// Each batch's frozen membership, in the order it was frozen.
+fn batches(db: &Connection) -> rusqlite::Result<BTreeMap<String, Vec<Email>>> {
+    let mut batches: BTreeMap<String, Vec<Email>> = BTreeMap::new();
+    let mut statement = db.prepare("SELECT name, email FROM batches ORDER BY name, position")?;
+    let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (name, email) = row?;
+        if let Ok(email) = Email::parse(&email) {
+            batches.entry(name).or_default().push(email);
+        }
+    }
+    Ok(batches)
+}
+
+/// Each step's members in order, and those of them whose `from` sync already failed.
+type Members = BTreeMap<String, (Vec<Email>, BTreeSet<Email>)>;
+
+fn step_members(db: &Connection) -> rusqlite::Result<Members> {
+    let mut members = Members::new();
+    let mut statement =
+        db.prepare("SELECT step, email, preexisting FROM step_members ORDER BY step, position")?;
+    let rows = statement.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)? != 0,
+        ))
+    })?;
+    for row in rows {
+        let (step, email, preexisting) = row?;
+        let Ok(email) = Email::parse(&email) else {
+            continue;
+        };
+        let entry = members.entry(step).or_default();
+        if preexisting {
+            entry.1.insert(email.clone());
+        }
+        entry.0.push(email);
+    }
+    Ok(members)
+}
+
+/// Every started step, with its members.
+fn steps(db: &Connection, mut members: Members) -> rusqlite::Result<BTreeMap<String, StepRecord>> {
+    let mut steps = BTreeMap::new();
+    let mut statement = db.prepare(
+        "SELECT id, batch, phase, phase_ms, started_ms, judged_after_ms, passed_ms, failures,
+                definition
+         FROM steps ORDER BY seq",
+    )?;
+    let rows = statement.query_map([], |r| {
+        let failures: String = r.get(7)?;
+        let definition: Option<String> = r.get(8)?;
+        Ok(StepRecord {
+            id: r.get(0)?,
+            batch: r.get(1)?,
+            members: Vec::new(),
+            preexisting: BTreeSet::new(),
+            phase: StepPhase::parse(&r.get::<_, String>(2)?).unwrap_or(StepPhase::Moving),
+            phase_at: time(r.get(3)?),
+            started_at: time(r.get(4)?),
+            judged_after: r.get::<_, Option<i64>>(5)?.map(time),
+            passed_at: r.get::<_, Option<i64>>(6)?.map(time),
+            failures: serde_json::from_str(&failures).unwrap_or_default(),
+            definition: definition.and_then(|d| serde_json::from_str(&d).ok()),
+        })
+    })?;
+    for row in rows {
+        let mut record = row?;
+        let (step_members, preexisting) = members.remove(&record.id).unwrap_or_default();
+        record.members = step_members;
+        record.preexisting = preexisting;
+        steps.insert(record.id.clone(), record);
+    }
+    Ok(steps)
+}
+
+fn approvals(db: &Connection) -> rusqlite::Result<Vec<Approval>> {
+    let mut statement = db.prepare("SELECT step, at_ms FROM approvals ORDER BY id")?;
+    let rows = statement.query_map([], |r| {
+        Ok(Approval {
+            step: r.get(0)?,
+            at: time(r.get(1)?),
+        })
+    })?;
+    rows.collect()
+}
+
+/// When `action` was last journaled, whatever its outcome.
+fn last_sent(db: &Connection, action: JournalAction) -> rusqlite::Result<Option<Timestamp>> {
+    let at: Option<i64> = db.query_row(
+        "SELECT MAX(at_ms) FROM journal WHERE action = ?1",
+        [action],
+        |r| r.get(0),
+    )?;
+    Ok(at.map(time))
+}
+
+/// The latest hold not yet released.
+fn active_hold(db: &Connection) -> rusqlite::Result<Option<Hold>> {
+    db.query_row(
+        "SELECT reason, by, at_ms FROM holds WHERE released_ms IS NULL ORDER BY id DESC LIMIT 1",
+        [],
+        |r| {
+            Ok(Hold {
+                reason: r.get(0)?,
+                by: r.get(1)?,
+                at: time(r.get(2)?),
+            })
+        },
+    )
+    .optional()
+}

@@ -1,0 +1,194 @@
+//! A rollout's progress: its start, each step's start (freezing who is in it) and phases, an
+//! accepted edit of the plan, and the final disconnect — each write with its audit line, in one
+//! transaction.
+//!
+//! The `rollout`, `batches`, `steps` and `step_members` tables are written here and read in
+//! `load.rs`. Which phase comes next is the planner's to decide; this only records it.
+
+use jiff::Timestamp;
+use rusqlite::params;
+
+use super::{AuditKind, FailingUser, StepPhase, StepRecord, Store, StoreError, audit};
+use crate::plan::grammar::Email;
+
+impl Store {
+    /// Records the rollout's start (its first `apply`) and the digest it ran against.
+    pub(crate) fn start_rollout(
+        &mut self,
+        now: Timestamp,
+        digest: &str,
+        approved: Option<&str>,
+        plan_json: &str,
+        operator: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO rollout (id, started_ms, digest, approved_digest, plan)
+                 VALUES (1, ?1, ?2, ?3, ?4)",
+                params![now.as_millisecond(), digest, approved, plan_json],
+            )?;
+            let detail = serde_json::json!({ "approved_digest": approved });
+            audit::insert(
+                tx,
+                now,
+                AuditKind::RolloutStarted,
+                None,
+                operator,
+                Some(digest),
+                &detail,
+            )
+        })
+    }
+
+    /// Begins a step: freezes its batch (the first time one of its waves starts) and its members.
+    pub(crate) fn start_step(
+        &mut self,
+        record: &StepRecord,
+        batch_members: Option<&[Email]>,
+        operator: &str,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        let now = record.started_at;
+        self.write(|tx| {
+            if let Some(batch) = batch_members {
+                for (position, email) in batch.iter().enumerate() {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO batches (name, position, email) VALUES (?1, ?2, ?3)",
+                        params![record.batch, position as i64, email.to_string()],
+                    )?;
+                }
+            }
+            let seq: i64 = tx.query_row("SELECT COUNT(*) FROM steps", [], |r| r.get(0))?;
+            let definition = record.definition.as_ref().map(ToString::to_string);
+            tx.execute(
+                "INSERT INTO steps (id, batch, seq, phase, phase_ms, started_ms, definition)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                params![
+                    record.id,
+                    record.batch,
+                    seq,
+                    record.phase.as_str(),
+                    now.as_millisecond(),
+                    definition
+                ],
+            )?;
+            for (position, email) in record.members.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO step_members (step, position, email, preexisting)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        record.id,
+                        position as i64,
+                        email.to_string(),
+                        i64::from(record.preexisting.contains(email))
+                    ],
+                )?;
+            }
+            let detail = serde_json::json!({
+                "users": record.members.len(),
+                "preexisting": record.preexisting.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            });
+            audit::insert(
+                tx,
+                now,
+                AuditKind::StepStarted,
+                Some(&record.id),
+                operator,
+                Some(digest),
+                &detail,
+            )
+        })
+    }
+
+    /// Moves a step to a new phase, with the audit entry, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn set_phase(
+        &mut self,
+        step: &str,
+        phase: StepPhase,
+        now: Timestamp,
+        judged_after: Option<Timestamp>,
+        failures: Option<&[FailingUser]>,
+        operator: &str,
+        digest: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let failures_json =
+            failures.map(|f| serde_json::to_string(f).unwrap_or_else(|_| "[]".to_owned()));
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE steps SET phase = ?2, phase_ms = ?3,
+                    judged_after_ms = COALESCE(?4, judged_after_ms),
+                    passed_ms = CASE WHEN ?2 = 'passed' THEN ?3 ELSE passed_ms END,
+                    failures = COALESCE(?5, failures)
+                 WHERE id = ?1",
+                params![
+                    step,
+                    phase.as_str(),
+                    now.as_millisecond(),
+                    judged_after.map(|t| t.as_millisecond()),
+                    failures_json
+                ],
+            )?;
+            audit::insert(
+                tx,
+                now,
+                AuditKind::Step(phase),
+                Some(step),
+                operator,
+                Some(digest),
+                detail,
+            )
+        })
+    }
+
+    /// Accepts an edit of the plan that touches only steps that have not started.
+    pub(crate) fn accept_plan_change(
+        &mut self,
+        now: Timestamp,
+        plan_json: &str,
+        changes: &[String],
+        operator: &str,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE rollout SET current_plan = ?1 WHERE id = 1",
+                [plan_json],
+            )?;
+            audit::insert(
+                tx,
+                now,
+                AuditKind::PlanChanged,
+                None,
+                operator,
+                Some(digest),
+                &serde_json::json!({ "changes": changes }),
+            )
+        })
+    }
+
+    /// Records that `from` is disconnected: the rollout's last write.
+    pub(crate) fn record_disconnected(
+        &mut self,
+        now: Timestamp,
+        operator: &str,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE rollout SET disconnected_ms = ?1 WHERE id = 1",
+                [now.as_millisecond()],
+            )?;
+            audit::insert(
+                tx,
+                now,
+                AuditKind::Disconnected,
+                Some("disconnect"),
+                operator,
+                Some(digest),
+                &serde_json::json!({}),
+            )
+        })
+    }
+}

@@ -1,0 +1,254 @@
+//! The state file's format: its tables, its format version and the migrations that brought it
+//! there, and how values are stored (times as Unix milliseconds, typed names as their strings).
+//!
+//! A schema change is a new format with a numbered [`Migration`] below, and a test that resumes
+//! a rollout from the previous release's state file (`tests/fixtures/state/`). What each table
+//! means is said where it is read and written; how a file is created, checked and upgraded is
+//! [`crate::sqlite_file`]'s.
+
+use jiff::Timestamp;
+use rusqlite::Transaction;
+
+use crate::sqlite_file::{FileFormat, Migration};
+
+/// Format 1: the first release. Format 2: `mailbox_checks` always exists (format 1 files from
+/// before the mailbox pre-check lack it).
+pub(super) const FORMAT: FileFormat = FileFormat {
+    current: 2,
+    migrations: &[Migration {
+        version: 2,
+        apply: add_mailbox_checks,
+    }],
+    durable: true,
+};
+
+/// The `meta` key naming the plan a state file belongs to.
+pub(super) const PLAN_NAME: &str = "plan_name";
+
+/// Every table of format 1 (`meta` is [`crate::sqlite_file`]'s).
+const TABLES: &str = "
+CREATE TABLE lock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    process_start TEXT,
+    started_ms INTEGER NOT NULL,
+    command TEXT NOT NULL
+);
+CREATE TABLE rollout (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    started_ms INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    approved_digest TEXT,
+    plan TEXT NOT NULL,
+    current_plan TEXT,
+    disconnected_ms INTEGER
+);
+CREATE TABLE batches (
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    PRIMARY KEY (name, email)
+);
+CREATE TABLE steps (
+    id TEXT PRIMARY KEY,
+    batch TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    phase TEXT NOT NULL,
+    phase_ms INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL,
+    judged_after_ms INTEGER,
+    passed_ms INTEGER,
+    failures TEXT NOT NULL DEFAULT '[]',
+    definition TEXT
+);
+CREATE TABLE step_members (
+    step TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    preexisting INTEGER NOT NULL,
+    PRIMARY KEY (step, email)
+);
+CREATE TABLE journal (
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    step TEXT,
+    action TEXT NOT NULL,
+    configuration TEXT,
+    users TEXT NOT NULL DEFAULT '[]',
+    outcome TEXT,
+    outcome_ms INTEGER
+);
+CREATE TABLE approvals (
+    id INTEGER PRIMARY KEY,
+    step TEXT NOT NULL,
+    by TEXT NOT NULL,
+    os_user TEXT NOT NULL,
+    host TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE TABLE holds (
+    id INTEGER PRIMARY KEY,
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    released_ms INTEGER,
+    released_by TEXT
+);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    step TEXT,
+    operator TEXT NOT NULL,
+    digest TEXT,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+";
+
+/// `IF NOT EXISTS`: format 1 files made once the pre-check existed already have it.
+const MAILBOX_CHECKS: &str = "
+CREATE TABLE IF NOT EXISTS mailbox_checks (
+    email TEXT PRIMARY KEY,
+    access TEXT NOT NULL,
+    seen_ms INTEGER NOT NULL
+);
+";
+
+/// Fills a new state file for `plan_name` at the current format.
+pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()> {
+    tx.execute_batch(TABLES)?;
+    tx.execute_batch(MAILBOX_CHECKS)?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+        [PLAN_NAME, plan_name],
+    )?;
+    Ok(())
+}
+
+/// Format 1 → 2.
+fn add_mailbox_checks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(MAILBOX_CHECKS)
+}
+
+/// A stored time; one out of range (a hand-edited file) reads as the epoch rather than failing
+/// the whole load.
+pub(super) fn time(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// A stored name (an audit kind, a journal action) this cutover does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub(super) struct UnknownName {
+    pub(super) what: &'static str,
+    pub(super) value: String,
+}
+
+impl UnknownName {
+    /// As the error SQLite's reader reports for a column.
+    pub(super) fn of(what: &'static str, value: &str) -> rusqlite::types::FromSqlError {
+        rusqlite::types::FromSqlError::Other(Box::new(Self {
+            what,
+            value: value.to_owned(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::*;
+    use crate::state::mailbox_records::{Access, MailboxAccess};
+    use crate::state::{Store, StoreError};
+
+    fn tables(path: &std::path::Path) -> Vec<String> {
+        let db = Connection::open(path).expect("opened");
+        let mut statement = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .expect("prepared");
+        statement
+            .query_map([], |r| r.get(0))
+            .expect("queried")
+            .collect::<Result<_, _>>()
+            .expect("read")
+    }
+
+    fn format_of(path: &std::path::Path) -> String {
+        Connection::open(path)
+            .and_then(|db| {
+                db.query_row(
+                    "SELECT value FROM meta WHERE key = 'format_version'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .expect("format_version")
+    }
+
+    /// A format 1 file from before the mailbox pre-check: no `mailbox_checks` table.
+    fn before_the_precheck(path: &std::path::Path) {
+        Store::open_or_create(path, "p").expect("created");
+        Connection::open(path)
+            .and_then(|db| {
+                db.execute_batch(
+                    "DROP TABLE mailbox_checks;
+                     UPDATE meta SET value = '1' WHERE key = 'format_version';",
+                )
+            })
+            .expect("made format 1");
+    }
+
+    #[test]
+    fn a_new_file_is_created_at_the_current_format_with_every_table() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("p.state.db");
+        Store::open_or_create(&path, "p").expect("created");
+        assert_eq!(format_of(&path), FORMAT.current.to_string());
+        assert_eq!(
+            tables(&path),
+            [
+                "approvals",
+                "audit",
+                "batches",
+                "holds",
+                "journal",
+                "lock",
+                "mailbox_checks",
+                "meta",
+                "rollout",
+                "step_members",
+                "steps"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_format_1_file_from_before_the_precheck_gains_its_mailbox_records() -> Result<(), StoreError>
+    {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("p.state.db");
+        before_the_precheck(&path);
+        assert!(!tables(&path).contains(&"mailbox_checks".to_owned()));
+
+        let mut store = Store::open(&path, "p")?;
+        assert_eq!(format_of(&path), "2");
+        assert!(tables(&path).contains(&"mailbox_checks".to_owned()));
+        let email = crate::plan::grammar::Email::parse("ana@contoso.example").expect("an email");
+        let mut seen = MailboxAccess::default();
+        seen.record(
+            email.clone(),
+            Access::Denied,
+            Timestamp::from_second(1_800_000_000).expect("time"),
+        );
+        store.record_mailboxes(&seen, std::slice::from_ref(&email))?;
+        assert!(store.load()?.mailboxes.is_denied(&email));
+        drop(store);
+
+        // Upgraded once: opening it again changes nothing.
+        let store = Store::open(&path, "p")?;
+        assert!(store.load()?.mailboxes.is_denied(&email));
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! A rollout that an earlier release left mid-way resumes with this one: its state file is
+//! upgraded in place, what already ran is not run again, and the rest completes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{TestEnv, repo};
+
+/// The fixture folder, copied into a fresh test folder as a user would have it.
+fn format_1_rollout() -> TestEnv {
+    let fixture = repo().join("tests/fixtures/state/format-1");
+    let env = TestEnv::new();
+    let copy = |from: &str, to: &str| {
+        let to = env.path().join(to);
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).expect("create folder");
+        }
+        std::fs::copy(fixture.join(from), &to).expect("copy fixture file");
+    };
+    copy("plan.toml", "plan.toml");
+    copy("tenant.db", "tenant.db");
+    copy("rollout.state.db", ".cutover/rollout.state.db");
+    env
+}
+
+/// How many times each (user, op, configuration) write changed something.
+fn changes(inspect: &Value) -> BTreeMap<(String, String, String), usize> {
+    let mut changes = BTreeMap::new();
+    for write in inspect["writes"].as_array().expect("writes") {
+        if let (true, Some(user)) = (write["changed"] == true, write["user"].as_str()) {
+            let key = (
+                user.to_owned(),
+                write["op"].as_str().unwrap_or("").to_owned(),
+                write["configuration"].as_str().unwrap_or("").to_owned(),
+            );
+            *changes.entry(key).or_default() += 1;
+        }
+    }
+    changes
+}
+
+fn state_format(path: &Path) -> (String, bool) {
+    let db = rusqlite::Connection::open(path).expect("open the state file");
+    let version = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'format_version'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("format_version");
+    let mailbox_checks = db
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'mailbox_checks'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .expect("schema")
+        == 1;
+    (version, mailbox_checks)
+}
+
+#[test]
+fn a_rollout_stopped_by_the_previous_release_resumes_where_it_stopped() {
+    let env = format_1_rollout();
+    let state = env.path().join(".cutover/rollout.state.db");
+    assert_eq!(state_format(&state).0, "1", "the fixture is format 1");
+    let before = env.inspect();
+    let moved_before = changes(&before);
+
+    let status = env.run(["status", "plan.toml"]);
+    assert_eq!(status.code, 4, "{}", status.transcript());
+    for line in [
+        "  pilot                done [passed] 2 user(s)",
+        "  east                 done [passed] 11 user(s)",
+        "  rest#1               done [passed] 12 user(s)",
+        "  rest#2               waiting (approval) 5 user(s)",
+        "waiting: approval rest#2 needs `cutover approve`",
+    ] {
+        assert!(
+            status.stdout.lines().any(|l| l == line),
+            "{line}:\n{}",
+            status.stdout
+        );
+    }
+    assert_eq!(
+        state_format(&state),
+        ("2".to_owned(), true),
+        "opening the file upgraded it"
+    );
+
+    let waiting = env.run([
+        "apply",
+        "plan.toml",
+        "--until-blocked",
+        "--poll-interval",
+        "20ms",
+    ]);
+    assert_eq!(waiting.code, 4, "{}", waiting.transcript());
+    assert!(
+        waiting
+            .stdout
+            .ends_with("waiting: approval rest#2 needs `cutover approve`; run `cutover approve plan.toml rest`\n"),
+        "{}",
+        waiting.stdout
+    );
+    assert_eq!(
+        env.inspect()["writes"],
+        before["writes"],
+        "a run that waits writes nothing"
+    );
+
+    let approve = env.run(["approve", "plan.toml", "rest#2", "--by", "cab-chair"]);
+    assert_eq!(approve.code, 0, "{}", approve.transcript());
+    let done = env.run([
+        "apply",
+        "plan.toml",
+        "--poll-interval",
+        "20ms",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(done.code, 0, "{}", done.transcript());
+    let started: Vec<String> = done
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "step_started")
+        .filter_map(|e| e["step"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(started, ["rest#2"], "only the step that had not run starts");
+
+    let after = env.inspect();
+    assert_eq!(after["violations"], Value::Array(vec![]), "violations");
+    for user in after["users"].as_array().expect("users") {
+        assert_eq!(user["enabled"], serde_json::json!(["OAuth"]), "{user}");
+    }
+    let twice: Vec<_> = changes(&after)
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
+    assert!(twice.is_empty(), "users moved twice: {twice:?}");
+    for (key, n) in &moved_before {
+        assert_eq!(changes(&after).get(key), Some(n), "{key:?} moved again");
+    }
+
+    let log = env.run(["log", "plan.toml"]);
+    assert_eq!(log.code, 0, "{}", log.transcript());
+    for needle in [
+        "approved               rest#1             by cab-chair",
+        "disconnected",
+    ] {
+        assert!(log.stdout.contains(needle), "{needle}:\n{}", log.stdout);
+    }
+    let status = env.run(["status", "plan.toml"]);
+    assert_eq!(status.code, 0, "{}", status.transcript());
+}
