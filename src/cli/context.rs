@@ -125,7 +125,8 @@ pub(crate) fn open_target(plan: &Plan, path: &Path, clock: Clock) -> Result<Open
         }
         TargetSpec::Http { url, auth } => {
             let options = TARGET_OPTIONS.get().copied().unwrap_or_default();
-            let target = HttpTarget::new(url, auth, options.allow_insecure_http)?;
+            let target = HttpTarget::new(url, auth, options.allow_insecure_http)
+                .map_err(|e| e.to_string())?;
             if let Some(max) = options.max_concurrency {
                 target.limit_concurrency(max);
             }

@@ -10,8 +10,8 @@ use crate::dry_run::{self, DryRun};
 use crate::exit_code::Exit;
 use crate::plan::{Plan, Precheck};
 use crate::planner;
-use crate::precheck::{MailboxAccess, MailboxCheck};
-use crate::state::RunState;
+use crate::precheck::MailboxCheck;
+use crate::state::{MailboxAccess, RunState};
 use crate::target::{Observed, observe};
 
 use super::{Output, PlanFormat, load_or_report, open_target};
@@ -112,9 +112,9 @@ fn check_mailboxes(
     state: &RunState,
     clock: Clock,
 ) -> Result<MailboxAccess, String> {
-    let check = MailboxCheck::new(precheck, clock)?;
+    let check = MailboxCheck::new(precheck, clock).map_err(|e| e.to_string())?;
     let unstarted = planner::unstarted_members(plan, observed, state);
     let mut mailboxes = MailboxAccess::default();
-    super::block_on(check.check(&unstarted, &mut mailboxes))??;
+    super::block_on(check.check(&unstarted, &mut mailboxes))?.map_err(|e| e.to_string())?;
     Ok(mailboxes)
 }

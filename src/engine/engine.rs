@@ -10,9 +10,9 @@ use crate::clock::Clock;
 use crate::plan::grammar::Email;
 use crate::plan::{OnFailure, Plan};
 use crate::planner::{self, Action, Inputs, Schedule, Side, StepDetail, WaitReason};
-use crate::precheck::{MailboxAccess, MailboxCheck};
+use crate::precheck::{MailboxCheck, PrecheckError};
 use crate::report::Reporter;
-use crate::state::{FailingUser, StepPhase, StepRecord, Store, StoreError};
+use crate::state::{FailingUser, MailboxAccess, StepPhase, StepRecord, Store, StoreError};
 use crate::target::{
     AuthType, ConfigurationState, NewConfiguration, Observed, Target, TargetError, WriteResult,
     observe,
@@ -38,7 +38,7 @@ pub(crate) enum EngineError {
     )]
     NoProgress(String),
     #[error("the mailbox pre-check could not run: {0}")]
-    Precheck(String),
+    Precheck(#[source] PrecheckError),
 }
 
 /// How a run behaves.

@@ -19,8 +19,7 @@ use super::schedule::{
 use super::timeline;
 use crate::plan::grammar::Email;
 use crate::plan::{OnDenied, Plan, Selector};
-use crate::precheck::MailboxAccess;
-use crate::state::{FailingUser, RunState, StepPhase};
+use crate::state::{FailingUser, MailboxAccess, RunState, StepPhase};
 use crate::target::{ConfigurationState, Observed, SyncOutcome};
 
 /// The most users one write action carries. Targets split it further as their API requires;
@@ -1458,7 +1457,7 @@ approval = false
 
     #[test]
     fn a_step_starts_only_once_its_mailboxes_were_checked_and_none_is_denied() {
-        use crate::precheck::Access;
+        use crate::state::Access;
         let plan = with_precheck("block");
         let observed = on_basic(&["a", "b", "c"]);
         let mut mailboxes = MailboxAccess::default();

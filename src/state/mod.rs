@@ -4,9 +4,11 @@
 //! the plain-data snapshot the planner reads; `lock.rs` knows who holds the run lock.
 
 mod lock;
+mod mailbox_access;
 mod run_state;
 mod store;
 
 pub(crate) use lock::{host_name, os_user};
+pub(crate) use mailbox_access::{Access, MailboxAccess};
 pub(crate) use run_state::{Approval, FailingUser, Hold, RunState, StepPhase, StepRecord};
 pub(crate) use store::{Store, StoreError};

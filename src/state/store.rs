@@ -17,9 +17,8 @@ use rusqlite::{
 use serde::Serialize;
 
 use super::lock::{self, Holder};
-use super::{Approval, FailingUser, Hold, RunState, StepPhase, StepRecord};
+use super::{Access, Approval, FailingUser, Hold, MailboxAccess, RunState, StepPhase, StepRecord};
 use crate::plan::grammar::Email;
-use crate::precheck::{Access, MailboxAccess};
 
 pub(crate) const FORMAT_VERSION: i64 = 1;
 
