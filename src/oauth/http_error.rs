@@ -4,7 +4,7 @@
 /// The HTTP client could not be built (its TLS configuration, say).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the HTTP client: {0}")]
-pub(crate) struct ClientBuildError(#[source] pub(crate) reqwest::Error);
+pub(crate) struct ClientBuildError(#[source] pub(super) reqwest::Error);
 
 /// A JSON document (a discovery document) could not be fetched.
 #[derive(Debug, thiserror::Error)]
