@@ -115,6 +115,22 @@ impl From<crate::sandbox::SandboxError> for CommandError {
     }
 }
 
+/// A target URL that is not one or is plain http, or a secret not set, is the user's to fix,
+/// yet every command has exited 1 for these, and schedulers key on that.
+impl From<crate::http_target::HttpTargetError> for CommandError {
+    fn from(error: crate::http_target::HttpTargetError) -> Self {
+        Self::failure(error.to_string())
+    }
+}
+
+/// Every command names the pre-check when it reports why the check could not run; a secret not
+/// set exits 1, as it always has.
+impl From<crate::precheck::PrecheckError> for CommandError {
+    fn from(error: crate::precheck::PrecheckError) -> Self {
+        Self::failure(format!("the mailbox pre-check: {error}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

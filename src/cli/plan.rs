@@ -8,7 +8,8 @@ use crate::dry_run::{self, DryRun};
 use crate::exit_code::Exit;
 use crate::plan::{Plan, Precheck};
 use crate::planner;
-use crate::precheck::{MailboxAccess, MailboxCheck};
+use crate::precheck::MailboxCheck;
+use crate::state::MailboxAccess;
 use crate::state::RunState;
 use crate::target::Observed;
 
@@ -27,11 +28,7 @@ pub(crate) fn run(
     let observed = session.observe(&target)?;
     let state = session.read_state()?;
     let mailboxes = match &plan.precheck {
-        Some(precheck) => Some(
-            check_mailboxes(plan, precheck, &observed, &state, clock).map_err(|message| {
-                CommandError::failure(format!("the mailbox pre-check: {message}"))
-            })?,
-        ),
+        Some(precheck) => Some(check_mailboxes(plan, precheck, &observed, &state, clock)?),
         None => None,
     };
     let schedule = planner::plan(&planner::Inputs {
@@ -75,10 +72,10 @@ fn check_mailboxes(
     observed: &Observed,
     state: &RunState,
     clock: Clock,
-) -> Result<MailboxAccess, String> {
+) -> Result<MailboxAccess, CommandError> {
     let check = MailboxCheck::new(precheck, clock)?;
     let unstarted = planner::unstarted_members(plan, observed, state);
     let mut mailboxes = MailboxAccess::default();
-    block_on(check.check(&unstarted, &mut mailboxes)).map_err(|e| e.to_string())??;
+    block_on(check.check(&unstarted, &mut mailboxes))??;
     Ok(mailboxes)
 }

@@ -155,8 +155,7 @@ impl<'a> Session<'a> {
             }
             TargetSpec::Http { url, auth } => {
                 let options = self.settings.target;
-                let target = HttpTarget::new(url, auth, options.allow_insecure_http)
-                    .map_err(CommandError::failure)?;
+                let target = HttpTarget::new(url, auth, options.allow_insecure_http)?;
                 if let Some(max) = options.max_concurrency {
                     target.limit_concurrency(max);
                 }
@@ -182,12 +181,12 @@ impl<'a> Session<'a> {
     /// The mailbox pre-check, when the plan has one. Its secret is read now, so a missing one
     /// stops a command before it starts.
     pub(crate) fn mailbox_check(&self) -> Result<Option<MailboxCheck>, CommandError> {
-        self.plan
+        Ok(self
+            .plan
             .precheck
             .as_ref()
             .map(|p| MailboxCheck::new(p, self.clock))
-            .transpose()
-            .map_err(|message| CommandError::failure(format!("the mailbox pre-check: {message}")))
+            .transpose()?)
     }
 }
 

@@ -10,7 +10,8 @@ use super::{Event, EventSink, RunOutcome, StepSize};
 use crate::clock::Clock;
 use crate::plan::Plan;
 use crate::planner::{self, Action, Inputs, Schedule, Side, StepDetail};
-use crate::precheck::{MailboxAccess, MailboxCheck};
+use crate::precheck::MailboxCheck;
+use crate::state::MailboxAccess;
 use crate::state::{Store, StoreError};
 use crate::target::{Observed, Target, TargetError, observe};
 
@@ -34,7 +35,7 @@ pub(crate) enum EngineError {
     )]
     NoProgress(String),
     #[error("the mailbox pre-check could not run: {0}")]
-    Precheck(String),
+    Precheck(#[source] crate::precheck::PrecheckError),
     #[error(transparent)]
     Rollback(#[from] super::RollbackRefused),
 }

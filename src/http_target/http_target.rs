@@ -8,11 +8,13 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::HttpTargetError;
 use super::limiter::Limiter;
 use crate::api::{MAX_PAGE, Problem, UsersBody, WriteResults};
 use crate::oauth::{TokenSource, read_secret};
 use crate::plan::ApiAuth;
 use crate::plan::grammar::Email;
+use crate::retry::{Backoff, retry_after};
 use crate::target::{
     Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, PAGE_SIZE, Target,
     TargetError, UserPage, UserWrite,
@@ -42,7 +44,10 @@ impl Auth {
     async fn bearer(&self) -> Result<String, TargetError> {
         match self {
             Auth::Static { token, .. } => Ok(token.clone()),
-            Auth::OAuth(source) => source.token().await.map_err(TargetError::Unauthorized),
+            Auth::OAuth(source) => source
+                .token()
+                .await
+                .map_err(|e| TargetError::Unauthorized(e.to_string())),
         }
     }
 
@@ -61,7 +66,7 @@ struct Inner {
     auth: Auth,
     limiter: Arc<Limiter>,
     max_bulk: AtomicU64,
-    jitter: AtomicU64,
+    backoff: Backoff,
 }
 
 impl std::fmt::Debug for HttpTarget {
@@ -75,14 +80,19 @@ impl std::fmt::Debug for HttpTarget {
 impl HttpTarget {
     /// A client for the API at `url`, authenticated by the secret `token` names. `http://` is
     /// refused unless the host is loopback or `allow_insecure` is given.
-    pub(crate) fn new(url: &str, auth: &ApiAuth, allow_insecure: bool) -> Result<Self, String> {
-        let mut base =
-            Url::parse(url).map_err(|e| format!("the target url {url:?} is not a URL: {e}"))?;
+    pub(crate) fn new(
+        url: &str,
+        auth: &ApiAuth,
+        allow_insecure: bool,
+    ) -> Result<Self, HttpTargetError> {
+        let mut base = Url::parse(url).map_err(|source| HttpTargetError::NotAUrl {
+            url: url.to_owned(),
+            source,
+        })?;
         if base.scheme() == "http" && !allow_insecure && !is_loopback(&base) {
-            return Err(format!(
-                "the target url {url} is plain http to a host that is not loopback; use https, \
-                 or pass --allow-insecure-http if this network is trusted"
-            ));
+            return Err(HttpTargetError::PlainHttp {
+                url: url.to_owned(),
+            });
         }
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -104,11 +114,7 @@ impl HttpTarget {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("cutover/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            | 1;
+            .map_err(HttpTargetError::Client)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
@@ -116,7 +122,7 @@ impl HttpTarget {
                 auth,
                 limiter: Limiter::new(4, 32),
                 max_bulk: AtomicU64::new(PAGE_SIZE as u64),
-                jitter: AtomicU64::new(seed),
+                backoff: Backoff::new(BASE_BACKOFF, MAX_BACKOFF),
             }),
         })
     }
@@ -131,24 +137,6 @@ impl HttpTarget {
             .base
             .join(path.trim_start_matches('/'))
             .map_err(|e| TargetError::Other(format!("cannot form the URL for {path}: {e}")))
-    }
-
-    /// A random duration in `[0, cap)` (full jitter).
-    fn jitter(&self, cap: Duration) -> Duration {
-        let mut x = self.inner.jitter.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.inner.jitter.store(x, Ordering::Relaxed);
-        let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX).max(1);
-        Duration::from_nanos(x % nanos)
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        let cap = BASE_BACKOFF
-            .saturating_mul(2u32.saturating_pow(attempt))
-            .min(MAX_BACKOFF);
-        self.jitter(cap).max(Duration::from_millis(10))
     }
 
     /// One call of the contract, retried on what is worth retrying. `None` for 204.
@@ -185,17 +173,12 @@ impl HttpTarget {
                 Err(e) => {
                     drop(permit);
                     last_problem = describe_transport(&e);
-                    tokio::time::sleep(self.backoff(attempt)).await;
+                    tokio::time::sleep(self.inner.backoff.delay(attempt)).await;
                     continue;
                 }
             };
             let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = retry_after(response.headers());
             let bytes = response.bytes().await;
             drop(permit);
             let bytes = match bytes {
@@ -204,7 +187,7 @@ impl HttpTarget {
                     // The connection dropped mid-answer: the call may have taken effect, and
                     // every call is idempotent, so asking again is safe.
                     last_problem = describe_transport(&e);
-                    tokio::time::sleep(self.backoff(attempt)).await;
+                    tokio::time::sleep(self.inner.backoff.delay(attempt)).await;
                     continue;
                 }
             };
@@ -224,7 +207,7 @@ impl HttpTarget {
                     // The limiter pauses every sender until Retry-After and paces them after;
                     // this request simply queues again.
                     let wait = retry_after
-                        .unwrap_or_else(|| self.backoff(attempt))
+                        .unwrap_or_else(|| self.inner.backoff.delay(attempt))
                         .max(MIN_RETRY_AFTER);
                     self.inner.limiter.throttled(wait);
                     last_problem = "throttled (429)".to_owned();
@@ -234,7 +217,7 @@ impl HttpTarget {
                 | StatusCode::SERVICE_UNAVAILABLE
                 | StatusCode::GATEWAY_TIMEOUT => {
                     last_problem = format!("{status}: {}", problem_detail(&bytes));
-                    let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
+                    let wait = retry_after.unwrap_or_else(|| self.inner.backoff.delay(attempt));
                     tokio::time::sleep(wait).await;
                 }
                 StatusCode::UNAUTHORIZED => {

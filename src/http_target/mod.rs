@@ -6,6 +6,8 @@
 //! say which credential was refused.
 
 mod http_target;
+mod http_target_error;
 mod limiter;
 
 pub(crate) use http_target::HttpTarget;
+pub(crate) use http_target_error::HttpTargetError;

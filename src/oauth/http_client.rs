@@ -6,23 +6,21 @@ use std::pin::Pin;
 
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
 
+use super::{ClientBuildError, FetchError, OAuthHttpError};
+
 #[derive(Clone)]
 pub(crate) struct OAuthHttp {
     client: reqwest::Client,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct OAuthHttpError(String);
-
 impl OAuthHttp {
-    pub(crate) fn new() -> Result<Self, String> {
+    pub(crate) fn new() -> Result<Self, ClientBuildError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(30))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ClientBuildError)?;
         Ok(Self { client })
     }
 }
@@ -37,21 +35,21 @@ impl OAuthHttp {
     pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
-    ) -> Result<T, String> {
-        let response = self.client.get(url).send().await.map_err(|e| {
-            if e.is_timeout() {
-                format!("{url} did not answer in time")
-            } else {
-                format!("cannot reach {url}")
-            }
-        })?;
+    ) -> Result<T, FetchError> {
+        let url = url.to_owned();
+        let response = match self.client.get(&url).send().await {
+            Ok(response) => response,
+            Err(source) if source.is_timeout() => return Err(FetchError::Timeout { url, source }),
+            Err(source) => return Err(FetchError::Unreachable { url, source }),
+        };
         if !response.status().is_success() {
-            return Err(format!("{url} answered {}", response.status()));
+            let status = response.status();
+            return Err(FetchError::Status { url, status });
         }
         response
             .json()
             .await
-            .map_err(|e| format!("{url} did not answer with the expected JSON: {e}"))
+            .map_err(|source| FetchError::NotJson { url, source })
     }
 }
 
@@ -61,26 +59,23 @@ impl<'c> AsyncHttpClient<'c> for OAuthHttp {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let request = reqwest::Request::try_from(request)
-                .map_err(|e| OAuthHttpError(format!("bad request: {e}")))?;
+            let request =
+                reqwest::Request::try_from(request).map_err(OAuthHttpError::BadRequest)?;
             let response = self.client.execute(request).await.map_err(|e| {
-                OAuthHttpError(if e.is_connect() {
-                    "could not connect".to_owned()
+                if e.is_connect() {
+                    OAuthHttpError::Connect
                 } else {
-                    "the request failed".to_owned()
-                })
+                    OAuthHttpError::Failed
+                }
             })?;
             let mut builder = http::Response::builder().status(response.status());
             for (name, value) in response.headers() {
                 builder = builder.header(name, value);
             }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|_| OAuthHttpError("the answer was cut off".to_owned()))?;
+            let body = response.bytes().await.map_err(|_| OAuthHttpError::CutOff)?;
             builder
                 .body(body.to_vec())
-                .map_err(|e| OAuthHttpError(format!("bad response: {e}")))
+                .map_err(OAuthHttpError::BadResponse)
         })
     }
 }

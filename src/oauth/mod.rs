@@ -4,9 +4,13 @@
 //! Secrets and tokens live only in memory here: never printed, logged or stored.
 
 mod http_client;
+mod http_error;
 mod secret;
+mod token_error;
 mod token_source;
 
 pub(crate) use http_client::OAuthHttp;
-pub(crate) use secret::read_secret;
+pub(crate) use http_error::{ClientBuildError, FetchError, OAuthHttpError};
+pub(crate) use secret::{SecretError, read_secret};
+pub(crate) use token_error::TokenError;
 pub(crate) use token_source::TokenSource;

@@ -6,7 +6,7 @@ use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
 use tokio::sync::Mutex;
 
-use super::{OAuthHttp, read_secret};
+use super::{OAuthHttp, TokenError, read_secret};
 use crate::plan::ClientCredentials;
 
 /// Refresh this long before a token expires, so a request never carries one that just did.
@@ -27,7 +27,7 @@ struct Cached {
 
 impl TokenSource {
     /// Reads the client secret now (so a missing one is reported before anything starts).
-    pub(crate) fn new(credentials: &ClientCredentials) -> Result<Self, String> {
+    pub(crate) fn new(credentials: &ClientCredentials) -> Result<Self, TokenError> {
         let (secret, secret_source) = read_secret(&credentials.client_secret, "client secret")?;
         Ok(Self {
             credentials: credentials.clone(),
@@ -47,7 +47,7 @@ impl TokenSource {
     }
 
     /// A valid access token: the cached one, or a fresh one.
-    pub(crate) async fn token(&self) -> Result<String, String> {
+    pub(crate) async fn token(&self) -> Result<String, TokenError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
             return Ok(c.token.clone());
@@ -67,12 +67,12 @@ impl TokenSource {
         }
     }
 
-    async fn fetch(&self) -> Result<Cached, String> {
-        let token_url = TokenUrl::new(self.credentials.token_url.clone()).map_err(|e| {
-            format!(
-                "the token URL {} is not valid: {e}",
-                self.credentials.token_url
-            )
+    async fn fetch(&self) -> Result<Cached, TokenError> {
+        let token_url = TokenUrl::new(self.credentials.token_url.clone()).map_err(|source| {
+            TokenError::InvalidTokenUrl {
+                url: self.credentials.token_url.clone(),
+                source,
+            }
         })?;
         let client = BasicClient::new(ClientId::new(self.credentials.client_id.clone()))
             .set_client_secret(ClientSecret::new(self.secret.clone()))
@@ -81,35 +81,20 @@ impl TokenSource {
         for scope in &self.credentials.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }
-        let response = request
-            .request_async(&self.http)
-            .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(response) => {
-                    let description = response
-                        .error_description()
-                        .map(|d| format!(" ({d})"))
-                        .unwrap_or_default();
-                    format!(
-                        "the identity provider at {} refused {}: {}{description}",
-                        self.credentials.token_url,
-                        self.describe(),
-                        response.error()
-                    )
-                }
-                RequestTokenError::Request(e) => format!(
-                    "the identity provider at {} could not be reached: {e}",
-                    self.credentials.token_url
-                ),
-                RequestTokenError::Parse(_, _) => format!(
-                    "the identity provider at {} gave an answer that is not a token",
-                    self.credentials.token_url
-                ),
-                RequestTokenError::Other(e) => format!(
-                    "getting a token from {} failed: {e}",
-                    self.credentials.token_url
-                ),
-            })?;
+        let response = request.request_async(&self.http).await.map_err(|e| {
+            let url = self.credentials.token_url.clone();
+            match e {
+                RequestTokenError::ServerResponse(response) => TokenError::Refused {
+                    url,
+                    client: self.describe(),
+                    code: response.error().to_string(),
+                    description: response.error_description().cloned(),
+                },
+                RequestTokenError::Request(source) => TokenError::Unreachable { url, source },
+                RequestTokenError::Parse(_, _) => TokenError::NotAToken { url },
+                RequestTokenError::Other(message) => TokenError::Other { url, message },
+            }
+        })?;
         // A day at most: the identity provider's number must not overflow the clock.
         let lifetime = response
             .expires_in()

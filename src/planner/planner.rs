@@ -11,7 +11,7 @@ use super::action::Action;
 use super::schedule::{PlannedStep, Schedule, StepDetail, StepStatus, WaitReason};
 use super::{connect, disconnect, membership, phase, preflight, timeline, waves};
 use crate::plan::{Plan, Selector};
-use crate::precheck::MailboxAccess;
+use crate::state::MailboxAccess;
 use crate::state::{RunState, StepPhase};
 use crate::target::Observed;
 
@@ -741,7 +741,7 @@ approval = false
 
     #[test]
     fn a_step_starts_only_once_its_mailboxes_were_checked_and_none_is_denied() {
-        use crate::precheck::Access;
+        use crate::state::Access;
         let plan = with_precheck("block");
         let observed = on_basic(&["a", "b", "c"]);
         let mut mailboxes = MailboxAccess::default();

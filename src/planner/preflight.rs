@@ -4,8 +4,7 @@ use super::finding::{Finding, Severity};
 use super::membership::Resolution;
 use crate::plan::grammar::Email;
 use crate::plan::{OnDenied, Plan, Selector};
-use crate::precheck::MailboxAccess;
-use crate::state::RunState;
+use crate::state::{MailboxAccess, RunState};
 use crate::target::{
     AuthType, Configuration, ConfigurationState, Observed, PlatformUser, SyncOutcome,
 };

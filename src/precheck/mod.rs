@@ -3,11 +3,22 @@
 //! (or RBAC scope) that leaves their mailbox out; Microsoft Graph answers such a mailbox with
 //! 403 `ErrorAccessDenied`, so asking first catches it before anyone is switched.
 //!
-//! [`MailboxAccess`] is what was seen, and when (the planner reads it); [`MailboxCheck`] asks
-//! Graph, with an app token by client credentials.
+//! [`MailboxCheck`] asks Graph, with an app token by client credentials, and records verdicts
+//! into [`MailboxAccess`](crate::state::MailboxAccess), which lives with the state it is stored
+//! in. What an answer means ([`read`]) is kept apart from how it travels ([`GraphClient`],
+//! [`HttpGraph`]), so the engine and the command line depend on the check, not on reqwest.
 
-mod mailbox_access;
+mod app_tokens;
+mod graph_client;
+mod http_graph;
 mod mailbox_check;
+mod precheck_error;
+mod reading;
 
-pub(crate) use mailbox_access::{Access, MailboxAccess};
+use app_tokens::AppTokens;
+use graph_client::{GraphAnswer, GraphClient, GraphUnreachable};
+use http_graph::HttpGraph;
 pub(crate) use mailbox_check::MailboxCheck;
+pub(crate) use precheck_error::PrecheckError;
+use precheck_error::Transient;
+use reading::{Reading, read};

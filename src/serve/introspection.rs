@@ -82,7 +82,7 @@ impl Introspector {
             issuer: issuer.trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
-            http: OAuthHttp::new()?,
+            http: OAuthHttp::new().map_err(|e| e.to_string())?,
             endpoint: OnceCell::new(),
             remembered: Mutex::new(HashMap::new()),
         })

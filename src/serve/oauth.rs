@@ -108,7 +108,7 @@ impl PlatformOAuth {
     pub(crate) fn new(settings: OAuthSettings) -> Result<Self, String> {
         Ok(Self {
             settings,
-            http: OAuthHttp::new()?,
+            http: OAuthHttp::new().map_err(|e| e.to_string())?,
             client: OnceCell::new(),
         })
     }

@@ -7,7 +7,7 @@
 use rusqlite::Connection;
 
 // The one place the state module names where the verdict types live.
-pub(super) use crate::precheck::{Access, MailboxAccess};
+pub(super) use super::mailbox_access::{Access, MailboxAccess};
 
 use super::schema::time;
 use super::{Store, StoreError};

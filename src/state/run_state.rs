@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::MailboxAccess;
 use crate::plan::grammar::Email;
-use crate::precheck::MailboxAccess;
 
 /// A rollout's memory: what started, who was frozen into which step, where each step stands,
 /// and who approved what. Empty for a plan that never ran.

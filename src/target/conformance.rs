@@ -304,5 +304,5 @@ fn plain_http_is_for_loopback_only() {
     });
     let refused =
         crate::http_target::HttpTarget::new("http://scheduling.example.org/api", &token, false);
-    assert!(refused.is_err_and(|e| e.contains("--allow-insecure-http")));
+    assert!(refused.is_err_and(|e| e.to_string().contains("--allow-insecure-http")));
 }

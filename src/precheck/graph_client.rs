@@ -1,0 +1,35 @@
+//! The seam between what a Microsoft Graph answer means for a mailbox (the pre-check's own
+//! logic, [`read`](super::read)) and how the request travels ([`HttpGraph`](super::HttpGraph)),
+//! so the logic can be tested against a fake Graph.
+
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::plan::grammar::Email;
+
+/// The parts of Graph's answer to `GET /users/{email}/calendar` the pre-check reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GraphAnswer {
+    pub(crate) status: StatusCode,
+    /// What `Retry-After` asked for, if anything readable.
+    pub(crate) retry_after: Option<Duration>,
+    /// Graph's `error.code`; empty when the body has none.
+    pub(crate) code: String,
+}
+
+/// No answer at all. The words name Graph's base URL, never the user's mailbox.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("Microsoft Graph at {graph_url} could not be reached: {why}")]
+pub(crate) struct GraphUnreachable {
+    pub(crate) graph_url: String,
+    pub(crate) why: &'static str,
+}
+
+pub(crate) trait GraphClient {
+    /// Graph's base URL, without a trailing slash (for messages).
+    fn url(&self) -> &str;
+
+    /// Asks for `email`'s calendar with the app token `token`.
+    async fn calendar(&self, email: &Email, token: &str) -> Result<GraphAnswer, GraphUnreachable>;
+}
