@@ -115,6 +115,15 @@ impl From<crate::sandbox::SandboxError> for CommandError {
     }
 }
 
+/// `sandbox serve` could not start or stopped. Every variant is a failure, exit 1, the flags'
+/// own mistakes (a non-loopback `--listen`, a bad `--oauth-issuer`, a missing secret) included:
+/// `sandbox` commands have always exited 1 on every error, and scripts may rely on it.
+impl From<crate::serve::ServeError> for CommandError {
+    fn from(error: crate::serve::ServeError) -> Self {
+        Self::failure(error.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

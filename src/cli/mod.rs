@@ -260,6 +260,6 @@ pub(crate) fn run() -> Exit {
             unlock::run(&path, cli.state.as_deref(), force, clock, &out)
         }
         Command::Schema { openapi } => schema::run(openapi, &out),
-        Command::Sandbox(command) => sandbox::run(command, clock, &out),
+        Command::Sandbox(command) => conclude(sandbox::run(command, clock, &out), &out),
     }
 }
