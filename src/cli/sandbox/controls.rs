@@ -1,7 +1,8 @@
 //! Disturbing a sandbox the way an Exchange admin, a revoked grant or a flaky network would:
 //! user faults, `revoke-grant`, `recheck`, `fail-call`, `set-interval`.
 //!
-//! Each command opens the file, makes one change through `SandboxFile` and says what it did.
+//! Each command opens the file, makes one change through `SandboxFile` and says what it did;
+//! what a fault does to syncs is the sandbox's simulation, not decided here.
 
 use crate::cli::{CommandError, Output};
 use crate::plan::grammar::Email;

@@ -1,4 +1,7 @@
 //! Making a sandbox and looking at it: `sandbox init`, `sandbox scenarios`, `sandbox inspect`.
+//!
+//! The text rendering of an inspection is here; the inspection itself (and its JSON shape, which
+//! scripts rely on) is `crate::sandbox::Inspection`, and the tenants the scenarios'.
 
 use std::path::Path;
 
