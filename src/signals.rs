@@ -14,15 +14,6 @@ pub(crate) enum Signal {
     Terminate,
 }
 
-impl Signal {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Signal::Interrupt => "SIGINT",
-            Signal::Terminate => "SIGTERM",
-        }
-    }
-}
-
 /// Handlers for SIGINT and SIGTERM, live from [`Signals::install`] on.
 pub(crate) struct Signals {
     #[cfg(unix)]

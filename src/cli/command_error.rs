@@ -123,6 +123,15 @@ impl From<crate::http_target::HttpTargetError> for CommandError {
     }
 }
 
+/// `sandbox serve` could not start or stopped. Every variant is a failure, exit 1, the flags'
+/// own mistakes (a non-loopback `--listen`, a bad `--oauth-issuer`, a missing secret) included:
+/// `sandbox` commands have always exited 1 on every error, and scripts may rely on it.
+impl From<crate::serve::ServeError> for CommandError {
+    fn from(error: crate::serve::ServeError) -> Self {
+        Self::failure(error.to_string())
+    }
+}
+
 /// Every command names the pre-check when it reports why the check could not run; a secret not
 /// set exits 1, as it always has.
 impl From<crate::precheck::PrecheckError> for CommandError {

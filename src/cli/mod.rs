@@ -114,7 +114,7 @@ pub(crate) fn run() -> Exit {
             session(&plan).and_then(|s| unlock::run(&s, force, &out))
         }
         Command::Schema { openapi } => Ok(schema::run(openapi, &out)),
-        Command::Sandbox(command) => Ok(sandbox::run(command, clock, &out)),
+        Command::Sandbox(command) => sandbox::run(command, clock, &out),
     };
     conclude(result, &out)
 }

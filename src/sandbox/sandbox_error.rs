@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::sqlite_file::SqliteFileError;
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SandboxError {
     #[error("there is no sandbox file at {path}; create one with `cutover sandbox init {path}`")]
@@ -50,4 +52,24 @@ pub(crate) enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The shared SQLite plumbing's errors, in the words a sandbox user knows.
+impl From<SqliteFileError> for SandboxError {
+    fn from(error: SqliteFileError) -> Self {
+        match error {
+            SqliteFileError::Io { path, source } => SandboxError::Io { path, source },
+            SqliteFileError::Database { path, source } => SandboxError::Database { path, source },
+            SqliteFileError::NotOurs { path } => SandboxError::NotASandbox { path },
+            SqliteFileError::Newer {
+                path,
+                found,
+                supported,
+            } => SandboxError::NewerFormat {
+                path,
+                found,
+                supported,
+            },
+        }
+    }
 }

@@ -5,8 +5,12 @@
 //! permission re-check adds an attempt at the moment it was asked for. An attempt's outcome is
 //! decided by the faults active at that moment. Pure functions: no I/O, no clock of their own.
 
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::Timestamp;
+
 use super::Fault;
-use crate::target::{AuthType, SyncOutcome};
+use crate::target::{AuthType, Configuration, ConfigurationState, SyncOutcome, SyncResult};
 
 /// How much longer a slow-syncing user waits between pulls.
 const SLOW_FACTOR: i64 = 6;
@@ -23,6 +27,71 @@ impl FaultSpan {
     fn active_at(&self, at_ms: i64) -> bool {
         self.since_ms <= at_ms && self.until_ms.is_none_or(|until| at_ms < until)
     }
+}
+
+/// Every fault span of a tenant, active or not: by user email, and by configuration display name.
+#[derive(Debug, Default)]
+pub(crate) struct TenantFaults {
+    pub(crate) by_user: HashMap<String, Vec<FaultSpan>>,
+    pub(crate) by_configuration: HashMap<String, Vec<FaultSpan>>,
+}
+
+/// A configuration a user is enabled on, with what decides when they sync on it.
+pub(crate) struct Enabled<'a> {
+    pub(crate) configuration: &'a Configuration,
+    pub(crate) enabled_ms: i64,
+    /// The latest permission re-check asked for, at or before now.
+    pub(crate) latest_recheck_ms: Option<i64>,
+}
+
+/// A user's latest sync result on each connected configuration they are enabled on, by
+/// configuration id, as of `now_ms`. A configuration they have not synced on since being enabled
+/// has no entry.
+pub(crate) fn sync_results(
+    email: &str,
+    enabled: &[Enabled<'_>],
+    faults: &TenantFaults,
+    interval_ms: i64,
+    now_ms: i64,
+) -> BTreeMap<String, SyncResult> {
+    let user_faults = faults.by_user.get(email).map_or(&[][..], Vec::as_slice);
+    let mut sync = BTreeMap::new();
+    for on in enabled {
+        let configuration = on.configuration;
+        if configuration.state != ConfigurationState::Connected {
+            continue;
+        }
+        let Some(at_ms) = latest_attempt(
+            email,
+            on.enabled_ms,
+            interval_ms,
+            user_faults,
+            on.latest_recheck_ms,
+            now_ms,
+        ) else {
+            continue;
+        };
+        let configuration_faults = faults
+            .by_configuration
+            .get(&configuration.display_name)
+            .map_or(&[][..], Vec::as_slice);
+        let (outcome, error) = outcome(
+            configuration.auth_type,
+            user_faults,
+            configuration_faults,
+            at_ms,
+        );
+        sync.insert(
+            configuration.id.clone(),
+            SyncResult {
+                at: Timestamp::from_millisecond(at_ms).unwrap_or(Timestamp::UNIX_EPOCH),
+                outcome,
+                error: error.map(|(_, text)| text.to_owned()),
+                code: error.map(|(code, _)| code.to_owned()),
+            },
+        );
+    }
+    sync
 }
 
 /// A stable offset in `0..interval` for a user, so the same tenant always syncs the same way.

@@ -65,6 +65,24 @@ struct Discovery {
     introspection_endpoint: Option<String>,
 }
 
+/// Why the identity provider could not say whether a token is good: the request is refused with
+/// 503, not 401, since the token may well be.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IntrospectionError {
+    #[error("the identity provider's discovery document: {0}")]
+    Discovery(String),
+    #[error("the identity provider at {issuer} offers no introspection endpoint")]
+    NoEndpoint { issuer: String },
+    #[error("the introspection endpoint {endpoint} is not https:// (nor on this machine)")]
+    InsecureEndpoint { endpoint: String },
+    #[error("the identity provider's introspection endpoint could not be reached: {0}")]
+    Unreachable(#[source] reqwest::Error),
+    #[error("the identity provider refused to introspect a token ({0})")]
+    Refused(reqwest::StatusCode),
+    #[error("the introspection answer is not valid: {0}")]
+    InvalidAnswer(#[source] reqwest::Error),
+}
+
 pub(crate) struct Introspector {
     issuer: String,
     client_id: String,
@@ -77,18 +95,18 @@ pub(crate) struct Introspector {
 }
 
 impl Introspector {
-    pub(crate) fn new(issuer: &str, client_id: &str, client_secret: &str) -> Result<Self, String> {
-        Ok(Self {
+    pub(crate) fn new(issuer: &str, client_id: &str, client_secret: &str, http: OAuthHttp) -> Self {
+        Self {
             issuer: issuer.trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
-            http: OAuthHttp::new().map_err(|e| e.to_string())?,
+            http,
             endpoint: OnceCell::new(),
             remembered: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
-    async fn endpoint(&self) -> Result<&str, String> {
+    async fn endpoint(&self) -> Result<&str, IntrospectionError> {
         self.endpoint
             .get_or_try_init(|| async {
                 let url = format!("{}/.well-known/openid-configuration", self.issuer);
@@ -96,18 +114,15 @@ impl Introspector {
                     .http
                     .get_json(&url)
                     .await
-                    .map_err(|e| format!("the identity provider's discovery document: {e}"))?;
+                    .map_err(|e| IntrospectionError::Discovery(e.to_string()))?;
                 let endpoint = discovery.introspection_endpoint.ok_or_else(|| {
-                    format!(
-                        "the identity provider at {} offers no introspection endpoint",
-                        self.issuer
-                    )
+                    IntrospectionError::NoEndpoint {
+                        issuer: self.issuer.clone(),
+                    }
                 })?;
                 // The platform's client secret goes there.
                 if !crate::plan::grammar::is_secure_url(&endpoint) {
-                    return Err(format!(
-                        "the introspection endpoint {endpoint} is not https:// (nor on this machine)"
-                    ));
+                    return Err(IntrospectionError::InsecureEndpoint { endpoint });
                 }
                 Ok(endpoint)
             })
@@ -117,7 +132,11 @@ impl Introspector {
 
     /// Whether `token` is active and issued for `audience`. `Err` when the identity provider
     /// could not answer (the request is then refused with 503, not 401: the token may be good).
-    pub(crate) async fn accepts(&self, token: &str, audience: Audience) -> Result<bool, String> {
+    pub(crate) async fn accepts(
+        &self,
+        token: &str,
+        audience: Audience,
+    ) -> Result<bool, IntrospectionError> {
         let key = digest::digest(&digest::SHA256, token.as_bytes())
             .as_ref()
             .to_vec();
@@ -138,19 +157,14 @@ impl Introspector {
             .form(&[("token", token)])
             .send()
             .await
-            .map_err(|e| {
-                format!("the identity provider's introspection endpoint could not be reached: {e}")
-            })?;
+            .map_err(IntrospectionError::Unreachable)?;
         if !response.status().is_success() {
-            return Err(format!(
-                "the identity provider refused to introspect a token ({})",
-                response.status()
-            ));
+            return Err(IntrospectionError::Refused(response.status()));
         }
         let answer: Answer = response
             .json()
             .await
-            .map_err(|e| format!("the introspection answer is not valid: {e}"))?;
+            .map_err(IntrospectionError::InvalidAnswer)?;
         let now_s = jiff::Timestamp::now().as_second();
         let live = answer.active && answer.exp.is_none_or(|exp| exp > now_s);
         let issued_for = [Audience::PlatformApi, Audience::Graph]

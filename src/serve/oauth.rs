@@ -98,6 +98,28 @@ struct Discovery {
     token_endpoint: String,
 }
 
+/// Why the platform cannot act as the identity provider's client yet: its discovery document
+/// could not be read, or names endpoints the platform must not use.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OAuthClientError {
+    #[error("the identity provider's discovery document: {0}")]
+    Discovery(String),
+    #[error("the discovery document at {url} names the issuer {named}, not {issuer}")]
+    WrongIssuer {
+        url: String,
+        named: String,
+        issuer: String,
+    },
+    #[error("the identity provider's endpoint {endpoint} is not https:// (nor on this machine)")]
+    InsecureEndpoint { endpoint: String },
+    #[error("the identity provider's {what} is not a URL: {source}")]
+    NotAUrl {
+        what: &'static str,
+        #[source]
+        source: oauth2::url::ParseError,
+    },
+}
+
 pub(crate) struct PlatformOAuth {
     settings: OAuthSettings,
     http: OAuthHttp,
@@ -105,17 +127,17 @@ pub(crate) struct PlatformOAuth {
 }
 
 impl PlatformOAuth {
-    pub(crate) fn new(settings: OAuthSettings) -> Result<Self, String> {
-        Ok(Self {
+    pub(crate) fn new(settings: OAuthSettings, http: OAuthHttp) -> Self {
+        Self {
             settings,
-            http: OAuthHttp::new().map_err(|e| e.to_string())?,
+            http,
             client: OnceCell::new(),
-        })
+        }
     }
 
     /// The OAuth client, from the issuer's discovery document (read once, on first use, so the
     /// identity provider may start after the platform).
-    async fn client(&self) -> Result<&PlatformClient, String> {
+    async fn client(&self) -> Result<&PlatformClient, OAuthClientError> {
         self.client
             .get_or_try_init(|| async {
                 let url = format!(
@@ -126,25 +148,24 @@ impl PlatformOAuth {
                     .http
                     .get_json(&url)
                     .await
-                    .map_err(|e| format!("the identity provider's discovery document: {e}"))?;
+                    .map_err(|e| OAuthClientError::Discovery(e.to_string()))?;
                 let issuer = self.settings.issuer.trim_end_matches('/');
                 if discovery.issuer.trim_end_matches('/') != issuer {
-                    return Err(format!(
-                        "the discovery document at {url} names the issuer {}, not {issuer}",
-                        discovery.issuer
-                    ));
+                    return Err(OAuthClientError::WrongIssuer {
+                        url,
+                        named: discovery.issuer,
+                        issuer: issuer.to_owned(),
+                    });
                 }
                 // The client secret goes to the token endpoint, the admin to the other one.
                 for endpoint in [&discovery.token_endpoint, &discovery.authorization_endpoint] {
                     if !crate::plan::grammar::is_secure_url(endpoint) {
-                        return Err(format!(
-                            "the identity provider's endpoint {endpoint} is not https:// (nor on this machine)"
-                        ));
+                        return Err(OAuthClientError::InsecureEndpoint {
+                            endpoint: endpoint.clone(),
+                        });
                     }
                 }
-                let invalid = |what: &str, e: oauth2::url::ParseError| {
-                    format!("the identity provider's {what} is not a URL: {e}")
-                };
+                let invalid = |what, source| OAuthClientError::NotAUrl { what, source };
                 Ok(
                     oauth2::Client::new(ClientId::new(self.settings.client_id.clone()))
                         .set_client_secret(ClientSecret::new(self.settings.client_secret.clone()))
@@ -224,9 +245,12 @@ impl PlatformOAuth {
                 }
             }
         }
-        let client = self.client().await.map_err(TargetError::Unreachable)?;
+        let client = self
+            .client()
+            .await
+            .map_err(|e| TargetError::Unreachable(e.to_string()))?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let state = random_token().map_err(TargetError::Other)?;
+        let state = random_token().map_err(|e| TargetError::Other(e.to_string()))?;
         let state_for_url = state.clone();
         let mut request = client
             .authorize_url(move || CsrfToken::new(state_for_url))
@@ -327,7 +351,7 @@ impl PlatformOAuth {
         };
         let client = match self.client().await {
             Ok(client) => client,
-            Err(e) => return self.fail(target, &id, e),
+            Err(e) => return self.fail(target, &id, e.to_string()),
         };
         let verifier = if self.settings.wrong_verifier {
             PkceCodeVerifier::new(format!("{}x", attempt.verifier))
@@ -372,12 +396,13 @@ impl PlatformOAuth {
             access_token: response.access_token().secret().clone(),
             refresh_token: response.refresh_token().map(|t| t.secret().clone()),
         };
-        let sealed = match serde_json::to_vec(&tokens)
-            .map_err(|e| e.to_string())
-            .and_then(|t| self.settings.vault.seal(&t))
-        {
+        let sealed = match serde_json::to_vec(&tokens) {
+            Ok(plain) => self.settings.vault.seal(&plain),
+            Err(e) => return self.fail(target, &id, e.to_string()),
+        };
+        let sealed = match sealed {
             Ok(sealed) => sealed,
-            Err(e) => return self.fail(target, &id, e),
+            Err(e) => return self.fail(target, &id, e.to_string()),
         };
         match target.with_file(|file, now| file.complete_authorization(&id, &account, &sealed, now))
         {
@@ -401,7 +426,10 @@ impl PlatformOAuth {
 
     fn seal(&self, attempt: &Attempt) -> Result<Vec<u8>, TargetError> {
         let plain = serde_json::to_vec(attempt).map_err(|e| TargetError::Other(e.to_string()))?;
-        self.settings.vault.seal(&plain).map_err(TargetError::Other)
+        self.settings
+            .vault
+            .seal(&plain)
+            .map_err(|e| TargetError::Other(e.to_string()))
     }
 
     fn open_attempt(&self, sealed: &[u8]) -> Option<Attempt> {

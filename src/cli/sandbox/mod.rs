@@ -1,0 +1,156 @@
+//! `cutover sandbox …`: create, look at and disturb an embedded sandbox platform, or serve it.
+//!
+//! Every command takes the sandbox as a file path, or as a plan file whose target is a sandbox
+//! (`cutover sandbox deny-access plans/quickstart.toml carl.adams@contoso.example`). This folder
+//! only parses arguments and resolves them: making and inspecting a sandbox is `tenant.rs`,
+//! disturbing one `controls.rs`, serving one `serve.rs` (over `crate::serve`).
+
+mod args;
+mod controls;
+mod resolve;
+mod serve;
+mod tenant;
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::cli::{CommandError, Format, Output};
+use crate::clock::Clock;
+use crate::exit_code::Exit;
+use crate::sandbox::Fault;
+
+pub(crate) use args::parse_interval;
+use args::{SandboxArg, ToggleUsersArgs, UsersArgs};
+use serve::ServeArgs;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SandboxCommand {
+    /// Create a sandbox file from a scenario (the same command always gives the same tenant).
+    Init {
+        path: PathBuf,
+        /// The scenario to start from (`cutover sandbox scenarios` lists them).
+        #[arg(long, default_value = "demo")]
+        scenario: String,
+        /// How many users the tenant has.
+        #[arg(long)]
+        users: Option<usize>,
+        /// How often each user syncs, such as `2s` or `50ms`.
+        #[arg(long, value_parser = parse_interval)]
+        sync_interval: Option<i64>,
+    },
+    /// List the scenarios `init` can start from.
+    Scenarios,
+    /// Print the whole platform state.
+    Inspect {
+        #[command(flatten)]
+        sandbox: SandboxArg,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Put mailboxes outside the OAuth app's access policy: their OAuth syncs fail, access denied.
+    DenyAccess(UsersArgs),
+    /// Put mailboxes back inside the OAuth app's access policy.
+    AllowAccess(UsersArgs),
+    /// Throttle mailboxes (`--off` to stop).
+    Throttle(ToggleUsersArgs),
+    /// Make mailboxes sync six times less often (`--off` to stop).
+    SlowSync(ToggleUsersArgs),
+    /// Remove mailboxes: every configuration fails for them (`--off` to restore).
+    RemoveMailbox(ToggleUsersArgs),
+    /// Make users' emails not their mailbox's primary address: a warning, no sync (`--off` to fix).
+    NotPrimary(ToggleUsersArgs),
+    /// Revoke an OAuth configuration's grant: all its syncs fail (`--off` to restore).
+    RevokeGrant {
+        #[command(flatten)]
+        sandbox: SandboxArg,
+        /// The configuration's display name.
+        #[arg(long, default_value = "OAuth")]
+        configuration: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Re-run the permission check now for users (default: every user whose latest sync failed).
+    Recheck {
+        #[command(flatten)]
+        sandbox: SandboxArg,
+        emails: Vec<String>,
+    },
+    /// Make the Nth write call from now fail as if the platform did not answer (for testing
+    /// that a run resumes correctly).
+    FailCall {
+        #[command(flatten)]
+        sandbox: SandboxArg,
+        /// Which write call from now fails (1 = the next one).
+        #[arg(long, default_value_t = 1)]
+        at: u32,
+        /// Let the call take effect and lose only its answer.
+        #[arg(long)]
+        after_commit: bool,
+    },
+    /// Serve the sandbox over the platform's admin API (the `http` target's contract) on
+    /// loopback, optionally hostile. Prints `listening on http://ADDRESS` first.
+    Serve(ServeArgs),
+    /// Change how often users sync, such as `2s` or `100ms`.
+    SetInterval {
+        #[command(flatten)]
+        sandbox: SandboxArg,
+        #[arg(value_parser = parse_interval)]
+        interval: i64,
+    },
+}
+
+/// Runs a `sandbox` command. Every failure exits 1, usage errors included, as it always has.
+pub(crate) fn run(
+    command: SandboxCommand,
+    clock: Clock,
+    out: &Output,
+) -> Result<Exit, CommandError> {
+    let now = clock.now_ms();
+    match command {
+        SandboxCommand::Init {
+            path,
+            scenario,
+            users,
+            sync_interval,
+        } => tenant::init(&path, &scenario, users, sync_interval, now, out)?,
+        SandboxCommand::Scenarios => tenant::scenarios(out),
+        SandboxCommand::Inspect { sandbox, format } => tenant::inspect(&sandbox, format, now, out)?,
+        SandboxCommand::DenyAccess(args) => {
+            controls::user_fault(&args, Fault::DenyAccess, true, now, out)?
+        }
+        SandboxCommand::AllowAccess(args) => {
+            controls::user_fault(&args, Fault::DenyAccess, false, now, out)?
+        }
+        SandboxCommand::Throttle(t) => {
+            controls::user_fault(&t.users, Fault::Throttle, !t.off, now, out)?
+        }
+        SandboxCommand::SlowSync(t) => {
+            controls::user_fault(&t.users, Fault::SlowSync, !t.off, now, out)?
+        }
+        SandboxCommand::RemoveMailbox(t) => {
+            controls::user_fault(&t.users, Fault::MailboxGone, !t.off, now, out)?
+        }
+        SandboxCommand::NotPrimary(t) => {
+            controls::user_fault(&t.users, Fault::NotPrimary, !t.off, now, out)?
+        }
+        SandboxCommand::RevokeGrant {
+            sandbox,
+            configuration,
+            off,
+        } => controls::revoke_grant(&sandbox, &configuration, off, now, out)?,
+        SandboxCommand::Recheck { sandbox, emails } => {
+            controls::recheck(&sandbox, &emails, now, out)?
+        }
+        SandboxCommand::FailCall {
+            sandbox,
+            at,
+            after_commit,
+        } => controls::fail_call(&sandbox, at, after_commit, out)?,
+        SandboxCommand::Serve(args) => serve::run(args, clock, out)?,
+        SandboxCommand::SetInterval { sandbox, interval } => {
+            controls::set_interval(&sandbox, interval, out)?
+        }
+    }
+    Ok(Exit::Done)
+}
