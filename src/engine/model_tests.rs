@@ -416,6 +416,10 @@ fn check_platform(model: &mut Model, world: &World) {
     }
 }
 
+/// One run of a case: a kill (at which call, and how), whether a person fixes the failing
+/// users (and approves a rolled-back step) after it, and the minutes until the next run.
+type Run = (Option<(usize, KillKind)>, bool, i64);
+
 /// A random tenant, plan and history.
 #[derive(Debug, Clone)]
 struct Case {
@@ -428,7 +432,7 @@ struct Case {
     failing: Vec<usize>,
     /// Per run: a kill (at which call, and how), a fix of the failing users, and how many
     /// minutes pass before the next.
-    runs: Vec<(Option<(usize, KillKind)>, bool, i64)>,
+    runs: Vec<Run>,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -509,18 +513,22 @@ fn plan_text(case: &Case) -> (String, Vec<(String, Vec<Email>)>) {
     (text, order)
 }
 
+/// The first rule a case broke, or why it could not run.
+#[derive(Debug)]
+struct Broken(String);
+
 /// Runs one case to its end, returning the first rule broken.
-fn run_case(case: &Case) -> Result<(), String> {
+fn run_case(case: &Case) -> Result<(), Broken> {
     let (text, order) = plan_text(case);
     let plan = crate::plan::load_text(Path::new("model/plan.toml"), &text)
-        .map_err(|e| format!("the model plan is invalid: {e:?}"))?
+        .map_err(|e| Broken(format!("the model plan is invalid: {e:?}")))?
         .plan;
     // State files in memory-backed storage where there is one: the store syncs every commit.
     let dir = tempfile::tempdir_in("/dev/shm")
         .or_else(|_| tempfile::tempdir())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Broken(e.to_string()))?;
     let mut store = Store::open_or_create(&dir.path().join("model.state.db"), "model")
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Broken(e.to_string()))?;
     let target = ModelTarget {
         world: RefCell::new(World::new(case.users)),
         died: tokio::sync::Notify::new(),
@@ -534,7 +542,7 @@ fn run_case(case: &Case) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Broken(e.to_string()))?;
     let mut shift = SignedDuration::ZERO;
     for (kill, fix, minutes) in &case.runs {
         let clock = Clock::shifted(shift);
@@ -572,29 +580,22 @@ fn run_case(case: &Case) -> Result<(), String> {
         });
         check_platform(&mut model.borrow_mut(), &target.world.borrow());
         if let Some(violation) = model.borrow_mut().violation.take() {
-            return Err(violation);
+            return Err(Broken(violation));
         }
         match outcome {
             Some(Ok(RunOutcome::Done)) => return Ok(()),
-            Some(Ok(RunOutcome::Halted { step, .. })) if case.rollback => {
-                // A person approves the rolled-back step again once its users are fixed.
-                if *fix {
-                    let now = clock.now();
-                    store
-                        .approve(&step, "model", "model", "model", now, None)
-                        .map_err(|e| e.to_string())?;
-                }
-            }
-            Some(Ok(RunOutcome::Waiting {
-                reason: crate::planner::WaitReason::Approval,
-                step,
-                ..
-            })) => {
-                if *fix {
-                    store
-                        .approve(&step, "model", "model", "model", clock.now(), None)
-                        .map_err(|e| e.to_string())?;
-                }
+            // A person approves a rolled-back step again once its users are fixed.
+            Some(Ok(
+                RunOutcome::Halted { step, .. }
+                | RunOutcome::Waiting {
+                    reason: crate::planner::WaitReason::Approval,
+                    step,
+                    ..
+                },
+            )) if *fix => {
+                store
+                    .approve(&step, "model", "model", "model", clock.now(), None)
+                    .map_err(|e| Broken(e.to_string()))?;
             }
             // Died, killed, halted, waiting for time: the next run resumes.
             _ => {}
@@ -617,7 +618,7 @@ proptest! {
 
     #[test]
     fn rollouts_keep_the_three_rules_whatever_happens(case in case()) {
-        if let Err(violation) = run_case(&case) {
+        if let Err(Broken(violation)) = run_case(&case) {
             prop_assert!(false, "{violation}\n{case:?}");
         }
     }
