@@ -70,6 +70,8 @@ struct World {
     kill: Option<Kill>,
     /// The first write that left a user on neither configuration.
     neither: Option<String>,
+    /// Users the platform refuses to write, with its reason.
+    refused: BTreeMap<Email, String>,
     /// The clock of the run under way.
     clock: Clock,
 }
@@ -105,6 +107,7 @@ impl World {
             writes: Vec::new(),
             kill: None,
             neither: None,
+            refused: BTreeMap::new(),
             clock: Clock::shifted(SignedDuration::ZERO),
         }
     }
@@ -259,6 +262,13 @@ impl ModelTarget {
         let world = &mut *world;
         let mut results = Vec::new();
         for email in users {
+            if let Some(reason) = world.refused.get(email) {
+                results.push(UserWrite {
+                    email: email.clone(),
+                    result: WriteResult::Failed(reason.clone()),
+                });
+                continue;
+            }
             let Some(user) = world.users.iter_mut().find(|u| u.email == *email) else {
                 results.push(UserWrite {
                     email: email.clone(),
@@ -607,6 +617,86 @@ fn run_case(case: &Case) -> Result<(), Broken> {
         target.world.borrow_mut().sync(Clock::shifted(shift).now());
     }
     Ok(())
+}
+
+#[test]
+fn a_write_the_platform_refuses_halts_with_the_record_every_halt_has() {
+    let case = Case {
+        users: 3,
+        steps: vec![3],
+        rollback: false,
+        soak_minutes: 0,
+        failing: Vec::new(),
+        runs: Vec::new(),
+    };
+    let (text, _) = plan_text(&case);
+    let plan = crate::plan::load_text(Path::new("model/plan.toml"), &text)
+        .expect("the plan validates")
+        .plan;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut store =
+        Store::open_or_create(&dir.path().join("model.state.db"), "model").expect("a store");
+    let target = ModelTarget {
+        world: RefCell::new(World::new(3)),
+        died: tokio::sync::Notify::new(),
+    };
+    target
+        .world
+        .borrow_mut()
+        .refused
+        .insert(email(1), "the mailbox is on litigation hold".to_owned());
+    let model = RefCell::new(Model::default());
+    let clock = Clock::shifted(SignedDuration::ZERO);
+    let mut observer = Observer {
+        model: &model,
+        world: &target.world,
+        clock,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let outcome = runtime.block_on(async {
+        let (_stop_tx, stop) = watch::channel(false);
+        let settings = Settings {
+            until_blocked: true,
+            poll: std::time::Duration::from_millis(1),
+            approved: None,
+            operator: "model".to_owned(),
+            reauthorize: false,
+        };
+        Engine::new(
+            &plan,
+            &target,
+            "the model tenant".to_owned(),
+            &mut store,
+            clock,
+            &mut observer,
+            settings,
+            stop,
+            None,
+        )
+        .run()
+        .await
+    });
+    let Ok(RunOutcome::Halted {
+        step,
+        reason,
+        failures,
+    }) = outcome
+    else {
+        panic!("the run did not halt: {outcome:?}");
+    };
+    assert_eq!(step, "pilot");
+    assert!(reason.contains("refused to enable"), "{reason}");
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].email, email(1));
+    let halted = store
+        .last_audit(crate::state::AuditKind::Halted)
+        .expect("the audit trail reads")
+        .expect("the halt is in the audit trail");
+    assert_eq!(halted.step.as_deref(), Some("pilot"));
+    assert_eq!(halted.detail["failures"][0]["email"], "u01@x.io");
 }
 
 proptest! {
