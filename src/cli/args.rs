@@ -87,6 +87,23 @@ pub(crate) enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Accept moving users without a clean OAuth sync: the disconnect moves them to the new
+    /// configuration alone, and they stop syncing until fixed (recorded; `--revoke` undoes it).
+    Accept {
+        plan: PathBuf,
+        /// The users' emails.
+        #[arg(required = true, value_name = "EMAIL")]
+        users: Vec<String>,
+        /// Why the board accepts them (required to accept).
+        #[arg(long, required_unless_present = "revoke")]
+        reason: Option<String>,
+        /// Who accepts (default: the OS user).
+        #[arg(long)]
+        by: Option<String>,
+        /// Withdraw their acceptance instead.
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Move a started batch back to the old configuration (while it is still connected).
     Rollback {
         plan: PathBuf,

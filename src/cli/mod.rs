@@ -4,6 +4,7 @@
 //! Every command returns `Result<Exit, CommandError>`; [`conclude`] prints the error and takes
 //! its exit code from `exit_code.rs`.
 
+mod accept;
 mod apply;
 mod approve;
 mod args;
@@ -99,6 +100,14 @@ pub(crate) fn run() -> Exit {
         Command::Approve { plan, step, by } => {
             session(&plan).and_then(|s| approve::run(&s, &step, by, &out))
         }
+        Command::Accept {
+            plan,
+            users,
+            reason,
+            by,
+            revoke,
+        } => session(&plan)
+            .and_then(|s| accept::run(&s, &users, reason.as_deref(), by, revoke, &out)),
         Command::Rollback { plan, batch } => {
             session(&plan).and_then(|s| rollback::run(&s, &batch, &out))
         }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::exit_code::Exit;
 use crate::planner::{self, Action, Inputs, StepDetail, StepStatus};
-use crate::state::{FailingUser, StepPhase};
+use crate::state::{Acceptance, Exception, FailingUser, StepPhase};
 
 use super::{CommandError, Format, Output, Session};
 
@@ -19,6 +19,10 @@ struct Status {
     next: Action,
     steps: Vec<StepLine>,
     failing: Vec<FailingUser>,
+    /// Open exceptions: members their gate passed without, syncing over both configurations.
+    exceptions: Vec<Exception>,
+    /// Users the board accepted moving without a clean OAuth sync.
+    accepted: Vec<Acceptance>,
     hold: Option<String>,
 }
 
@@ -104,6 +108,8 @@ pub(crate) fn run(
         next: schedule.next.clone(),
         steps,
         failing,
+        exceptions: state.open_exceptions().cloned().collect(),
+        accepted: state.acceptances.clone(),
         hold: state
             .hold
             .as_ref()
@@ -120,7 +126,20 @@ pub(crate) fn run(
 }
 
 fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {
-    let mut text = format!("plan {}: {}\n", status.plan, status.state.replace('_', " "));
+    let accepted = if status.state == "done" && !status.accepted.is_empty() {
+        format!(
+            ", with {} accepted user(s) on {:?} alone who will not sync until fixed",
+            status.accepted.len(),
+            plan.to.display_name
+        )
+    } else {
+        String::new()
+    };
+    let mut text = format!(
+        "plan {}: {}{accepted}\n",
+        status.plan,
+        status.state.replace('_', " ")
+    );
     if let Some(hold) = &status.hold {
         text.push_str(&format!("hold: {hold}\n"));
     }
@@ -147,6 +166,33 @@ fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {
                 f.email.to_string(),
                 f.outcome,
                 f.error.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    if !status.exceptions.is_empty() {
+        text.push_str(&format!(
+            "exceptions (syncing over {:?} too until their OAuth sync is clean):\n",
+            plan.from.display_name
+        ));
+        for e in &status.exceptions {
+            text.push_str(&format!(
+                "  {:<40} {:<10} {:<12} {}\n",
+                e.user.email.to_string(),
+                e.user.outcome,
+                e.step,
+                e.user.error.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    if !status.accepted.is_empty() {
+        text.push_str("accepted (will stop syncing until fixed):\n");
+        for a in &status.accepted {
+            text.push_str(&format!(
+                "  {:<40} by {} at {}: {}\n",
+                a.email.to_string(),
+                a.by,
+                plan.time(a.at),
+                a.reason
             ));
         }
     }

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use super::{DryRun, duration_words, gate_text, member_summary, status_text};
+use super::{
+    DryRun, acceptance_text, duration_words, exception_text, gate_text, member_summary, status_text,
+};
 use crate::planner::{MemberState, Severity, StepDetail};
 
 const BANNER: &str =
@@ -114,6 +116,9 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                 for note in &detail.notes {
                     let _ = writeln!(out, "- Note: {note}");
                 }
+                for exception in &detail.exceptions {
+                    let _ = writeln!(out, "- Exception: {}", exception_text(exception, dry));
+                }
                 if !detail.members.is_empty() {
                     let _ = writeln!(out, "\n| # | User | Action |\n|---|---|---|");
                     for (n, m) in detail.members.iter().enumerate() {
@@ -134,6 +139,8 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                 approval,
                 stragglers,
                 preexisting,
+                accepted,
+                exceptions,
             } => {
                 let _ = writeln!(
                     out,
@@ -164,6 +171,24 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                         "- Blocked by {} user(s) in no step: {}",
                         stragglers.len(),
                         users.join(", ")
+                    );
+                }
+                for exception in exceptions
+                    .iter()
+                    .filter(|e| !accepted.iter().any(|a| a.email == e.user.email))
+                {
+                    let _ = writeln!(
+                        out,
+                        "- Blocked unless fixed or accepted (`cutover accept`), open exception: {}",
+                        exception_text(exception, dry)
+                    );
+                }
+                for acceptance in accepted {
+                    let _ = writeln!(
+                        out,
+                        "- Accepted: will stop syncing until fixed (moved to \"{}\" alone as its last moves): {}",
+                        s.to,
+                        acceptance_text(acceptance, dry)
                     );
                 }
                 if !preexisting.is_empty() {

@@ -15,6 +15,7 @@ use jiff::tz::TimeZone;
 use crate::plan::grammar::PlanDuration;
 use crate::plan::{Gate, OnFailure, Plan};
 use crate::planner::{MemberState, MoveDetail, PlannedStep, Schedule, StepDetail, StepStatus};
+use crate::state::{Acceptance, Exception};
 
 pub(crate) use json::render as json;
 pub(crate) use markdown::render as markdown;
@@ -117,6 +118,31 @@ fn status_text(status: &StepStatus, dry: &DryRun<'_>, step: &PlannedStep) -> Str
             }
         }
     }
+}
+
+/// One line for an exception: who, the platform's words, and whether it is still open.
+fn exception_text(exception: &Exception, dry: &DryRun<'_>) -> String {
+    let zone = dry.plan.display_zone();
+    let error = exception.user.error.as_deref().unwrap_or("");
+    let state = match exception.closed_at {
+        Some(at) => format!("healed at {}", dry.time(at, &zone)),
+        None => "open: keeps both configurations until its OAuth sync is clean".to_owned(),
+    };
+    format!(
+        "{} {} {error} ({state})",
+        exception.user.email, exception.user.outcome
+    )
+}
+
+/// One line for an accepted user: who, why, and who accepted.
+fn acceptance_text(acceptance: &Acceptance, dry: &DryRun<'_>) -> String {
+    format!(
+        "{}: \"{}\" (by {}, {})",
+        acceptance.email,
+        acceptance.reason,
+        acceptance.by,
+        dry.time(acceptance.at, &dry.plan.display_zone())
+    )
 }
 
 fn duration_words(d: PlanDuration) -> String {

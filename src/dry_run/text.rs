@@ -2,8 +2,11 @@
 
 use std::fmt::Write;
 
-use super::{DryRun, duration_words, gate_text, member_summary, status_text};
+use super::{
+    DryRun, acceptance_text, duration_words, exception_text, gate_text, member_summary, status_text,
+};
 use crate::planner::{Severity, StepDetail};
+use crate::state::Exception;
 
 /// Where a step's details start.
 const INDENT: &str = "       ";
@@ -119,6 +122,9 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                 for note in &detail.notes {
                     let _ = writeln!(out, "{INDENT}note: {note}");
                 }
+                for exception in &detail.exceptions {
+                    let _ = writeln!(out, "{INDENT}exception: {}", exception_text(exception, dry));
+                }
                 let _ = writeln!(
                     out,
                     "{INDENT}gate: {}",
@@ -147,6 +153,8 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                 approval,
                 stragglers,
                 preexisting,
+                accepted,
+                exceptions,
             } => {
                 let _ = writeln!(
                     out,
@@ -172,6 +180,31 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                             dry.full
                         )
                     );
+                }
+                let blocking: Vec<&Exception> = exceptions
+                    .iter()
+                    .filter(|e| !accepted.iter().any(|a| a.email == e.user.email))
+                    .collect();
+                if !blocking.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "{INDENT}blocked by {} open exception(s) unless fixed or accepted (`cutover accept`):",
+                        blocking.len()
+                    );
+                    for exception in blocking {
+                        let _ = writeln!(out, "{INDENT}  {}", exception_text(exception, dry));
+                    }
+                }
+                if !accepted.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "{INDENT}accepted: {} user(s) will stop syncing until fixed (moved to {:?} alone as its last moves):",
+                        accepted.len(),
+                        s.to
+                    );
+                    for acceptance in accepted {
+                        let _ = writeln!(out, "{INDENT}  {}", acceptance_text(acceptance, dry));
+                    }
                 }
                 if !preexisting.is_empty() {
                     let _ = writeln!(

@@ -222,19 +222,34 @@ impl<T: Target> Engine<'_, T> {
             return Err(EngineError::PlanEdited(edits.refused));
         }
         // The approved digest is the one the rollout starts with: checked against the platform
-        // on the first run, against the recorded one on later runs (which need not repeat it,
-        // but may not name another).
+        // until the rollout's first write, against the recorded one on later runs (which need
+        // not repeat it, but may not name another).
+        let started = state
+            .started_digest
+            .as_ref()
+            .filter(|_| !edits.before_first_write);
         if let Some(approved) = &self.settings.approved {
-            if Some(approved) != state.started_digest.as_ref().or(Some(&self.digest)) {
+            if approved != started.unwrap_or(&self.digest) {
                 return Err(EngineError::DigestMismatch {
                     approved: approved.clone(),
                     current: Box::new(snapshot),
-                    started: state.started_digest.clone(),
+                    started: started.cloned(),
                 });
             }
         }
         let plan_json = serde_json::to_string(self.plan).unwrap_or_default();
-        if edits.unrecorded {
+        if edits.unrecorded && edits.before_first_write {
+            // Nothing ran: the edited plan is the rollout's, and an approval of the old one is
+            // not an approval of it.
+            self.store.restart_rollout(
+                now,
+                &self.digest,
+                self.settings.approved.as_deref(),
+                &plan_json,
+                &edits.accepted,
+                &self.settings.operator,
+            )?;
+        } else if edits.unrecorded {
             self.store.accept_plan_change(
                 now,
                 &plan_json,

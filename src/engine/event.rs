@@ -84,8 +84,20 @@ pub(crate) enum Event {
         soak_until: Timestamp,
         timeout_at: Timestamp,
     },
+    /// The gate passed; `exceptions` are the members it passed without (their OAuth sync
+    /// failed within `max_errors`): they keep both configurations until it is clean.
     GatePassed {
         step: String,
+        exceptions: Vec<FailingUser>,
+    },
+    /// This run asked the platform to re-check the users with open exceptions.
+    ExceptionsRechecked {
+        users: usize,
+    },
+    /// These exceptions' OAuth sync came clean: `from` is off for them, and they are closed.
+    ExceptionsClosed {
+        step: String,
+        users: Vec<Email>,
     },
     GateFailed {
         step: String,
@@ -105,8 +117,12 @@ pub(crate) enum Event {
         detail: String,
         until: Option<Timestamp>,
     },
+    /// `from` is disconnected, excepting users already failing before their step (listed
+    /// with the platform's words) and the users the board accepted (now on `to` alone).
     Disconnected {
         name: String,
+        preexisting: Vec<FailingUser>,
+        accepted: Vec<Email>,
     },
     Done,
     Halted {

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::journaled::Call;
 use super::{Engine, EngineError, Event, RunOutcome};
 use crate::plan::OnFailure;
-use crate::planner::{self, Action, Schedule, Side};
+use crate::planner::{self, Action, Schedule, Side, StepDetail};
 use crate::state::{AuditKind, FailingUser, JournalAction, StepPhase};
 use crate::target::{AuthType, NewConfiguration, Observed, Target};
 
@@ -53,9 +53,30 @@ impl<T: Target> Engine<'_, T> {
                 self.emit(Event::SwitchCompleted { step });
                 Ok(None)
             }
-            Action::Pass { step } => {
-                self.set_phase(&step, StepPhase::Passed, now, None, None, json!({}))?;
-                self.emit(Event::GatePassed { step });
+            Action::Pass { step, exceptions } => {
+                self.store.pass_step(
+                    &step,
+                    now,
+                    &exceptions,
+                    &self.settings.operator,
+                    &self.digest,
+                )?;
+                self.emit(Event::GatePassed { step, exceptions });
+                Ok(None)
+            }
+            Action::RecheckExceptions { users } => {
+                self.recheck_exceptions(&users, observed).await?;
+                Ok(None)
+            }
+            Action::CloseExceptions { step, users } => {
+                self.store.close_exceptions(
+                    &step,
+                    &users,
+                    now,
+                    &self.settings.operator,
+                    &self.digest,
+                )?;
+                self.emit(Event::ExceptionsClosed { step, users });
                 Ok(None)
             }
             Action::Fail {
@@ -90,14 +111,20 @@ impl<T: Target> Engine<'_, T> {
                 Ok(None)
             }
             Action::Disconnect => {
-                self.disconnect(observed).await?;
+                self.disconnect(schedule, observed).await?;
                 Ok(None)
             }
             Action::RecordDisconnected => {
-                self.store
-                    .record_disconnected(now, &self.settings.operator, &self.digest)?;
+                self.store.record_disconnected(
+                    now,
+                    &self.settings.operator,
+                    &self.digest,
+                    &json!({}),
+                )?;
                 self.emit(Event::Disconnected {
                     name: self.plan.from.display_name.clone(),
+                    preexisting: Vec::new(),
+                    accepted: Vec::new(),
                 });
                 Ok(None)
             }
@@ -242,8 +269,42 @@ impl<T: Target> Engine<'_, T> {
         Ok(())
     }
 
-    /// The irreversible step: disconnect `from`.
-    async fn disconnect(&mut self, observed: &Observed) -> Result<(), EngineError> {
+    /// A run's one re-check of the users with open exceptions: the platform checks them now
+    /// rather than at their next scheduled sync.
+    async fn recheck_exceptions(
+        &mut self,
+        users: &[crate::plan::grammar::Email],
+        observed: &Observed,
+    ) -> Result<(), EngineError> {
+        // Attempts from the moment of asking on answer it, whenever the call returns.
+        let asked = self.clock.now();
+        if let Some(to) = self.configuration_id(observed, Side::To) {
+            let target = self.target;
+            let name = self.plan.to.display_name.clone();
+            self.journaled(
+                Call {
+                    step: None,
+                    action: JournalAction::Recheck,
+                    configuration: Some(&name),
+                    users,
+                },
+                target.recheck(&to, users),
+                |()| json!({ "rechecked": users.len(), "exceptions": true }),
+            )
+            .await?;
+        }
+        self.store.recheck_exceptions(users, asked)?;
+        self.emit(Event::ExceptionsRechecked { users: users.len() });
+        Ok(())
+    }
+
+    /// The irreversible step: disconnect `from`. Its record names who it excepted: the users
+    /// already failing before their step, and those the board accepted.
+    async fn disconnect(
+        &mut self,
+        schedule: &Schedule,
+        observed: &Observed,
+    ) -> Result<(), EngineError> {
         let Some(from) = self.configuration_id(observed, Side::From) else {
             return Ok(());
         };
@@ -260,9 +321,32 @@ impl<T: Target> Engine<'_, T> {
             |()| json!({ "disconnected": true }),
         )
         .await?;
-        self.store
-            .record_disconnected(self.clock.now(), &self.settings.operator, &self.digest)?;
-        self.emit(Event::Disconnected { name });
+        let (preexisting, accepted) = schedule
+            .steps
+            .iter()
+            .find_map(|s| match &s.detail {
+                StepDetail::Disconnect {
+                    preexisting,
+                    accepted,
+                    ..
+                } => Some((
+                    preexisting.clone(),
+                    accepted.iter().map(|a| a.email.clone()).collect::<Vec<_>>(),
+                )),
+                _ => None,
+            })
+            .unwrap_or_default();
+        self.store.record_disconnected(
+            self.clock.now(),
+            &self.settings.operator,
+            &self.digest,
+            &json!({ "preexisting": preexisting, "accepted": accepted }),
+        )?;
+        self.emit(Event::Disconnected {
+            name,
+            preexisting,
+            accepted,
+        });
         Ok(())
     }
 }

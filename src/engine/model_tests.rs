@@ -6,7 +6,8 @@
 //!
 //! 1. no user is ever left with neither configuration enabled;
 //! 2. no step starts before its predecessor's gate passed — and a gate passes only once every
-//!    member has a clean OAuth sync made after their switch, at least `soak` after it;
+//!    member has a clean OAuth sync made after their switch, at least `soak` after it, but for
+//!    the exceptions it names, no more than `max_errors` of them;
 //! 3. no move is repeated: a user's `to` is enabled (with effect) once, plus once per rollback
 //!    of their step.
 //!
@@ -322,6 +323,7 @@ struct Model {
     /// Steps in plan order, with their members.
     order: Vec<(String, Vec<Email>)>,
     soak: SignedDuration,
+    max_errors: u64,
     passed: BTreeSet<String>,
     started: BTreeSet<String>,
     rollbacks: BTreeMap<Email, usize>,
@@ -364,9 +366,19 @@ impl EventSink for Observer<'_> {
                 }
                 model.started.insert(step.clone());
             }
-            Event::GatePassed { step } => {
+            Event::GatePassed { step, exceptions } => {
                 let now = self.clock.now();
+                let max_errors = model.max_errors;
+                if exceptions.len() as u64 > max_errors {
+                    model.fail(format!(
+                        "{step}'s gate passed with {} exceptions, more than max_errors {max_errors}",
+                        exceptions.len(),
+                    ));
+                }
                 for member in model.members(step) {
+                    if exceptions.iter().any(|e| e.email == member) {
+                        continue;
+                    }
                     let Some(user) = world.users.iter().find(|u| u.email == member) else {
                         continue;
                     };
@@ -438,6 +450,7 @@ struct Case {
     steps: Vec<usize>,
     rollback: bool,
     soak_minutes: i64,
+    max_errors: u64,
     /// Users whose OAuth fails from the start.
     failing: Vec<usize>,
     /// Per run: a kill (at which call, and how), a fix of the failing users, and how many
@@ -453,6 +466,7 @@ fn case() -> impl Strategy<Value = Case> {
                 proptest::collection::vec(1usize..4, 1..4),
                 any::<bool>(),
                 prop_oneof![Just(0i64), Just(5)],
+                0u64..2,
                 proptest::collection::vec(0..users, 0..3),
                 proptest::collection::vec(
                     (
@@ -475,11 +489,12 @@ fn case() -> impl Strategy<Value = Case> {
             )
         })
         .prop_map(
-            |(users, steps, rollback, soak_minutes, failing, runs)| Case {
+            |(users, steps, rollback, soak_minutes, max_errors, failing, runs)| Case {
                 users,
                 steps,
                 rollback,
                 soak_minutes,
+                max_errors,
                 failing,
                 runs,
             },
@@ -494,8 +509,9 @@ fn plan_text(case: &Case) -> (String, Vec<(String, Vec<Email>)>) {
     let mut text = format!(
         "version = 1\nname = \"model\"\n[target]\nkind = \"sandbox\"\nsandbox = \"demo\"\n\
          [from]\ndisplay_name = \"Basic Auth\"\n[to]\ndisplay_name = \"OAuth\"\ntenant_id = \"t.example\"\n\
-         [gate]\nsoak = \"{}m\"\ntimeout = \"1h\"\non_failure = \"{}\"\n",
+         [gate]\nsoak = \"{}m\"\ntimeout = \"1h\"\nmax_errors = {}\non_failure = \"{}\"\n",
         case.soak_minutes,
+        case.max_errors,
         if case.rollback { "rollback" } else { "halt" }
     );
     for (i, size) in case.steps.iter().enumerate() {
@@ -547,6 +563,7 @@ fn run_case(case: &Case) -> Result<(), Broken> {
     let model = RefCell::new(Model {
         order,
         soak: SignedDuration::from_mins(case.soak_minutes),
+        max_errors: case.max_errors,
         ..Model::default()
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -626,6 +643,7 @@ fn a_write_the_platform_refuses_halts_with_the_record_every_halt_has() {
         steps: vec![3],
         rollback: false,
         soak_minutes: 0,
+        max_errors: 0,
         failing: Vec::new(),
         runs: Vec::new(),
     };

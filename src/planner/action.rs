@@ -43,8 +43,16 @@ pub(crate) enum Action {
     },
     /// Every member is switched: the gate starts judging.
     Switched { step: String },
-    /// The gate passed.
-    Pass { step: String },
+    /// The gate passed, with these members as its exceptions: their OAuth sync failed within
+    /// `max_errors`, and they keep both configurations until it is clean.
+    Pass {
+        step: String,
+        exceptions: Vec<FailingUser>,
+    },
+    /// Ask the platform to re-check users with open exceptions now (once per run).
+    RecheckExceptions { users: Vec<Email> },
+    /// These exceptions' OAuth sync is clean and `from` is off for them: close them.
+    CloseExceptions { step: String, users: Vec<Email> },
     /// The gate failed: record it and begin the plan's `on_failure`.
     Fail {
         step: String,

@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 
 use super::Inputs;
-use super::action::Action;
-use super::gate;
-use super::planner::{Ids, hold, wait};
+use super::action::{Action, Side};
+use super::planner::{Ids, MAX_WRITE_USERS, hold, wait};
 use super::schedule::{PlannedStep, StepDetail, WaitReason};
+use super::{exceptions, gate};
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector};
 use crate::state::{FailingUser, RunState};
@@ -27,8 +27,8 @@ pub(super) fn still_on_from(users: Vec<Email>) -> Vec<FailingUser> {
         .collect()
 }
 
-/// The final disconnect; `None` once done. Lists in `planned` the pre-existing failures it
-/// excepts.
+/// The final disconnect; `None` once done. Lists in `planned` who it excepts: pre-existing
+/// failures, the users the board accepted, and the open exceptions.
 pub(super) fn disconnect(
     inputs: &Inputs<'_>,
     planned: &mut PlannedStep,
@@ -44,9 +44,21 @@ pub(super) fn disconnect(
     if state.disconnected_at.is_some() {
         return None;
     }
+    let accepted: BTreeSet<&Email> = state.acceptances.iter().map(|a| &a.email).collect();
+    // An exception this run asked the platform to re-check has no verdict until the platform
+    // has answered: neither a straggler nor unclean, but pending.
+    let awaiting: BTreeSet<&Email> = match ids.to {
+        Some(to) => state
+            .open_exceptions()
+            .filter(|e| exceptions::awaiting_recheck(e, observed, to))
+            .map(|e| &e.user.email)
+            .collect(),
+        None => BTreeSet::new(),
+    };
     // Every `to` user's latest attempt must be clean, except users whose `from` sync was already
-    // failing when their step started: as in a gate, they are listed and hold nothing up,
-    // whether their attempt failed, is transient or has not come yet.
+    // failing when their step started (as in a gate, they are listed and hold nothing up,
+    // whether their attempt failed, is transient or has not come yet) and the users the board
+    // accepted moving without a clean sync.
     let preexisting: BTreeSet<Email> = state.preexisting();
     let mut excepted = Vec::new();
     let mut unclean = Vec::new();
@@ -57,7 +69,7 @@ pub(super) fn disconnect(
         .filter(|u| ids.to.is_some_and(|to| u.is_enabled_on(to)))
     {
         let latest = ids.to.and_then(|to| user.sync.get(to));
-        let failure = || crate::state::FailingUser {
+        let failure = || FailingUser {
             email: user.email.clone(),
             outcome: latest.map_or("pending", |s| s.outcome.as_str()).to_owned(),
             error: latest.and_then(|s| s.error.clone()),
@@ -66,6 +78,8 @@ pub(super) fn disconnect(
         match latest {
             Some(s) if s.outcome == SyncOutcome::Ok => {}
             _ if preexisting.contains(&user.email) => excepted.push(failure()),
+            _ if accepted.contains(&user.email) => {}
+            _ if awaiting.contains(&user.email) => pending += 1,
             Some(s) if s.is_transient() => pending += 1,
             None => pending += 1,
             Some(_) => unclean.push(failure()),
@@ -73,18 +87,26 @@ pub(super) fn disconnect(
     }
     if let StepDetail::Disconnect {
         preexisting: listed,
+        accepted: listed_accepted,
+        exceptions: listed_exceptions,
         ..
     } = &mut planned.detail
     {
         *listed = excepted;
+        *listed_accepted = state.acceptances.clone();
+        *listed_exceptions = state.open_exceptions().cloned().collect();
     }
-    if plan.disconnect.approval && !state.approved("disconnect", "disconnect", None) {
-        return wait(
-            WaitReason::Approval,
-            "disconnect",
-            None,
-            "needs `cutover approve`",
-        );
+    // The disconnect's approval covers the accepted users it moves: one given before the last
+    // `accept` (or revocation) no longer counts.
+    if plan.disconnect.approval
+        && !state.approved("disconnect", "disconnect", state.acceptances_changed)
+    {
+        let detail = if state.approved("disconnect", "disconnect", None) {
+            "the accepted users changed since it was approved; needs `cutover approve` again"
+        } else {
+            "needs `cutover approve`"
+        };
+        return wait(WaitReason::Approval, "disconnect", None, detail);
     }
     if let Some(h) = hold(inputs, "disconnect") {
         return Some(h);
@@ -96,26 +118,30 @@ pub(super) fn disconnect(
     {
         return wait(WaitReason::After, "disconnect", Some(quiet_until), "");
     }
-    let (Some(from), Some(_)) = (ids.from, ids.to) else {
+    let (Some(from), Some(to)) = (ids.from, ids.to) else {
         return Some(Action::Finish);
     };
     let stragglers: Vec<Email> = observed
         .users
         .iter()
         .filter(|u| u.is_enabled_on(from))
+        .filter(|u| !accepted.contains(&u.email) && !awaiting.contains(&u.email))
         .map(|u| u.email.clone())
         .collect();
     if !stragglers.is_empty() {
         return Some(Action::Stop {
             step: "disconnect".to_owned(),
             reason: stragglers_reason(plan, state, &stragglers),
-            failures: still_on_from(stragglers),
+            failures: stragglers_failing(state, stragglers),
         });
     }
     if !unclean.is_empty() {
         return Some(Action::Stop {
             step: "disconnect".to_owned(),
-            reason: format!("{} OAuth user(s) are not syncing cleanly", unclean.len()),
+            reason: format!(
+                "{} OAuth user(s) are not syncing cleanly: fix them, or `cutover accept` them",
+                unclean.len()
+            ),
             failures: unclean,
         });
     }
@@ -127,7 +153,58 @@ pub(super) fn disconnect(
             format!("{pending} OAuth user(s) have no clean sync yet"),
         );
     }
+    // Its last moves: the accepted users go to `to` alone — `to` first, so nobody is ever on
+    // neither.
+    let on = |email: &Email, configuration: &str| {
+        observed
+            .user(email)
+            .is_some_and(|u| u.is_enabled_on(configuration))
+    };
+    let moves = |keep: &dyn Fn(&Email) -> bool| -> Vec<Email> {
+        state
+            .acceptances
+            .iter()
+            .map(|a| a.email.clone())
+            .filter(|e| observed.user(e).is_some() && keep(e))
+            .take(MAX_WRITE_USERS)
+            .collect()
+    };
+    let enable = moves(&|e| !on(e, to));
+    if !enable.is_empty() {
+        return Some(Action::Enable {
+            step: "disconnect".to_owned(),
+            side: Side::To,
+            users: enable,
+        });
+    }
+    let disable = moves(&|e| on(e, from));
+    if !disable.is_empty() {
+        return Some(Action::Disable {
+            step: "disconnect".to_owned(),
+            side: Side::From,
+            users: disable,
+        });
+    }
     Some(Action::Disconnect)
+}
+
+/// Stragglers as failing users: an open exception with the platform's error that made it, the
+/// others as still on `from`.
+fn stragglers_failing(state: &RunState, stragglers: Vec<Email>) -> Vec<FailingUser> {
+    stragglers
+        .into_iter()
+        .map(
+            |email| match state.open_exceptions().find(|e| e.user.email == email) {
+                Some(exception) => exception.user.clone(),
+                None => FailingUser {
+                    email,
+                    outcome: "still_on_from".to_owned(),
+                    error: None,
+                    at: None,
+                },
+            },
+        )
+        .collect()
 }
 
 /// Why users still on `from` block the disconnect, with the remedy for each kind of straggler:
@@ -138,14 +215,22 @@ pub(super) fn stragglers_reason(plan: &Plan, state: &RunState, stragglers: &[Ema
     let to = &plan.to.display_name;
     let mut ran: BTreeSet<&str> = BTreeSet::new();
     let mut in_steps = 0;
+    let mut exceptions = 0;
     for email in stragglers {
-        if let Some(record) = state.steps.values().find(|r| r.members.contains(email)) {
+        if state.open_exceptions().any(|e| e.user.email == *email) {
+            exceptions += 1;
+        } else if let Some(record) = state.steps.values().find(|r| r.members.contains(email)) {
             ran.insert(record.id.as_str());
             in_steps += 1;
         }
     }
-    let unclaimed = stragglers.len() - in_steps;
+    let unclaimed = stragglers.len() - in_steps - exceptions;
     let mut remedies = Vec::new();
+    if exceptions > 0 {
+        remedies.push(format!(
+            "{exceptions} whose OAuth sync still fails (their step's exceptions; they sync over {from:?} meanwhile): fix their mailbox (for access denied: bring it into the OAuth app's access policy) and the next run re-checks them and finishes their move, or `cutover accept` them to move them regardless"
+        ));
+    }
     if unclaimed > 0 {
         let remaining = plan
             .batches

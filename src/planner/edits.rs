@@ -3,7 +3,9 @@
 //! A plan is reviewed, approved, and then runs for days; people will edit it meanwhile. An edit
 //! to a step that has not started is fine (it is accepted and recorded); an edit to what already
 //! ran — a started or finished step, the target, the configurations — would make the state
-//! database describe a different rollout, so it is refused with a diff.
+//! database describe a different rollout, so it is refused with a diff. Until the rollout's
+//! first platform write nothing has run, whatever the state file says (a preflight halt, say):
+//! then any edit is fine, and the rollout starts over from the edited plan.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +21,8 @@ pub(crate) struct PlanEdits {
     pub(crate) accepted: Vec<String>,
     /// The plan differs from the one last accepted: the change is still to be recorded.
     pub(crate) unrecorded: bool,
+    /// Nothing was written to the platform yet: the rollout starts over from this plan.
+    pub(crate) before_first_write: bool,
 }
 
 /// The plan's steps (pilot and batches) in canonical form, by name.
@@ -40,6 +44,17 @@ pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
         return PlanEdits::default();
     };
     let current = serde_json::to_value(plan).unwrap_or(serde_json::Value::Null);
+    let unrecorded = state.plan_accepted.as_ref().unwrap_or(start) != &current;
+    if state.first_write_at.is_none() {
+        let mut accepted = Vec::new();
+        json_changes("plan", start, &current, &mut accepted);
+        return PlanEdits {
+            refused: Vec::new(),
+            accepted,
+            unrecorded,
+            before_first_write: true,
+        };
+    }
     let mut refused = Vec::new();
     for key in ["name", "target", "from", "to"] {
         json_changes(
@@ -68,7 +83,6 @@ pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
     }
     let mut accepted = Vec::new();
     json_changes("plan", start, &current, &mut accepted);
-    let unrecorded = state.plan_accepted.as_ref().unwrap_or(start) != &current;
     let touches_started = |change: &String| {
         ["plan.name", "plan.target", "plan.from", "plan.to"]
             .iter()
@@ -83,5 +97,6 @@ pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
         refused,
         accepted,
         unrecorded,
+        before_first_write: false,
     }
 }

@@ -3,9 +3,10 @@
 //! Only `to` attempts made after the gate opened (the switch, or the re-run after a halt) count.
 //! A hard error (access denied, revoked grant, mailbox gone, a warning) fails a user; throttling
 //! and transient errors leave a user pending. The gate fails as soon as failing users exceed the
-//! allowance, passes once the soak is over and every counted user is clean, and fails at its
-//! timeout if anyone is still not clean. Users whose `from` sync was already failing when the
-//! step started are reported but not counted, unless the gate says `count_preexisting`.
+//! allowance (`max_errors`), and fails at its timeout if anyone is still pending. It passes once
+//! the soak is over and nobody is pending, with the failing users (within the allowance) as the
+//! step's exceptions. Users whose `from` sync was already failing when the step started are
+//! reported but not counted, unless the gate says `count_preexisting`.
 
 use std::collections::BTreeSet;
 
@@ -110,10 +111,10 @@ pub(crate) fn evaluate(input: &GateInput<'_>) -> GateReading {
     let soak_until = add(input.opened, input.gate.soak);
     let timeout_at = add(input.opened, input.gate.timeout);
     let failing_count = u64::try_from(failing.len()).unwrap_or(u64::MAX);
-    let timed_out = input.now >= timeout_at && !(pending.is_empty() && failing.is_empty());
+    let timed_out = input.now >= timeout_at && !pending.is_empty();
     let verdict = if failing_count > input.allowed || timed_out {
         Verdict::Fail
-    } else if input.now >= soak_until && pending.is_empty() && failing.is_empty() {
+    } else if input.now >= soak_until && pending.is_empty() {
         Verdict::Pass
     } else {
         Verdict::Pending
@@ -236,14 +237,17 @@ mod tests {
             ("an attempt from before the switch does not count", vec![user("a", Some((-5, Ok, None)))], &strict, &[], 61, Verdict::Pending),
             ("one hard error with none allowed fails at once", vec![user("a", Some((10, Error, denied))), user("b", None)], &strict, &[], 11, Verdict::Fail),
             ("a warning is a hard error", vec![user("a", Some((10, Warning, None)))], &strict, &[], 11, Verdict::Fail),
-            ("one error allowed: waits", vec![user("a", Some((10, Error, denied))), user("b", Some((10, Ok, None)))], &one, &[], 61, Verdict::Pending),
+            ("one error allowed: passes after the soak", vec![user("a", Some((10, Error, denied))), user("b", Some((10, Ok, None)))], &one, &[], 61, Verdict::Pass),
+            ("one error allowed, soak not over", vec![user("a", Some((10, Error, denied))), user("b", Some((10, Ok, None)))], &one, &[], 30, Verdict::Pending),
+            ("one error allowed, one pending: waits", vec![user("a", Some((10, Error, denied))), user("b", None)], &one, &[], 61, Verdict::Pending),
             ("one error allowed, two errors: fails", vec![user("a", Some((10, Error, denied))), user("b", Some((10, Error, denied)))], &one, &[], 11, Verdict::Fail),
             ("throttled is pending, not failing", vec![user("a", Some((10, Throttled, busy)))], &strict, &[], 61, Verdict::Pending),
             ("transient error is pending", vec![user("a", Some((10, Error, busy)))], &strict, &[], 61, Verdict::Pending),
             ("pending at the timeout fails", vec![user("a", Some((10, Throttled, busy)))], &strict, &[], 600, Verdict::Fail),
-            ("tolerated errors at the timeout fail", vec![user("a", Some((10, Error, denied)))], &one, &[], 600, Verdict::Fail),
+            ("tolerated errors do not fail at the timeout", vec![user("a", Some((10, Error, denied)))], &one, &[], 600, Verdict::Pass),
+            ("tolerated errors with one pending at the timeout fail", vec![user("a", Some((10, Error, denied))), user("b", None)], &one, &[], 600, Verdict::Fail),
             ("a pre-existing failure is not counted", vec![user("a", Some((10, Error, Some("ErrorNonExistentMailbox")))), user("b", Some((10, Ok, None)))], &strict, &["a"], 61, Verdict::Pass),
-            ("50% of 4 allows 2", vec![user("a", Some((10, Error, denied))), user("b", Some((10, Error, denied))), user("c", Some((10, Ok, None))), user("d", Some((10, Ok, None)))], &share, &[], 11, Verdict::Pending),
+            ("50% of 4 allows 2", vec![user("a", Some((10, Error, denied))), user("b", Some((10, Error, denied))), user("c", Some((10, Ok, None))), user("d", Some((10, Ok, None)))], &share, &[], 61, Verdict::Pass),
             ("50% of 3 allows 1", vec![user("a", Some((10, Error, denied))), user("b", Some((10, Error, denied))), user("c", Some((10, Ok, None)))], &share, &[], 11, Verdict::Fail),
         ];
         for (name, users, gate, preexisting, now, expected) in cases {

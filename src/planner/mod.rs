@@ -9,6 +9,7 @@ mod connect;
 mod digest;
 mod disconnect;
 mod edits;
+mod exceptions;
 mod finding;
 mod gate;
 mod membership;

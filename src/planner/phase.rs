@@ -12,7 +12,7 @@ use super::planner::{Ids, MAX_WRITE_USERS, hold, wait};
 use super::readiness::{mailbox_check, not_yet, start};
 use super::schedule::{MoveDetail, PlannedStep, StepDetail, WaitReason};
 use crate::plan::grammar::Email;
-use crate::state::{StepPhase, StepRecord};
+use crate::state::{FailingUser, StepPhase, StepRecord};
 use crate::target::Observed;
 
 /// The next action of a pilot, batch or wave; `None` once its gate passed.
@@ -150,7 +150,26 @@ impl Step<'_> {
 
     fn not_failed(&self, reading: &GateReading) -> Action {
         let inputs = self.inputs;
-        // A user given `from` back by a halt, now syncing cleanly over OAuth, finishes the move.
+        // A failing member syncs over `from` again as soon as it is seen, beside `to`, so their
+        // calendar keeps syncing while the gate is open — under a hold too. Pre-existing
+        // failures never go back: `from` was failing for them already.
+        let restore: Vec<Email> = reading
+            .failing
+            .iter()
+            .map(|f| f.email.clone())
+            .filter(|e| !self.record.preexisting.contains(e))
+            .filter(|e| self.on(e, self.to) && !self.on(e, self.from))
+            .take(MAX_WRITE_USERS)
+            .collect();
+        if !restore.is_empty() {
+            return Action::Enable {
+                step: self.id(),
+                side: Side::From,
+                users: restore,
+            };
+        }
+        // A user given `from` back (by a halt, or as a failing member), now syncing cleanly over
+        // OAuth, finishes the move.
         let finish: Vec<Email> = reading
             .clean
             .iter()
@@ -165,18 +184,28 @@ impl Step<'_> {
                 users: finish,
             });
         }
-        // A step passes only once nobody in it is on both configurations: a passed step is never
-        // looked at again, so they could never be finished. A hold defers the finishing writes,
-        // and with them the pass.
+        // A step passes only once nobody in it is on both configurations but its exceptions
+        // (failing members within the allowance): those are re-checked by every later run; a
+        // user on both for any other reason could never be finished. A hold defers the
+        // finishing writes, and with them the pass.
+        let exceptions: Vec<FailingUser> = reading
+            .failing
+            .iter()
+            .filter(|f| !self.record.preexisting.contains(&f.email))
+            .cloned()
+            .collect();
         let on_both: Vec<Email> = self
             .record
             .members
             .iter()
-            .filter(|e| self.on_both(e))
+            .filter(|e| self.on_both(e) && !exceptions.iter().any(|f| f.email == **e))
             .cloned()
             .collect();
         if reading.verdict == Verdict::Pass && on_both.is_empty() {
-            return Action::Pass { step: self.id() };
+            return Action::Pass {
+                step: self.id(),
+                exceptions,
+            };
         }
         if reading.verdict == Verdict::Pass {
             // Everyone the gate counts is clean, so these are users it does not count (already
@@ -240,6 +269,10 @@ impl Step<'_> {
                 failures: self.record.failures.clone(),
             };
         }
+        // Re-opening the gate re-checks users on the platform: a hold defers it.
+        if let Some(h) = hold(self.inputs, &self.record.id) {
+            return h;
+        }
         let recheck = self
             .record
             .failures
@@ -256,7 +289,8 @@ impl Step<'_> {
     fn rolled_back(&self) -> Option<Action> {
         let inputs = self.inputs;
         if let Some(action) = undo(self.record, inputs.observed, self.from, self.to) {
-            return Some(action);
+            // Moving users back is a move: it waits for the hold's release.
+            return hold(inputs, &self.record.id).or(Some(action));
         }
         let id = self.id();
         if inputs

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 
 use super::action::Action;
 use super::schedule::{PlannedStep, Schedule, StepDetail, StepStatus, WaitReason};
-use super::{connect, disconnect, membership, phase, preflight, timeline, waves};
+use super::{connect, disconnect, exceptions, membership, phase, preflight, timeline, waves};
 use crate::plan::{Plan, Selector};
 use crate::state::MailboxAccess;
 use crate::state::{RunState, StepPhase};
@@ -91,6 +91,8 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
                 resolution.unclaimed_on_from.clone()
             },
             preexisting: Vec::new(),
+            accepted: state.acceptances.clone(),
+            exceptions: state.open_exceptions().cloned().collect(),
         },
         status: StepStatus::Later,
         start: None,
@@ -174,15 +176,23 @@ fn decide(inputs: &Inputs<'_>, steps: &mut [PlannedStep], ids: Ids<'_>) -> Actio
             .filter_map(|r| phase::undo(r, inputs.observed, from, to))
             .next()
         {
-            if let Some(step) = steps
-                .iter_mut()
-                .find(|s| Some(s.id.as_str()) == action_step(&action))
-            {
-                step.status = StepStatus::Due;
+            let id = action_step(&action).unwrap_or_default().to_owned();
+            // Moving users back is a move: under a hold it waits for the release.
+            let action = hold(inputs, &id).unwrap_or(action);
+            if let Some(step) = steps.iter_mut().find(|s| s.id == id) {
+                step.status = status_of(&action);
             }
             return action;
         }
     }
+    let next = walk(inputs, steps, ids);
+    // Open exceptions of passed steps heal as their users' OAuth syncs come clean, whatever
+    // else waits.
+    exceptions::next(inputs, ids).unwrap_or(next)
+}
+
+/// The first step that is not done decides; the steps before it are marked done.
+fn walk(inputs: &Inputs<'_>, steps: &mut [PlannedStep], ids: Ids<'_>) -> Action {
     for step in steps.iter_mut() {
         let action = match &step.detail {
             StepDetail::Connect { .. } => connect::connect(inputs),
@@ -193,20 +203,25 @@ fn decide(inputs: &Inputs<'_>, steps: &mut [PlannedStep], ids: Ids<'_>) -> Actio
             step.status = StepStatus::Done;
             continue;
         };
-        step.status = match &action {
-            Action::Wait { reason, until, .. } => StepStatus::Waiting {
-                reason: *reason,
-                until: *until,
-            },
-            Action::Stop { reason, .. } => StepStatus::Blocked {
-                reason: reason.clone(),
-            },
-            Action::Finish => StepStatus::Done,
-            _ => StepStatus::Due,
-        };
+        step.status = status_of(&action);
         return action;
     }
     Action::Finish
+}
+
+/// What a step's next action says about it.
+fn status_of(action: &Action) -> StepStatus {
+    match action {
+        Action::Wait { reason, until, .. } => StepStatus::Waiting {
+            reason: *reason,
+            until: *until,
+        },
+        Action::Stop { reason, .. } => StepStatus::Blocked {
+            reason: reason.clone(),
+        },
+        Action::Finish => StepStatus::Done,
+        _ => StepStatus::Due,
+    }
 }
 
 fn action_step(action: &Action) -> Option<&str> {

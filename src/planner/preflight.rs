@@ -303,13 +303,15 @@ pub(super) fn findings(
         ));
     }
     if !edits.accepted.is_empty() {
+        let when = if edits.before_first_write {
+            "edited before the rollout's first change to the platform (it starts over from this plan)"
+        } else {
+            "edited since the rollout started, in steps that have not run"
+        };
         findings.push(Finding::new(
             Severity::Info,
             "plan-changed",
-            format!(
-                "edited since the rollout started, in steps that have not run: {}",
-                edits.accepted.join("; ")
-            ),
+            format!("{when}: {}", edits.accepted.join("; ")),
         ));
     }
     findings

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{Action, Finding, GateReading};
 use crate::plan::grammar::{Email, PlanDuration, StartTime, Window};
 use crate::plan::{Gate, StepKind};
-use crate::state::{FailingUser, StepPhase};
+use crate::state::{Acceptance, Exception, FailingUser, StepPhase};
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Schedule {
@@ -66,6 +66,11 @@ pub(crate) enum StepDetail {
         /// `to` users not syncing cleanly whose `from` sync was already failing when their step
         /// started: listed, not blocking. Known once the disconnect is the next step.
         preexisting: Vec<FailingUser>,
+        /// Users the board accepted moving without a clean OAuth sync: the disconnect's last
+        /// moves put them on `to` alone, and they will stop syncing until fixed.
+        accepted: Vec<Acceptance>,
+        /// Open exceptions: they block the disconnect unless fixed or accepted.
+        exceptions: Vec<Exception>,
     },
 }
 
@@ -89,6 +94,8 @@ pub(crate) struct MoveDetail {
     pub(crate) notes: Vec<String>,
     /// Members whose `from` sync is already failing (not counted by the gate).
     pub(crate) preexisting: Vec<Email>,
+    /// The members its gate passed without (open or closed), once it passed.
+    pub(crate) exceptions: Vec<Exception>,
 }
 
 #[derive(Debug, Clone, Serialize)]

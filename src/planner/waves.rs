@@ -51,6 +51,12 @@ pub(super) fn move_steps(
                 step.name.to_string()
             };
             let record = state.steps.get(&id);
+            let exceptions = state
+                .exceptions
+                .iter()
+                .filter(|e| e.step == id)
+                .cloned()
+                .collect();
             let emails: Vec<Email> = record.map_or_else(|| chunk.to_vec(), |r| r.members.clone());
             let members: Vec<Member> = emails.iter().map(member).collect();
             let movable = members
@@ -88,6 +94,7 @@ pub(super) fn move_steps(
                         Vec::new()
                     },
                     preexisting,
+                    exceptions,
                 })),
                 status: StepStatus::Later,
                 start: None,

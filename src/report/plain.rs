@@ -140,7 +140,36 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
         Event::SwitchCompleted { step } => {
             format!("{step}: every user switched; verifying OAuth syncs")
         }
-        Event::GatePassed { step } => format!("{step}: gate passed"),
+        Event::GatePassed { step, exceptions } if exceptions.is_empty() => {
+            format!("{step}: gate passed")
+        }
+        Event::GatePassed { step, exceptions } => {
+            let mut text = format!(
+                "{step}: gate passed with {} exception(s), within max_errors; they sync over {from:?} beside {to:?} until their OAuth sync is clean:",
+                exceptions.len()
+            );
+            for f in exceptions {
+                text.push_str(&format!(
+                    "\n  {:<40} {:<10} {}",
+                    f.email.to_string(),
+                    f.outcome,
+                    f.error.as_deref().unwrap_or("")
+                ));
+            }
+            text
+        }
+        Event::ExceptionsRechecked { users } => {
+            format!(
+                "exceptions: asked the platform to re-check {users} user(s) whose OAuth sync was failing"
+            )
+        }
+        Event::ExceptionsClosed { step, users } => {
+            let names: Vec<String> = users.iter().map(ToString::to_string).collect();
+            format!(
+                "{step}: exception(s) healed, OAuth now syncs cleanly; {from:?} is off for them: {}",
+                names.join(", ")
+            )
+        }
         Event::GateFailed {
             step,
             on_failure,
@@ -175,7 +204,35 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
             };
             format!("{step}: waiting ({}){until}{detail}", reason.as_str())
         }
-        Event::Disconnected { name } => format!("disconnect: {name:?} is disconnected"),
+        Event::Disconnected {
+            name,
+            preexisting,
+            accepted,
+        } => {
+            let mut text = format!("disconnect: {name:?} is disconnected");
+            if !accepted.is_empty() {
+                let names: Vec<String> = accepted.iter().map(ToString::to_string).collect();
+                text.push_str(&format!(
+                    "\n  accepted, on {to:?} alone and not syncing until fixed: {}",
+                    names.join(", ")
+                ));
+            }
+            if !preexisting.is_empty() {
+                text.push_str(&format!(
+                    "\n  {} user(s) whose {from:?} sync was already failing before their step, not syncing now either:",
+                    preexisting.len()
+                ));
+                for f in preexisting {
+                    text.push_str(&format!(
+                        "\n    {:<40} {:<10} {}",
+                        f.email.to_string(),
+                        f.outcome,
+                        f.error.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+            text
+        }
         Event::Done => "the rollout is complete".to_owned(),
         Event::Halted { step, reason, .. } => format!("{step}: HALTED: {reason}"),
         Event::Interrupted => {

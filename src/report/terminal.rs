@@ -103,9 +103,21 @@ impl EventSink for TerminalReporter {
                     bar.set_message(format!("verified {verified}/{counted}{failing}"));
                 }
             }
-            Event::GatePassed { step } => {
+            Event::GatePassed { step, exceptions } => {
                 if let Some(bar) = self.bars.get(step) {
-                    bar.finish_with_message("gate passed");
+                    if exceptions.is_empty() {
+                        bar.finish_with_message("gate passed");
+                    } else {
+                        bar.finish_with_message(format!(
+                            "gate passed, {} exception(s)",
+                            exceptions.len()
+                        ));
+                    }
+                }
+                if !exceptions.is_empty() {
+                    if let Some(text) = describe(event, &self.from, &self.to) {
+                        self.print(&text);
+                    }
                 }
             }
             Event::GateFailed { step, failures, .. } => {

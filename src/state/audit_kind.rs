@@ -33,10 +33,16 @@ pub(crate) enum AuditKind {
     StaleLockTakenOver,
     /// `cutover unlock --force`.
     UnlockForced,
+    /// An exception's OAuth sync became clean: `from` was disabled for the user.
+    ExceptionClosed,
+    /// `cutover accept`: the board accepts moving users without a clean OAuth sync.
+    Accepted,
+    /// `cutover accept --revoke`.
+    AcceptanceRevoked,
 }
 
 impl AuditKind {
-    const ALL: [AuditKind; 16] = [
+    const ALL: [AuditKind; 19] = [
         AuditKind::RolloutStarted,
         AuditKind::Authorized,
         AuditKind::StepStarted,
@@ -53,6 +59,9 @@ impl AuditKind {
         AuditKind::Disconnected,
         AuditKind::StaleLockTakenOver,
         AuditKind::UnlockForced,
+        AuditKind::ExceptionClosed,
+        AuditKind::Accepted,
+        AuditKind::AcceptanceRevoked,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -73,6 +82,9 @@ impl AuditKind {
             AuditKind::Disconnected => "disconnected",
             AuditKind::StaleLockTakenOver => "stale_lock_taken_over",
             AuditKind::UnlockForced => "unlock_forced",
+            AuditKind::ExceptionClosed => "exception_closed",
+            AuditKind::Accepted => "accepted",
+            AuditKind::AcceptanceRevoked => "acceptance_revoked",
         }
     }
 
@@ -133,6 +145,9 @@ mod tests {
                 "disconnected",
                 "stale_lock_taken_over",
                 "unlock_forced",
+                "exception_closed",
+                "accepted",
+                "acceptance_revoked",
             ]
         );
         for kind in AuditKind::ALL {

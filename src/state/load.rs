@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::schema::time;
 use super::{
-    Approval, Hold, JournalAction, RunState, StepPhase, StepRecord, Store, StoreError,
-    mailbox_records,
+    Approval, Hold, JournalAction, RunState, StepPhase, StepRecord, Store, StoreError, acceptances,
+    exceptions, mailbox_records,
 };
 use crate::plan::grammar::Email;
 
@@ -32,6 +32,9 @@ impl Store {
             state.disconnect_sent = last_sent(db, JournalAction::Disconnect)?;
             state.mailboxes = mailbox_records::read(db)?;
             state.hold = active_hold(db)?;
+            state.exceptions = exceptions::read(db)?;
+            (state.acceptances, state.acceptances_changed) = acceptances::read(db)?;
+            state.first_write_at = first_write(db)?;
             Ok(state)
         };
         read().map_err(self.db())
@@ -173,6 +176,12 @@ fn last_sent(db: &Connection, action: JournalAction) -> rusqlite::Result<Option<
         [action],
         |r| r.get(0),
     )?;
+    Ok(at.map(time))
+}
+
+/// When the first platform write was journaled (every journaled action is one).
+fn first_write(db: &Connection) -> rusqlite::Result<Option<Timestamp>> {
+    let at: Option<i64> = db.query_row("SELECT MIN(at_ms) FROM journal", [], |r| r.get(0))?;
     Ok(at.map(time))
 }
 

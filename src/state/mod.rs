@@ -8,9 +8,11 @@
 //! `run_state.rs` is the plain-data snapshot the planner reads; `lock.rs` knows who holds the
 //! run lock; `audit_kind.rs` and `journal_action.rs` name what the trail and the journal record.
 
+mod acceptances;
 mod approvals;
 mod audit;
 mod audit_kind;
+mod exceptions;
 mod journal;
 mod journal_action;
 mod load;
@@ -27,5 +29,7 @@ pub(crate) use audit_kind::AuditKind;
 pub(crate) use journal_action::JournalAction;
 pub(crate) use lock::{host_name, os_user};
 pub(crate) use mailbox_access::{Access, MailboxAccess};
-pub(crate) use run_state::{Approval, FailingUser, Hold, RunState, StepPhase, StepRecord};
+pub(crate) use run_state::{
+    Acceptance, Approval, Exception, FailingUser, Hold, RunState, StepPhase, StepRecord,
+};
 pub(crate) use store::{Store, StoreError};

@@ -113,23 +113,8 @@ impl Store {
         digest: &str,
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let failures_json =
-            failures.map(|f| serde_json::to_string(f).unwrap_or_else(|_| "[]".to_owned()));
         self.write(|tx| {
-            tx.execute(
-                "UPDATE steps SET phase = ?2, phase_ms = ?3,
-                    judged_after_ms = COALESCE(?4, judged_after_ms),
-                    passed_ms = CASE WHEN ?2 = 'passed' THEN ?3 ELSE passed_ms END,
-                    failures = COALESCE(?5, failures)
-                 WHERE id = ?1",
-                params![
-                    step,
-                    phase.as_str(),
-                    now.as_millisecond(),
-                    judged_after.map(|t| t.as_millisecond()),
-                    failures_json
-                ],
-            )?;
+            update_phase(tx, step, phase, now, judged_after, failures)?;
             audit::insert(
                 tx,
                 now,
@@ -138,6 +123,72 @@ impl Store {
                 operator,
                 Some(digest),
                 detail,
+            )
+        })
+    }
+
+    /// Passes a step's gate, opening its exceptions (the members it passed without), in one
+    /// transaction with the audit line that names them.
+    pub(crate) fn pass_step(
+        &mut self,
+        step: &str,
+        now: Timestamp,
+        exceptions: &[FailingUser],
+        operator: &str,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            update_phase(tx, step, StepPhase::Passed, now, None, None)?;
+            super::exceptions::open(tx, step, exceptions, now)?;
+            let detail = if exceptions.is_empty() {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({ "exceptions": exceptions })
+            };
+            audit::insert(
+                tx,
+                now,
+                AuditKind::Step(StepPhase::Passed),
+                Some(step),
+                operator,
+                Some(digest),
+                &detail,
+            )
+        })
+    }
+
+    /// Starts the rollout over from an edited plan, before anything was written to the
+    /// platform: what it froze and the digest it was approved against are dropped with the
+    /// plan they came from.
+    pub(crate) fn restart_rollout(
+        &mut self,
+        now: Timestamp,
+        digest: &str,
+        approved: Option<&str>,
+        plan_json: &str,
+        changes: &[String],
+        operator: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute_batch("DELETE FROM steps; DELETE FROM step_members; DELETE FROM batches;")?;
+            tx.execute(
+                "UPDATE rollout SET digest = ?1, approved_digest = ?2, plan = ?3, current_plan = NULL
+                 WHERE id = 1",
+                params![digest, approved, plan_json],
+            )?;
+            let detail = serde_json::json!({
+                "changes": changes,
+                "before_the_first_write": true,
+                "approved_digest": approved,
+            });
+            audit::insert(
+                tx,
+                now,
+                AuditKind::PlanChanged,
+                None,
+                operator,
+                Some(digest),
+                &detail,
             )
         })
     }
@@ -174,6 +225,7 @@ impl Store {
         now: Timestamp,
         operator: &str,
         digest: &str,
+        detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
@@ -187,8 +239,36 @@ impl Store {
                 Some("disconnect"),
                 operator,
                 Some(digest),
-                &serde_json::json!({}),
+                detail,
             )
         })
     }
+}
+
+/// Moves a step to `phase` (inside a write).
+fn update_phase(
+    tx: &rusqlite::Transaction<'_>,
+    step: &str,
+    phase: StepPhase,
+    now: Timestamp,
+    judged_after: Option<Timestamp>,
+    failures: Option<&[FailingUser]>,
+) -> rusqlite::Result<()> {
+    let failures_json =
+        failures.map(|f| serde_json::to_string(f).unwrap_or_else(|_| "[]".to_owned()));
+    tx.execute(
+        "UPDATE steps SET phase = ?2, phase_ms = ?3,
+            judged_after_ms = COALESCE(?4, judged_after_ms),
+            passed_ms = CASE WHEN ?2 = 'passed' THEN ?3 ELSE passed_ms END,
+            failures = COALESCE(?5, failures)
+         WHERE id = ?1",
+        params![
+            step,
+            phase.as_str(),
+            now.as_millisecond(),
+            judged_after.map(|t| t.as_millisecond()),
+            failures_json
+        ],
+    )?;
+    Ok(())
 }

@@ -34,6 +34,16 @@ pub(crate) struct RunState {
     pub(crate) plan_accepted: Option<serde_json::Value>,
     /// What the mailbox pre-check last saw, user by user.
     pub(crate) mailboxes: MailboxAccess,
+    /// Every exception a gate made, open or closed, in the order they were made.
+    pub(crate) exceptions: Vec<Exception>,
+    /// The users the change board accepts moving without a clean OAuth sync (not revoked).
+    pub(crate) acceptances: Vec<Acceptance>,
+    /// The last `accept` or revocation: a disconnect approval from before it no longer counts
+    /// (the disconnect moves the accepted users).
+    pub(crate) acceptances_changed: Option<Timestamp>,
+    /// When cutover first asked the platform to change something. Until then the plan may be
+    /// edited freely.
+    pub(crate) first_write_at: Option<Timestamp>,
 }
 
 impl RunState {
@@ -47,6 +57,11 @@ impl RunState {
     /// When the last step passed.
     pub(crate) fn last_pass(&self) -> Option<Timestamp> {
         self.steps.values().filter_map(|s| s.passed_at).max()
+    }
+
+    /// Exceptions whose user's OAuth sync has not been clean since.
+    pub(crate) fn open_exceptions(&self) -> impl Iterator<Item = &Exception> {
+        self.exceptions.iter().filter(|e| e.closed_at.is_none())
     }
 
     /// Users whose `from` sync was already failing when their step started.
@@ -125,6 +140,30 @@ pub(crate) struct FailingUser {
     pub(crate) outcome: String,
     pub(crate) error: Option<String>,
     pub(crate) at: Option<Timestamp>,
+}
+
+/// A member a gate passed without: their OAuth sync failed within the gate's `max_errors`. They
+/// keep both configurations (their calendar syncs over `from`) until their OAuth sync is clean;
+/// then `from` is disabled for them and the exception closes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Exception {
+    pub(crate) step: String,
+    /// Who, and the platform's words for the failing attempt.
+    pub(crate) user: FailingUser,
+    pub(crate) opened_at: Timestamp,
+    /// When a run last asked the platform to re-check them.
+    pub(crate) rechecked_at: Option<Timestamp>,
+    pub(crate) closed_at: Option<Timestamp>,
+}
+
+/// A user the change board accepts moving without a clean OAuth sync (`cutover accept`): the
+/// disconnect moves them to `to` alone, and every report names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Acceptance {
+    pub(crate) email: Email,
+    pub(crate) reason: String,
+    pub(crate) by: String,
+    pub(crate) at: Timestamp,
 }
 
 #[derive(Debug, Clone)]

@@ -12,13 +12,20 @@ use rusqlite::Transaction;
 use crate::sqlite_file::{FileFormat, Migration};
 
 /// Format 1: the first release. Format 2: `mailbox_checks` always exists (format 1 files from
-/// before the mailbox pre-check lack it).
+/// before the mailbox pre-check lack it). Format 3: a gate's exceptions, and the users the
+/// change board accepted.
 pub(super) const FORMAT: FileFormat = FileFormat {
-    current: 2,
-    migrations: &[Migration {
-        version: 2,
-        apply: add_mailbox_checks,
-    }],
+    current: 3,
+    migrations: &[
+        Migration {
+            version: 2,
+            apply: add_mailbox_checks,
+        },
+        Migration {
+            version: 3,
+            apply: add_exceptions_and_acceptances,
+        },
+    ],
     durable: true,
 };
 
@@ -115,10 +122,38 @@ CREATE TABLE IF NOT EXISTS mailbox_checks (
 );
 ";
 
+/// Format 3: a step's exceptions (members whose OAuth sync failed within the gate's allowance:
+/// they keep both configurations until it is clean), and acceptances (`cutover accept`).
+const EXCEPTIONS_AND_ACCEPTANCES: &str = "
+CREATE TABLE exceptions (
+    step TEXT NOT NULL,
+    email TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    seen_ms INTEGER,
+    opened_ms INTEGER NOT NULL,
+    rechecked_ms INTEGER,
+    closed_ms INTEGER,
+    PRIMARY KEY (step, email)
+);
+CREATE TABLE acceptances (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL,
+    os_user TEXT NOT NULL,
+    host TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    revoked_ms INTEGER,
+    revoked_by TEXT
+);
+";
+
 /// Fills a new state file for `plan_name` at the current format.
 pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()> {
     tx.execute_batch(TABLES)?;
     tx.execute_batch(MAILBOX_CHECKS)?;
+    tx.execute_batch(EXCEPTIONS_AND_ACCEPTANCES)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)",
         [PLAN_NAME, plan_name],
@@ -129,6 +164,11 @@ pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()
 /// Format 1 → 2.
 fn add_mailbox_checks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(MAILBOX_CHECKS)
+}
+
+/// Format 2 → 3.
+fn add_exceptions_and_acceptances(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(EXCEPTIONS_AND_ACCEPTANCES)
 }
 
 /// A stored time; one out of range (a hand-edited file) reads as the epoch rather than failing
@@ -193,7 +233,7 @@ mod tests {
         Connection::open(path)
             .and_then(|db| {
                 db.execute_batch(
-                    "DROP TABLE mailbox_checks;
+                    "DROP TABLE mailbox_checks; DROP TABLE exceptions; DROP TABLE acceptances;
                      UPDATE meta SET value = '1' WHERE key = 'format_version';",
                 )
             })
@@ -209,9 +249,11 @@ mod tests {
         assert_eq!(
             tables(&path),
             [
+                "acceptances",
                 "approvals",
                 "audit",
                 "batches",
+                "exceptions",
                 "holds",
                 "journal",
                 "lock",
@@ -225,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn a_format_1_file_from_before_the_precheck_gains_its_mailbox_records() -> Result<(), StoreError>
+    fn a_format_1_file_from_before_the_precheck_gains_every_later_table() -> Result<(), StoreError>
     {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("p.state.db");
@@ -233,8 +275,10 @@ mod tests {
         assert!(!tables(&path).contains(&"mailbox_checks".to_owned()));
 
         let mut store = Store::open(&path, "p")?;
-        assert_eq!(format_of(&path), "2");
-        assert!(tables(&path).contains(&"mailbox_checks".to_owned()));
+        assert_eq!(format_of(&path), FORMAT.current.to_string());
+        for table in ["mailbox_checks", "exceptions", "acceptances"] {
+            assert!(tables(&path).contains(&table.to_owned()), "{table}");
+        }
         let email = crate::plan::grammar::Email::parse("ana@contoso.example").expect("an email");
         let mut seen = MailboxAccess::default();
         seen.record(
