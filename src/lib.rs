@@ -32,5 +32,5 @@ mod workdir;
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> std::process::ExitCode {
-    cli::run().into()
+    cli::run().terminate()
 }

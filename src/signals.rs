@@ -14,6 +14,41 @@ pub(crate) enum Signal {
     Terminate,
 }
 
+impl Signal {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+}
+
+/// Ends the process by `signal`, as if it had never been caught: a shell sees 128 + its
+/// number, systemd a clean stop rather than a failure. Everything worth keeping is saved by then.
+pub(crate) fn reraise(signal: Signal) -> ! {
+    #[cfg(unix)]
+    {
+        let number = match signal {
+            Signal::Interrupt => libc::SIGINT,
+            Signal::Terminate => libc::SIGTERM,
+        };
+        // SAFETY: restoring a signal's default disposition and raising it in this thread are
+        // async-signal-safe libc calls with no memory of ours involved; the handler tokio
+        // installed is simply replaced.
+        unsafe {
+            libc::signal(number, libc::SIG_DFL);
+            libc::raise(number);
+        }
+        // Only reached if the default action did not end the process.
+        std::process::exit(128 + number)
+    }
+    #[cfg(not(unix))]
+    std::process::exit(match signal {
+        Signal::Interrupt => 130,
+        Signal::Terminate => 143,
+    })
+}
+
 /// Handlers for SIGINT and SIGTERM, live from [`Signals::install`] on.
 pub(crate) struct Signals {
     #[cfg(unix)]

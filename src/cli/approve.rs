@@ -95,6 +95,7 @@ fn waves(session: &Session<'_>, name: &str) -> Result<usize, CommandError> {
         run_started: None,
         reauthorize: false,
         mailboxes: None,
+        confirmed: false,
     });
     Ok(schedule
         .steps

@@ -7,6 +7,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use super::sandbox;
 
+/// A duration in the plan's grammar (`90s`, `10m`, `1h30m`, `7d`).
+fn parse_duration(text: &str) -> Result<jiff::SignedDuration, String> {
+    let duration = crate::plan::grammar::PlanDuration::parse(text).map_err(|e| e.to_string())?;
+    let seconds = i64::try_from(duration.seconds()).map_err(|e| e.to_string())?;
+    Ok(jiff::SignedDuration::from_secs(seconds))
+}
+
 /// cutover: a declarative migration-plan runner. Moves a scheduling platform's Exchange calendar
 /// sync from a Basic/NTLM service account to OAuth, in reviewed, scheduled and gated batches.
 #[derive(Debug, Parser)]
@@ -129,6 +136,14 @@ pub(crate) enum Command {
         plan: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also read the platform (with the plan's credentials) and show today's view, exiting
+        /// as the `apply` that would run now.
+        #[arg(long)]
+        live: bool,
+        /// Exit 1 when no run has ended for longer than this (such as `1h` or `2d`): the
+        /// scheduler that should run `apply` is not running.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        stale_after: Option<jiff::SignedDuration>,
     },
     /// The audit trail: every step, gate, approval, hold and unlock, with time and operator.
     Log {

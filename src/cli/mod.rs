@@ -9,17 +9,20 @@ mod apply;
 mod approve;
 mod args;
 mod command_error;
+mod engine_error;
 mod hold;
 mod log;
 mod output;
 mod plan;
 mod reviewed_dry_runs;
 mod rollback;
+mod run_end;
 mod sandbox;
 mod schema;
 mod session;
 mod settings;
 mod status;
+mod status_live;
 mod unlock;
 mod validate;
 
@@ -115,9 +118,18 @@ pub(crate) fn run() -> Exit {
             session(&plan).and_then(|s| hold::hold(&s, &reason, by, &out))
         }
         Command::Release { plan, by } => session(&plan).and_then(|s| hold::release(&s, by, &out)),
-        Command::Status { plan, format } => {
-            session(&plan).and_then(|s| status::run(&s, format, &out))
-        }
+        Command::Status {
+            plan,
+            format,
+            live: false,
+            stale_after,
+        } => session(&plan).and_then(|s| status::run(&s, format, stale_after, &out)),
+        Command::Status {
+            plan,
+            format,
+            live: true,
+            ..
+        } => session(&plan).and_then(|s| status_live::run(&s, format, &out)),
         Command::Log { plan, format } => session(&plan).and_then(|s| log::run(&s, format, &out)),
         Command::Unlock { plan, force } => {
             session(&plan).and_then(|s| unlock::run(&s, force, &out))

@@ -39,6 +39,7 @@ pub(crate) fn run(
         run_started: None,
         reauthorize: false,
         mailboxes: mailboxes.as_ref(),
+        confirmed: false,
     });
     let snapshot = planner::Snapshot::of(plan, &observed);
     let digest = snapshot.digest();

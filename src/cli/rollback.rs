@@ -40,9 +40,10 @@ pub(crate) fn run(session: &Session<'_>, batch: &str, out: &Output) -> Result<Ex
         approved: None,
         operator,
         reauthorize: false,
+        yes: false,
     };
     let result = block_on(async {
-        let (_stop_tx, stop) = watch::channel(false);
+        let (_stop_tx, stop) = watch::channel(None);
         let mut engine = Engine::new(
             plan,
             &target.target,
@@ -57,7 +58,7 @@ pub(crate) fn run(session: &Session<'_>, batch: &str, out: &Output) -> Result<Ex
         engine.roll_back(batch).await
     });
     let _ = store.unlock();
-    let rolled_back = result?.map_err(|e| super::apply::engine_error(e, &session.path))?;
+    let rolled_back = result?.map_err(|e| super::engine_error::engine_error(e, &session.path))?;
     if rolled_back.complete() {
         out.stdout(&format!(
             "rolled back {}: every user is back on {:?} alone; `cutover approve {} {batch}` lets it start again\n",
@@ -67,7 +68,7 @@ pub(crate) fn run(session: &Session<'_>, batch: &str, out: &Output) -> Result<Ex
         ));
         return Ok(Exit::Done);
     }
-    out.stdout(&super::apply::final_report(
+    out.stdout(&super::run_end::final_report(
         plan,
         &session.path,
         &rolled_back.outcome,

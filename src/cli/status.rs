@@ -1,131 +1,478 @@
-//! `cutover status PLAN`: where the rollout stands. Its exit code says it too, for monitoring:
-//! 0 done, 3 halted or blocked, 4 waiting or in progress, 1 the platform could not be read.
+//! `cutover status PLAN`: where the rollout stands, from the state database alone — no
+//! credentials, no network — so a monitor or an auditor can ask. Its exit code is the code of
+//! the last recorded outcome, brought up to date by the approvals, holds and times recorded
+//! since (never 5): what the next `apply` would exit with. `--live` asks the platform instead
+//! (`status_live.rs`).
 
 use std::path::Path;
 
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::exit_code::Exit;
-use crate::planner::{self, Action, Inputs, StepDetail, StepStatus};
-use crate::state::{Acceptance, Exception, FailingUser, StepPhase};
+use crate::plan::Plan;
+use crate::state::{
+    Acceptance, ApprovalRecord, Exception, FailingUser, Holder, RunEnd, RunRecord, RunState,
+    StepPhase,
+};
 
+use super::run_end::waiting_line;
 use super::{CommandError, Format, Output, Session};
 
 #[derive(Serialize)]
-struct Status {
+struct Status<'a> {
     format_version: u32,
     plan: String,
+    /// `done`, `halted`, `waiting`, `due`, `in_progress`, `not_started`.
     state: &'static str,
-    next: Action,
+    exit_code: i32,
+    /// What the next `apply` would do first.
+    next: Next,
+    /// The last line: `waiting: …`, `halted: …`, `done`, `due: …`, `error: …`.
+    line: String,
+    last_run: Option<&'a RunRecord>,
+    lock: Option<LockLine>,
+    hold: Option<HoldLine>,
     steps: Vec<StepLine>,
+    approvals: &'a [ApprovalRecord],
+    /// Users the last halt named, with the platform's words.
     failing: Vec<FailingUser>,
-    /// Open exceptions: members their gate passed without, syncing over both configurations.
-    exceptions: Vec<Exception>,
-    /// Users the board accepted moving without a clean OAuth sync.
-    accepted: Vec<Acceptance>,
-    hold: Option<String>,
+    exceptions: Vec<&'a Exception>,
+    accepted: &'a [Acceptance],
+    disconnected_at: Option<Timestamp>,
+    /// With `--stale-after`: no run has ended for longer than that (a dead scheduler).
+    stale: bool,
+}
+
+#[derive(Serialize)]
+struct LockLine {
+    holder: String,
+    host: String,
+    pid: u32,
+    since: Timestamp,
+    /// The holder ran on this host and is gone: `apply` takes such a lock over.
+    gone: bool,
+}
+
+#[derive(Serialize)]
+struct HoldLine {
+    reason: String,
+    by: String,
+    at: Timestamp,
 }
 
 #[derive(Serialize)]
 struct StepLine {
     id: String,
-    status: String,
-    phase: Option<StepPhase>,
+    /// The step's phase, or `not_started`.
+    phase: &'static str,
     users: usize,
+    started_at: Option<Timestamp>,
+    phase_at: Option<Timestamp>,
+    passed_at: Option<Timestamp>,
 }
 
 pub(crate) fn run(
     session: &Session<'_>,
     format: Format,
+    stale_after: Option<SignedDuration>,
     out: &Output,
 ) -> Result<Exit, CommandError> {
-    let (plan, path) = (&session.plan, session.path.as_path());
-    let target = session.open_target()?;
+    let plan = &session.plan;
     let state = session.read_state()?;
     let now = session.clock.now();
-    let observed = session.observe(&target)?;
-    let schedule = planner::plan(&Inputs {
-        plan,
-        observed: &observed,
-        state: &state,
-        now,
-        run_started: None,
-        reauthorize: false,
-        // `status` does not ask Graph (monitoring polls it often): it shows what the last run's
-        // pre-check saw.
-        mailboxes: plan.precheck.as_ref().map(|_| &state.mailboxes),
+    let (label, exit, next) = standing(plan, &state, now);
+    let line = next_line(plan, &session.path, &next);
+    let ended = state.last_run.as_ref().map(|r| r.ended_at);
+    let stale = stale_after.is_some_and(|limit| {
+        label != "done" && ended.is_none_or(|at| now.duration_since(at) > limit)
     });
-    // A halted step stays halted until a re-run re-opens its gate; a rolled-back one until it
-    // is approved again (then it is waiting to start again, or starting).
-    let halted = state.steps.values().find(|s| match s.phase {
-        StepPhase::Halted => true,
-        StepPhase::RolledBack => !state.approved(&s.id, &s.batch, Some(s.phase_at)),
-        _ => false,
-    });
-    let (label, exit) = match (&schedule.next, halted) {
-        (Action::Finish, _) => ("done", Exit::Done),
-        (Action::Stop { .. }, _) => ("halted", Exit::Halted),
-        (_, Some(_)) => ("halted", Exit::Halted),
-        (_, None) if state.started_at.is_none() => ("not_started", Exit::Waiting),
-        (Action::Wait { .. }, None) => ("waiting", Exit::Waiting),
-        (_, None) => ("in_progress", Exit::Waiting),
-    };
-    let failing: Vec<FailingUser> =
-        halted
-            .map(|s| s.failures.clone())
-            .unwrap_or_else(|| match &schedule.next {
-                Action::Stop { failures, .. } => failures.clone(),
-                _ => schedule
-                    .steps
-                    .iter()
-                    .filter_map(|s| s.reading.as_ref())
-                    .flat_map(|r| r.failing.clone())
-                    .collect(),
-            });
-    let steps: Vec<StepLine> = schedule
-        .steps
-        .iter()
-        .map(|s| StepLine {
-            id: s.id.clone(),
-            status: match &s.status {
-                StepStatus::Done => "done".to_owned(),
-                StepStatus::Due => "due".to_owned(),
-                StepStatus::Later => "later".to_owned(),
-                StepStatus::Blocked { .. } => "blocked".to_owned(),
-                StepStatus::Waiting { reason, .. } => format!("waiting ({})", reason.as_str()),
-            },
-            phase: s.phase,
-            users: match &s.detail {
-                StepDetail::Move(d) => d.members.len(),
-                _ => 0,
-            },
-        })
-        .collect();
     let status = Status {
-        format_version: 1,
+        format_version: 2,
         plan: plan.name.to_string(),
         state: label,
-        next: schedule.next.clone(),
-        steps,
-        failing,
-        exceptions: state.open_exceptions().cloned().collect(),
-        accepted: state.acceptances.clone(),
-        hold: state
-            .hold
-            .as_ref()
-            .map(|h| format!("{} (by {} at {})", h.reason, h.by, h.at)),
+        exit_code: if stale { 1 } else { exit as i32 },
+        next,
+        line,
+        last_run: state.last_run.as_ref(),
+        lock: state.lock_holder.as_ref().map(lock_line),
+        hold: state.hold.as_ref().map(|h| HoldLine {
+            reason: h.reason.clone(),
+            by: h.by.clone(),
+            at: h.at,
+        }),
+        steps: step_lines(plan, &state),
+        approvals: &state.approval_records,
+        failing: match state.last_run.as_ref().map(|r| &r.end) {
+            Some(RunEnd::Halted { failures, .. }) => failures.clone(),
+            _ => Vec::new(),
+        },
+        exceptions: state.open_exceptions().collect(),
+        accepted: &state.acceptances,
+        disconnected_at: state.disconnected_at,
+        stale,
     };
     match format {
         Format::Json => out.stdout(&format!(
             "{}\n",
             serde_json::to_string_pretty(&status).unwrap_or_default()
         )),
-        Format::Text => out.stdout(&text(&status, plan, path)),
+        Format::Text => out.stdout(&text(&status, plan, stale_after)),
     }
-    Ok(exit)
+    Ok(if stale { Exit::Failure } else { exit })
 }
 
-fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {
+/// What the next `apply` would do first, as far as the state can tell.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+enum Next {
+    Wait {
+        reason: String,
+        step: String,
+        until: Option<Timestamp>,
+        detail: String,
+    },
+    Stop {
+        step: String,
+        reason: String,
+    },
+    /// Something is due: the next `apply` goes on.
+    Due {
+        step: String,
+        detail: String,
+    },
+    Error {
+        message: String,
+    },
+    Finish,
+}
+
+/// Where the rollout stands: a label, the exit code the next `apply` would end with, and what
+/// it would do.
+fn standing(plan: &Plan, state: &RunState, now: Timestamp) -> (&'static str, Exit, Next) {
+    let wait = |reason: &str, step: &str, until, detail: String| Next::Wait {
+        reason: reason.to_owned(),
+        step: step.to_owned(),
+        until,
+        detail,
+    };
+    if state.disconnected_at.is_some() {
+        return ("done", Exit::Done, Next::Finish);
+    }
+    // A rolled-back step waits for a new approval; a halted gate for a re-run.
+    for record in state.steps.values() {
+        match record.phase {
+            StepPhase::RolledBack
+                if !state.approved(&record.id, &record.batch, Some(record.phase_at)) =>
+            {
+                let detail = format!(
+                    "rolled back at {}; it starts again only once approved",
+                    record.phase_at
+                );
+                return (
+                    "waiting",
+                    Exit::NeedsPerson,
+                    wait("approval", &record.id, None, detail),
+                );
+            }
+            StepPhase::Halted if state.hold.is_none() => {
+                let next = Next::Stop {
+                    step: record.id.clone(),
+                    reason: "the gate failed".to_owned(),
+                };
+                return ("halted", Exit::Halted, next);
+            }
+            _ => {}
+        }
+    }
+    let Some(run) = &state.last_run else {
+        return derived(plan, state, now);
+    };
+    let changed_since = |at: Timestamp| at > run.ended_at;
+    match &run.end {
+        RunEnd::Done => ("done", Exit::Done, Next::Finish),
+        RunEnd::Error { message } => {
+            let exit = if run.exit_code == Exit::Invalid as i32 {
+                Exit::Invalid
+            } else {
+                Exit::Failure
+            };
+            let next = Next::Error {
+                message: message.clone(),
+            };
+            ("error", exit, next)
+        }
+        RunEnd::Halted { step, reason, .. } => {
+            // A rolled-back step approved again is no longer halted: it starts again.
+            let approved_again = state.steps.get(step).is_some_and(|r| {
+                r.phase == StepPhase::RolledBack
+                    && state.approved(&r.id, &r.batch, Some(r.phase_at))
+            });
+            let held = state.hold.is_some() && step != "preflight";
+            if approved_again || held || state.approvals.iter().any(|a| changed_since(a.at)) {
+                derived(plan, state, now)
+            } else {
+                let next = Next::Stop {
+                    step: step.clone(),
+                    reason: reason.clone(),
+                };
+                ("halted", Exit::Halted, next)
+            }
+        }
+        RunEnd::Waiting {
+            reason,
+            step,
+            detail,
+            until,
+        } => {
+            let recorded = wait(reason, step, *until, detail.clone());
+            let batch = step.split('#').next().unwrap_or(step);
+            match reason.as_str() {
+                "approval" if !state.approved(step, batch, Some(run.ended_at)) => {
+                    ("waiting", Exit::NeedsPerson, recorded)
+                }
+                "authorization" | "confirmation" => ("waiting", Exit::NeedsPerson, recorded),
+                "hold" if state.hold.is_some() => ("waiting", Exit::Waiting, recorded),
+                "approval" | "hold" => derived(plan, state, now),
+                _ if until.is_some_and(|t| t <= now) => derived(plan, state, now),
+                _ if state.hold.is_some() => derived(plan, state, now),
+                _ => ("waiting", Exit::Waiting, recorded),
+            }
+        }
+        RunEnd::Interrupted { .. } => derived(plan, state, now),
+    }
+}
+
+/// What the next `apply` would do, derived from the plan and the state alone: the first step
+/// that has not passed, and what it waits for (its approval, the hold, `not_before`, the window;
+/// the disconnect's approval and quiet time). What only the platform knows — syncs, stragglers,
+/// preflight — is for the run itself to find out.
+fn derived(plan: &Plan, state: &RunState, now: Timestamp) -> (&'static str, Exit, Next) {
+    let wait = |reason: &str, step: &str, until, detail: String| Next::Wait {
+        reason: reason.to_owned(),
+        step: step.to_owned(),
+        until,
+        detail,
+    };
+    let hold = |step: &str| {
+        state.hold.as_ref().map(|h| {
+            (
+                "waiting",
+                Exit::Waiting,
+                Next::Wait {
+                    reason: "hold".to_owned(),
+                    step: step.to_owned(),
+                    until: None,
+                    detail: format!("change freeze by {}: {}", h.by, h.reason),
+                },
+            )
+        })
+    };
+    let label = if state.started_at.is_none() {
+        "not_started"
+    } else {
+        "due"
+    };
+    for step in plan.pilot.iter().chain(&plan.batches) {
+        let name = step.name.as_str();
+        let ids: Vec<String> = match (state.batches.get(name), step.max_size) {
+            (Some(members), Some(size)) => {
+                let waves = members.len().div_ceil(size.get() as usize).max(1);
+                (1..=waves).map(|n| format!("{name}#{n}")).collect()
+            }
+            (None, Some(_)) => vec![format!("{name}#1")],
+            _ => vec![name.to_owned()],
+        };
+        for id in ids {
+            match state.steps.get(&id) {
+                Some(record) if record.phase == StepPhase::Passed => continue,
+                Some(record) => {
+                    let detail = format!("{id} is {}", record.phase.as_str().replace('_', " "));
+                    return hold(&id).unwrap_or((
+                        "in_progress",
+                        Exit::Waiting,
+                        Next::Due { step: id, detail },
+                    ));
+                }
+                None => {
+                    if step.approval && !state.approved(&id, name, None) {
+                        let detail = "needs `cutover approve`".to_owned();
+                        return (
+                            "waiting",
+                            Exit::NeedsPerson,
+                            wait("approval", &id, None, detail),
+                        );
+                    }
+                    if let Some(held) = hold(&id) {
+                        return held;
+                    }
+                    if let Some(at) = step.not_before.map(|t| t.timestamp()).filter(|t| *t > now) {
+                        return (
+                            "waiting",
+                            Exit::Waiting,
+                            wait("not_before", &id, Some(at), String::new()),
+                        );
+                    }
+                    if let Some(window) = &step.window {
+                        match window.next_open(now) {
+                            Some(open) if open > now => {
+                                return (
+                                    "waiting",
+                                    Exit::Waiting,
+                                    wait("window", &id, Some(open), window.to_string()),
+                                );
+                            }
+                            None => {
+                                let detail = format!("{window} never opens");
+                                return (
+                                    "waiting",
+                                    Exit::Waiting,
+                                    wait("window", &id, None, detail),
+                                );
+                            }
+                            _ => {}
+                        }
+                    }
+                    let detail = format!("{id} can start");
+                    return (label, Exit::Waiting, Next::Due { step: id, detail });
+                }
+            }
+        }
+    }
+    if plan.disconnect.approval
+        && !state.approved("disconnect", "disconnect", state.acceptances_changed)
+    {
+        let detail = "needs `cutover approve`".to_owned();
+        return (
+            "waiting",
+            Exit::NeedsPerson,
+            wait("approval", "disconnect", None, detail),
+        );
+    }
+    if let Some(held) = hold("disconnect") {
+        return held;
+    }
+    if let Some(quiet_until) = state
+        .last_pass()
+        .and_then(|t| {
+            let seconds = i64::try_from(plan.disconnect.after.seconds()).ok()?;
+            t.checked_add(SignedDuration::from_secs(seconds)).ok()
+        })
+        .filter(|t| *t > now)
+    {
+        return (
+            "waiting",
+            Exit::Waiting,
+            wait("after", "disconnect", Some(quiet_until), String::new()),
+        );
+    }
+    let next = Next::Due {
+        step: "disconnect".to_owned(),
+        detail: "the disconnect can run once the platform shows everyone on OAuth".to_owned(),
+    };
+    (label, Exit::Waiting, next)
+}
+
+/// The line that says it, as `apply` would have printed it.
+fn next_line(plan: &Plan, path: &Path, next: &Next) -> String {
+    match next {
+        Next::Wait {
+            reason,
+            step,
+            until,
+            detail,
+        } => waiting_line(plan, path, reason, step, detail, *until),
+        Next::Stop { step, reason } => format!("halted: {step}: {reason}"),
+        Next::Due { detail, .. } => {
+            format!("due: {detail}; `cutover apply {}` goes on", path.display())
+        }
+        Next::Error { message } => format!("error: {message}"),
+        Next::Finish => "done".to_owned(),
+    }
+}
+
+fn lock_line(holder: &Holder) -> LockLine {
+    LockLine {
+        holder: holder.to_string(),
+        host: holder.host.clone(),
+        pid: holder.pid,
+        since: holder.started,
+        gone: crate::state::lock_is_stale(holder),
+    }
+}
+
+/// The plan's steps in order, each started one (and each wave) as the state has it.
+fn step_lines(plan: &Plan, state: &RunState) -> Vec<StepLine> {
+    let mut lines = Vec::new();
+    let mut started_later = Vec::new();
+    for step in plan.pilot.iter().chain(&plan.batches) {
+        let mut started: Vec<_> = state
+            .steps
+            .values()
+            .filter(|r| r.batch == step.name.as_str())
+            .collect();
+        started.sort_by_key(|r| r.started_at);
+        // The waves of a batch whose members are frozen are known before they start.
+        let frozen = state.batches.get(step.name.as_str());
+        if let (Some(members), Some(size), false) = (frozen, step.max_size, started.is_empty()) {
+            let waves = members.len().div_ceil(size.get() as usize);
+            for n in started.len() + 1..=waves {
+                let first = (n - 1) * size.get() as usize;
+                let users = members.len().saturating_sub(first).min(size.get() as usize);
+                let id = format!("{}#{n}", step.name);
+                if !state.steps.contains_key(&id) {
+                    started_later.push((id, users));
+                }
+            }
+        }
+        if started.is_empty() {
+            lines.push(StepLine {
+                id: step.name.to_string(),
+                phase: "not_started",
+                users: state.batches.get(step.name.as_str()).map_or(0, Vec::len),
+                started_at: None,
+                phase_at: None,
+                passed_at: None,
+            });
+        }
+        for record in started {
+            lines.push(StepLine {
+                id: record.id.clone(),
+                phase: record.phase.as_str(),
+                users: record.members.len(),
+                started_at: Some(record.started_at),
+                phase_at: Some(record.phase_at),
+                passed_at: record.passed_at,
+            });
+        }
+        for (id, users) in started_later.drain(..) {
+            lines.push(StepLine {
+                id,
+                phase: "not_started",
+                users,
+                started_at: None,
+                phase_at: None,
+                passed_at: None,
+            });
+        }
+    }
+    lines.push(StepLine {
+        id: "disconnect".to_owned(),
+        phase: if state.disconnected_at.is_some() {
+            "disconnected"
+        } else {
+            "not_started"
+        },
+        users: 0,
+        started_at: None,
+        phase_at: state.disconnected_at,
+        passed_at: None,
+    });
+    lines
+}
+
+fn text(status: &Status<'_>, plan: &Plan, stale_after: Option<SignedDuration>) -> String {
+    let mut text = String::new();
     let accepted = if status.state == "done" && !status.accepted.is_empty() {
         format!(
             ", with {} accepted user(s) on {:?} alone who will not sync until fixed",
@@ -135,28 +482,95 @@ fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {
     } else {
         String::new()
     };
-    let mut text = format!(
+    text.push_str(&format!(
         "plan {}: {}{accepted}\n",
         status.plan,
         status.state.replace('_', " ")
-    );
-    if let Some(hold) = &status.hold {
-        text.push_str(&format!("hold: {hold}\n"));
+    ));
+    match status.last_run {
+        Some(run) => text.push_str(&format!(
+            "last run: `cutover {}` by {} on {} (pid {}), {} to {}, exit {}\n",
+            run.command,
+            run.operator,
+            run.host,
+            run.pid,
+            plan.time(run.started_at),
+            plan.time(run.ended_at),
+            run.exit_code
+        )),
+        None => text.push_str("last run: none recorded\n"),
     }
-    for step in &status.steps {
-        let phase = step
-            .phase
-            .map(|p| format!(" [{}]", p.as_str()))
+    if status.stale {
+        let limit = stale_after
+            .map(super::run_end::duration_words)
             .unwrap_or_default();
+        text.push_str(&format!(
+            "STALE: no run has ended for more than {limit}: is the scheduler running?\n"
+        ));
+    }
+    if let Some(lock) = &status.lock {
+        let gone = if lock.gone {
+            " — that process is gone; the next `apply` takes the lock over"
+        } else {
+            ""
+        };
+        text.push_str(&format!("lock: held by {}{gone}\n", lock.holder));
+    }
+    if let Some(hold) = &status.hold {
+        text.push_str(&format!(
+            "hold: {} (by {} at {})\n",
+            hold.reason,
+            hold.by,
+            plan.time(hold.at)
+        ));
+    }
+    text.push_str("steps:\n");
+    for step in &status.steps {
         let users = if step.users > 0 {
             format!(" {} user(s)", step.users)
         } else {
             String::new()
         };
-        text.push_str(&format!(
-            "  {:<20} {}{phase}{users}\n",
-            step.id, step.status
-        ));
+        let mut times = Vec::new();
+        if let Some(at) = step.started_at {
+            times.push(format!("started {}", plan.time(at)));
+        }
+        if let Some(at) = step.passed_at {
+            times.push(format!("passed {}", plan.time(at)));
+        } else if let (Some(at), Some(_)) = (step.phase_at, step.started_at) {
+            times.push(format!(
+                "{} since {}",
+                step.phase.replace('_', " "),
+                plan.time(at)
+            ));
+        } else if let Some(at) = step.phase_at {
+            times.push(plan.time(at));
+        }
+        let times = if times.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", times.join(", "))
+        };
+        let line = format!(
+            "  {:<20} {:<12}{users}{times}",
+            step.id,
+            step.phase.replace('_', " ")
+        );
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    if !status.approvals.is_empty() {
+        text.push_str("approvals:\n");
+        for a in status.approvals {
+            text.push_str(&format!(
+                "  {:<20} by {} ({} on {}) at {}\n",
+                a.step,
+                a.by,
+                a.os_user,
+                a.host,
+                plan.time(a.at)
+            ));
+        }
     }
     if !status.failing.is_empty() {
         text.push_str("failing:\n");
@@ -186,7 +600,7 @@ fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {
     }
     if !status.accepted.is_empty() {
         text.push_str("accepted (will stop syncing until fixed):\n");
-        for a in &status.accepted {
+        for a in status.accepted {
             text.push_str(&format!(
                 "  {:<40} by {} at {}: {}\n",
                 a.email.to_string(),
@@ -196,37 +610,6 @@ fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {
             ));
         }
     }
-    let next = match &status.next {
-        Action::Wait {
-            reason,
-            step,
-            until,
-            detail,
-        } => {
-            let until = until
-                .map(|u| format!(" until {}", plan.time(u)))
-                .unwrap_or_default();
-            format!("waiting: {} {step}{until} {detail}", reason.as_str())
-        }
-        Action::Stop { step, reason, .. } => format!("halted: {step}: {reason}"),
-        Action::Finish => "done".to_owned(),
-        other => format!(
-            "next: {} (run `cutover apply {}`)",
-            action_name(other),
-            path.display()
-        ),
-    };
-    text.push_str(&format!("{}\n", next.trim_end()));
+    text.push_str(&format!("{}\n", status.line));
     text
-}
-
-fn action_name(action: &Action) -> String {
-    serde_json::to_value(action)
-        .ok()
-        .and_then(|v| {
-            v.get("action")
-                .and_then(|a| a.as_str())
-                .map(|s| s.replace('_', " "))
-        })
-        .unwrap_or_default()
 }

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::plan::Plan;
 use crate::planner::{self, Action, Inputs, Schedule, Side, StepDetail};
 use crate::precheck::MailboxCheck;
+use crate::signals::Signal;
 use crate::state::MailboxAccess;
 use crate::state::{Store, StoreError};
 use crate::target::{Observed, Target, TargetError, observe};
@@ -53,7 +54,13 @@ pub(crate) struct Settings {
     pub(crate) operator: String,
     /// `--reauthorize`: start a failed or wrong-account authorization over (once per run).
     pub(crate) reauthorize: bool,
+    /// `--yes`: the answer to the question before a real target's disconnect. Never an
+    /// approval.
+    pub(crate) yes: bool,
 }
+
+/// Asks a person at a terminal to confirm the irreversible step; `true` goes on.
+pub(crate) type Confirm<'a> = Box<dyn FnMut(&str) -> bool + 'a>;
 
 /// A bulk write answered for everyone stops being worth trusting over a fresh reading after
 /// this many in a row: someone else may be changing the platform too.
@@ -67,8 +74,8 @@ pub(crate) struct Engine<'a, T: Target> {
     pub(super) clock: Clock,
     sink: &'a mut dyn EventSink,
     pub(super) settings: Settings,
-    /// Becomes true on SIGINT or SIGTERM.
-    pub(super) stop: watch::Receiver<bool>,
+    /// The request to stop (SIGINT or SIGTERM), once one came.
+    pub(super) stop: watch::Receiver<Option<Signal>>,
     /// Time spent waiting for syncs and time, for the run summary.
     pub(crate) waited: Duration,
     /// The digest this run works under: the plan and the platform as first read (see
@@ -85,6 +92,8 @@ pub(crate) struct Engine<'a, T: Target> {
     pub(super) shown_url: Option<String>,
     /// Whether who authorized `to` has been said and recorded this run.
     pub(super) authorization_noted: bool,
+    /// On a terminal: asks before a real target's disconnect.
+    pub(super) confirm: Option<Confirm<'a>>,
 }
 
 impl<'a, T: Target> Engine<'a, T> {
@@ -97,7 +106,7 @@ impl<'a, T: Target> Engine<'a, T> {
         clock: Clock,
         sink: &'a mut dyn EventSink,
         settings: Settings,
-        stop: watch::Receiver<bool>,
+        stop: watch::Receiver<Option<Signal>>,
         mailbox_check: Option<MailboxCheck>,
     ) -> Self {
         Self {
@@ -116,7 +125,14 @@ impl<'a, T: Target> Engine<'a, T> {
             mailboxes: MailboxAccess::default(),
             shown_url: None,
             authorization_noted: false,
+            confirm: None,
         }
+    }
+
+    /// Asks `confirm` before a real target's disconnect (a person is at the terminal).
+    pub(crate) fn with_confirmation(mut self, confirm: Confirm<'a>) -> Self {
+        self.confirm = Some(confirm);
+        self
     }
 }
 
@@ -142,9 +158,12 @@ impl<T: Target> Engine<'_, T> {
         let mut cached: Option<Observed> = None;
         let mut writes_since_read = 0;
         loop {
-            if *self.stop.borrow() {
+            // A signal is forwarded by a task of this same thread: let it run.
+            tokio::task::yield_now().await;
+            let stopped = *self.stop.borrow();
+            if let Some(signal) = stopped {
                 self.emit(Event::Interrupted);
-                return Ok(RunOutcome::Interrupted);
+                return Ok(RunOutcome::Interrupted { signal });
             }
             let now = self.clock.now();
             let mut observed = match cached.take() {
@@ -170,6 +189,7 @@ impl<T: Target> Engine<'_, T> {
                 run_started: Some(run_started),
                 reauthorize,
                 mailboxes: self.mailbox_check.as_ref().map(|_| &self.mailboxes),
+                confirmed: self.settings.yes || self.confirm.is_some(),
             });
             if first {
                 self.emit(Event::Planned {

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::journaled::Call;
 use super::{Engine, EngineError, Event, RunOutcome};
 use crate::plan::OnFailure;
-use crate::planner::{self, Action, Schedule, Side, StepDetail};
+use crate::planner::{self, Action, Schedule, Side, StepDetail, WaitReason};
 use crate::state::{AuditKind, FailingUser, JournalAction, StepPhase};
 use crate::target::{AuthType, NewConfiguration, Observed, Target};
 
@@ -111,6 +111,24 @@ impl<T: Target> Engine<'_, T> {
                 Ok(None)
             }
             Action::Disconnect => {
+                let real = !matches!(self.plan.target, crate::plan::TargetSpec::Sandbox { .. });
+                if let (true, false, Some(confirm)) = (real, self.settings.yes, &mut self.confirm) {
+                    let question = format!(
+                        "Disconnect {:?} now? Its credentials are removed and this cannot be undone.",
+                        self.plan.from.display_name
+                    );
+                    if !confirm(&question) {
+                        let detail = "it was not confirmed at the terminal".to_owned();
+                        return self
+                            .wait(
+                                WaitReason::Confirmation,
+                                "disconnect".to_owned(),
+                                None,
+                                detail,
+                            )
+                            .await;
+                    }
+                }
                 self.disconnect(schedule, observed).await?;
                 Ok(None)
             }

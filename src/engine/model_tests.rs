@@ -581,13 +581,14 @@ fn run_case(case: &Case) -> Result<(), Broken> {
             clock,
         };
         let outcome = runtime.block_on(async {
-            let (_stop_tx, stop) = watch::channel(false);
+            let (_stop_tx, stop) = watch::channel(None);
             let settings = Settings {
                 until_blocked: true,
                 poll: std::time::Duration::from_millis(1),
                 approved: None,
                 operator: "model".to_owned(),
                 reauthorize: false,
+                yes: false,
             };
             let mut engine = Engine::new(
                 &plan,
@@ -675,13 +676,14 @@ fn a_write_the_platform_refuses_halts_with_the_record_every_halt_has() {
         .build()
         .expect("a runtime");
     let outcome = runtime.block_on(async {
-        let (_stop_tx, stop) = watch::channel(false);
+        let (_stop_tx, stop) = watch::channel(None);
         let settings = Settings {
             until_blocked: true,
             poll: std::time::Duration::from_millis(1),
             approved: None,
             operator: "model".to_owned(),
             reauthorize: false,
+            yes: false,
         };
         Engine::new(
             &plan,

@@ -23,5 +23,5 @@ pub(crate) enum RunOutcome {
         failures: Vec<FailingUser>,
     },
     /// SIGINT or SIGTERM: stopped at a safe point; `apply` again resumes.
-    Interrupted,
+    Interrupted { signal: crate::signals::Signal },
 }

@@ -19,14 +19,20 @@ impl<T: Target> Engine<'_, T> {
         until: Option<Timestamp>,
         detail: String,
     ) -> Result<Option<RunOutcome>, EngineError> {
-        let needs_person = matches!(reason, WaitReason::Approval | WaitReason::Hold);
+        // An authorization is a sign-in that can happen while this run waits; the other waits
+        // for a person (and a deliberate freeze) end the run.
+        let ends_run = match reason {
+            WaitReason::Authorization => false,
+            WaitReason::Hold => true,
+            other => other.needs_person(),
+        };
         self.emit(Event::Waiting {
             reason,
             step: step.clone(),
             detail: detail.clone(),
             until,
         });
-        if self.settings.until_blocked || needs_person {
+        if self.settings.until_blocked || ends_run {
             return Ok(Some(RunOutcome::Waiting {
                 reason,
                 step,
@@ -42,7 +48,7 @@ impl<T: Target> Engine<'_, T> {
         let started = std::time::Instant::now();
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
-            _ = self.stop.wait_for(|stop| *stop) => {}
+            _ = self.stop.wait_for(Option::is_some) => {}
         }
         self.waited += started.elapsed();
         Ok(None)

@@ -10,7 +10,7 @@ use super::planner::{Ids, MAX_WRITE_USERS, hold, wait};
 use super::schedule::{PlannedStep, StepDetail, WaitReason};
 use super::{exceptions, gate};
 use crate::plan::grammar::Email;
-use crate::plan::{Plan, Selector};
+use crate::plan::{Plan, Selector, TargetSpec};
 use crate::state::{FailingUser, RunState};
 use crate::target::SyncOutcome;
 
@@ -184,6 +184,17 @@ pub(super) fn disconnect(
             side: Side::From,
             users: disable,
         });
+    }
+    // With nobody at the keyboard, a recorded approval is the confirmation of the irreversible
+    // step; a real target's disconnect without one waits for `--yes`.
+    let real = !matches!(plan.target, TargetSpec::Sandbox { .. });
+    if real && !plan.disconnect.approval && !inputs.confirmed {
+        return wait(
+            WaitReason::Confirmation,
+            "disconnect",
+            None,
+            "the plan says `approval = false` and nobody is at a terminal to confirm it: run `cutover apply` with `--yes` to confirm the irreversible disconnect",
+        );
     }
     Some(Action::Disconnect)
 }

@@ -34,6 +34,9 @@ pub(crate) struct Inputs<'a> {
     /// What the mailbox pre-check has seen, when the plan enables it and it ran (`None` for a
     /// reading that does not run it, such as `status`).
     pub(crate) mailboxes: Option<&'a MailboxAccess>,
+    /// Someone confirmed (`--yes`), or will be asked at the terminal, before a real target's
+    /// disconnect that has no recorded approval.
+    pub(crate) confirmed: bool,
 }
 
 pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
@@ -414,6 +417,7 @@ approval = false
             run_started: Some(t(now)),
             reauthorize: false,
             mailboxes: None,
+            confirmed: false,
         })
     }
 
@@ -750,6 +754,7 @@ approval = false
             run_started: Some(t(10)),
             reauthorize: false,
             mailboxes,
+            confirmed: false,
         })
         .next
     }
@@ -819,6 +824,7 @@ approval = false
                 run_started: Some(t(10)),
                 reauthorize: false,
                 mailboxes: Some(mailboxes),
+                confirmed: false,
             })
             .next
         };
@@ -844,6 +850,7 @@ approval = false
             run_started: None,
             reauthorize: false,
             mailboxes: Some(&mailboxes),
+            confirmed: false,
         });
         let finding = schedule
             .findings
@@ -876,6 +883,7 @@ approval = false
                 run_started: Some(t(10)),
                 reauthorize,
                 mailboxes: None,
+                confirmed: false,
             };
             match super::plan(&inputs(false)).next {
                 Action::Stop { reason, .. } => {

@@ -141,6 +141,9 @@ pub(crate) enum StepStatus {
 pub(crate) enum WaitReason {
     Approval,
     Authorization,
+    /// A real target's irreversible disconnect without a recorded approval, run with nobody at
+    /// the keyboard: `--yes` confirms it.
+    Confirmation,
     Hold,
     NotBefore,
     Window,
@@ -150,10 +153,20 @@ pub(crate) enum WaitReason {
 }
 
 impl WaitReason {
+    /// Whether a person must act before anything more can happen (exit 6), rather than time,
+    /// syncs or a deliberate freeze passing (exit 4).
+    pub(crate) fn needs_person(self) -> bool {
+        matches!(
+            self,
+            WaitReason::Approval | WaitReason::Authorization | WaitReason::Confirmation
+        )
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             WaitReason::Approval => "approval",
             WaitReason::Authorization => "authorization",
+            WaitReason::Confirmation => "confirmation",
             WaitReason::Hold => "hold",
             WaitReason::NotBefore => "not_before",
             WaitReason::Window => "window",

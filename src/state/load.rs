@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::schema::time;
 use super::{
     Approval, Hold, JournalAction, RunState, StepPhase, StepRecord, Store, StoreError, acceptances,
-    exceptions, mailbox_records,
+    exceptions, mailbox_records, run_lock, runs,
 };
 use crate::plan::grammar::Email;
 
@@ -35,6 +35,9 @@ impl Store {
             state.exceptions = exceptions::read(db)?;
             (state.acceptances, state.acceptances_changed) = acceptances::read(db)?;
             state.first_write_at = first_write(db)?;
+            state.last_run = runs::last(db)?;
+            state.lock_holder = run_lock::holder_of(db)?;
+            state.approval_records = approval_records(db)?;
             Ok(state)
         };
         read().map_err(self.db())
@@ -164,6 +167,21 @@ fn approvals(db: &Connection) -> rusqlite::Result<Vec<Approval>> {
         Ok(Approval {
             step: r.get(0)?,
             at: time(r.get(1)?),
+        })
+    })?;
+    rows.collect()
+}
+
+fn approval_records(db: &Connection) -> rusqlite::Result<Vec<super::ApprovalRecord>> {
+    let mut statement =
+        db.prepare("SELECT step, by, os_user, host, at_ms FROM approvals ORDER BY id")?;
+    let rows = statement.query_map([], |r| {
+        Ok(super::ApprovalRecord {
+            step: r.get(0)?,
+            by: r.get(1)?,
+            os_user: r.get(2)?,
+            host: r.get(3)?,
+            at: time(r.get(4)?),
         })
     })?;
     rows.collect()

@@ -22,14 +22,17 @@ mod mailbox_records;
 mod rollout;
 mod run_lock;
 mod run_state;
+mod runs;
 mod schema;
 mod store;
 
 pub(crate) use audit_kind::AuditKind;
 pub(crate) use journal_action::JournalAction;
-pub(crate) use lock::{host_name, os_user};
+pub(crate) use lock::{Holder, host_name, is_stale as lock_is_stale, os_user};
 pub(crate) use mailbox_access::{Access, MailboxAccess};
 pub(crate) use run_state::{
-    Acceptance, Approval, Exception, FailingUser, Hold, RunState, StepPhase, StepRecord,
+    Acceptance, Approval, ApprovalRecord, Exception, FailingUser, Hold, RunState, StepPhase,
+    StepRecord,
 };
+pub(crate) use runs::{RunEnd, RunRecord};
 pub(crate) use store::{Store, StoreError};

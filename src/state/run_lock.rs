@@ -98,7 +98,12 @@ impl Store {
 }
 
 fn holder(tx: &Transaction<'_>) -> rusqlite::Result<Option<Holder>> {
-    tx.query_row(
+    holder_of(tx)
+}
+
+/// Who holds the lock, read without taking it.
+pub(super) fn holder_of(db: &rusqlite::Connection) -> rusqlite::Result<Option<Holder>> {
+    db.query_row(
         "SELECT host, pid, process_start, started_ms, command FROM lock WHERE id = 1",
         [],
         |r| {

@@ -44,6 +44,22 @@ pub(crate) struct RunState {
     /// When cutover first asked the platform to change something. Until then the plan may be
     /// edited freely.
     pub(crate) first_write_at: Option<Timestamp>,
+    /// How the last run ended.
+    pub(crate) last_run: Option<super::RunRecord>,
+    /// Who holds the run lock now, if anyone (perhaps a process that died: `status` says so).
+    pub(crate) lock_holder: Option<super::lock::Holder>,
+    /// Every approval's who and when, for `status` (the planner needs only `approvals`).
+    pub(crate) approval_records: Vec<ApprovalRecord>,
+}
+
+/// An approval as recorded: by whom, from which OS user and host, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ApprovalRecord {
+    pub(crate) step: String,
+    pub(crate) by: String,
+    pub(crate) os_user: String,
+    pub(crate) host: String,
+    pub(crate) at: Timestamp,
 }
 
 impl RunState {

@@ -13,9 +13,9 @@ use crate::sqlite_file::{FileFormat, Migration};
 
 /// Format 1: the first release. Format 2: `mailbox_checks` always exists (format 1 files from
 /// before the mailbox pre-check lack it). Format 3: a gate's exceptions, and the users the
-/// change board accepted.
+/// change board accepted. Format 4: how each run ended, for `status` from the state alone.
 pub(super) const FORMAT: FileFormat = FileFormat {
-    current: 3,
+    current: 4,
     migrations: &[
         Migration {
             version: 2,
@@ -24,6 +24,10 @@ pub(super) const FORMAT: FileFormat = FileFormat {
         Migration {
             version: 3,
             apply: add_exceptions_and_acceptances,
+        },
+        Migration {
+            version: 4,
+            apply: add_runs,
         },
     ],
     durable: true,
@@ -149,11 +153,28 @@ CREATE TABLE acceptances (
 );
 ";
 
+/// Format 4: one row per `apply` (or `rollback`) that ended, with its exit code and what it
+/// stopped at, so `status` can say where the rollout stands without reading the platform.
+const RUNS: &str = "
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    command TEXT NOT NULL,
+    started_ms INTEGER NOT NULL,
+    ended_ms INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    exit_code INTEGER NOT NULL,
+    outcome TEXT NOT NULL
+);
+";
+
 /// Fills a new state file for `plan_name` at the current format.
 pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()> {
     tx.execute_batch(TABLES)?;
     tx.execute_batch(MAILBOX_CHECKS)?;
     tx.execute_batch(EXCEPTIONS_AND_ACCEPTANCES)?;
+    tx.execute_batch(RUNS)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)",
         [PLAN_NAME, plan_name],
@@ -169,6 +190,11 @@ fn add_mailbox_checks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// Format 2 → 3.
 fn add_exceptions_and_acceptances(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(EXCEPTIONS_AND_ACCEPTANCES)
+}
+
+/// Format 3 → 4.
+fn add_runs(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(RUNS)
 }
 
 /// A stored time; one out of range (a hand-edited file) reads as the epoch rather than failing
@@ -234,6 +260,7 @@ mod tests {
             .and_then(|db| {
                 db.execute_batch(
                     "DROP TABLE mailbox_checks; DROP TABLE exceptions; DROP TABLE acceptances;
+                     DROP TABLE runs;
                      UPDATE meta SET value = '1' WHERE key = 'format_version';",
                 )
             })
@@ -260,6 +287,7 @@ mod tests {
                 "mailbox_checks",
                 "meta",
                 "rollout",
+                "runs",
                 "step_members",
                 "steps"
             ]
@@ -276,7 +304,7 @@ mod tests {
 
         let mut store = Store::open(&path, "p")?;
         assert_eq!(format_of(&path), FORMAT.current.to_string());
-        for table in ["mailbox_checks", "exceptions", "acceptances"] {
+        for table in ["mailbox_checks", "exceptions", "acceptances", "runs"] {
             assert!(tables(&path).contains(&table.to_owned()), "{table}");
         }
         let email = crate::plan::grammar::Email::parse("ana@contoso.example").expect("an email");

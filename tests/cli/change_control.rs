@@ -61,7 +61,12 @@ fn a_mismatched_digest_says_what_changed_since_the_reviewed_dry_run() {
     // The digest of the plan as it is now is accepted, and recorded.
     let current = digest(&env);
     let run = apply(&env, &["--approved", &current]);
-    assert_eq!(run.code, 4, "{}", run.transcript());
+    assert_eq!(
+        run.code,
+        6,
+        "east waits for its approval: {}",
+        run.transcript()
+    );
     let log = env.run(["log", "plan.toml", "--format", "json"]).stdout;
     assert!(
         log.contains(&format!("\"approved_digest\":\"{current}\"")),
@@ -80,7 +85,7 @@ fn edits_to_future_steps_are_accepted_and_edits_to_finished_ones_refused() {
     let waiting = apply(&env, &[]);
     assert_eq!(
         waiting.code,
-        4,
+        6,
         "the pilot ran; east waits for approval:\n{}",
         waiting.transcript()
     );
@@ -117,7 +122,7 @@ fn edits_to_future_steps_are_accepted_and_edits_to_finished_ones_refused() {
         &controlled().replace("max_size = 12", "max_size = 5"),
     );
     let accepted = apply(&env, &["--until-blocked"]);
-    assert_eq!(accepted.code, 4, "{}", accepted.transcript());
+    assert_eq!(accepted.code, 6, "{}", accepted.transcript());
     let log = env.run(["log", "plan.toml"]).stdout;
     assert!(
         log.contains("plan_changed") && log.contains("plan.batches[rest].max_size: 12 -> 5"),
@@ -149,7 +154,12 @@ fn a_later_run_may_repeat_the_approved_digest_but_not_name_another() {
         .fixture("controlled");
     let approved = digest(&env);
     let run = apply(&env, &["--approved", &approved]);
-    assert_eq!(run.code, 4, "{}", run.transcript());
+    assert_eq!(
+        run.code,
+        6,
+        "east waits for its approval: {}",
+        run.transcript()
+    );
 
     // The pilot moved: a dry-run now gives another digest, which is not what was approved.
     let now = digest(&env);

@@ -111,7 +111,7 @@ fn rollout_with_one_exception(max_errors: &str, disconnect_approval: bool) -> (T
     );
     let run = apply(&env, &[]);
     if disconnect_approval {
-        assert_eq!(run.code, 4, "{}", run.transcript());
+        assert_eq!(run.code, 6, "{}", run.transcript());
         assert!(
             last_line(&run).starts_with("waiting: approval disconnect"),
             "{}",
@@ -272,7 +272,7 @@ fn an_accepted_exception_moves_at_the_disconnect_once_approved_again() {
     );
     // The accept voided the disconnect's approval: its digest covers the accepted users.
     let waiting = apply(&env, &["--until-blocked"]);
-    assert_eq!(waiting.code, 4, "{}", waiting.transcript());
+    assert_eq!(waiting.code, 6, "{}", waiting.transcript());
     assert!(
         last_line(&waiting).starts_with("waiting: approval disconnect")
             && last_line(&waiting).contains("the accepted users changed"),

@@ -22,7 +22,7 @@ fn env_with_token(users: usize, interval: &str) -> TestEnv {
 }
 
 fn apply(env: &TestEnv) -> Run {
-    env.run(["apply", "plan.toml", "--poll-interval", "20ms"])
+    env.run(["apply", "plan.toml", "--yes", "--poll-interval", "20ms"])
 }
 
 /// Everyone on OAuth alone, no invariant ever broken.
@@ -71,6 +71,7 @@ fn a_clean_run_over_http_does_what_the_dry_run_showed() {
     let run = env.run([
         "apply",
         "plan.toml",
+        "--yes",
         "--poll-interval",
         "20ms",
         "--format",
@@ -151,9 +152,18 @@ fn a_wrong_token_and_an_unreachable_platform_are_clear_errors() {
     assert!(!refused.stderr.contains("wrong-token-value"));
     drop(served);
     env.set_env("CUTOVER_API_TOKEN", TOKEN);
-    let gone = env.run(["status", "plan.toml"]);
+    let gone = env.run(["status", "plan.toml", "--live"]);
     assert_eq!(gone.code, 1, "{}", gone.transcript());
     assert!(gone.stderr.contains("did not answer"), "{}", gone.stderr);
+    // Without --live, status reads the state alone: the platform being gone changes nothing,
+    // and the last run's refused token is what it reports.
+    let recorded = env.run(["status", "plan.toml"]);
+    assert_eq!(recorded.code, 1, "{}", recorded.transcript());
+    assert!(
+        recorded.stdout.contains("was refused") && !recorded.stderr.contains("did not answer"),
+        "{}",
+        recorded.transcript()
+    );
 }
 
 /// 10% of requests answered 5xx and 5% of connections dropped (half of them after the write
@@ -172,7 +182,7 @@ fn a_hostile_server_cannot_break_a_two_thousand_user_rollout() {
         "42",
     ]);
     let env = env.file("plan.toml", &plan(&served.url, 700));
-    let run = env.run(["apply", "plan.toml", "--poll-interval", "100ms"]);
+    let run = env.run(["apply", "plan.toml", "--yes", "--poll-interval", "100ms"]);
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert_migrated(&env.inspect(), 2000);
 }
@@ -194,7 +204,7 @@ fn crash_test_over_http() {
         let env = env.file("plan.toml", &plan(&served.url, 8));
         let mut finished = false;
         for _ in 0..12 {
-            let mut child = env.spawn(["apply", "plan.toml", "--poll-interval", "10ms"]);
+            let mut child = env.spawn(["apply", "plan.toml", "--yes", "--poll-interval", "10ms"]);
             std::thread::sleep(Duration::from_millis(random(300)));
             match child.try_wait().expect("try_wait") {
                 Some(status) => {
@@ -215,4 +225,33 @@ fn crash_test_over_http() {
         }
         assert_migrated(&env.inspect(), 24);
     }
+}
+
+/// With nobody at the keyboard, a real target's disconnect that the plan does not have approved
+/// waits for `--yes` (exit 6), and `status` says the same; `--yes` confirms it.
+#[test]
+fn a_real_targets_unapproved_disconnect_waits_for_yes() {
+    let env = env_with_token(12, "40ms");
+    let served = env.serve(&[]);
+    let env = env.file("plan.toml", &plan(&served.url, 50));
+    let waiting = env.run(["apply", "plan.toml", "--poll-interval", "20ms"]);
+    assert_eq!(waiting.code, 6, "{}", waiting.transcript());
+    let last = waiting.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("waiting: confirmation disconnect ") && last.contains("--yes"),
+        "{last}"
+    );
+    let basic_connected = |env: &TestEnv| {
+        env.inspect()["configurations"]
+            .as_array()
+            .expect("configurations")
+            .iter()
+            .any(|c| c["display_name"] == "Basic Auth" && c["state"] == "connected")
+    };
+    assert!(basic_connected(&env), "nothing irreversible happened");
+    assert_eq!(env.run(["status", "plan.toml"]).code, 6);
+    let done = apply(&env);
+    assert_eq!(done.code, 0, "{}", done.transcript());
+    assert!(!basic_connected(&env));
+    drop(served);
 }

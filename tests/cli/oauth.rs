@@ -56,6 +56,7 @@ fn until_blocked(env: &TestEnv, extra: &[&str]) -> Run {
         "apply",
         "plan.toml",
         "--until-blocked",
+        "--yes",
         "--poll-interval",
         "20ms",
     ];
@@ -158,7 +159,7 @@ fn assert_no_secrets(env: &TestEnv, idp: &Idp, runs: &[&Run]) {
 /// Runs `apply` (waiting in-process), handing each line it prints to `react` as it comes, the
 /// way an operator watching it would act.
 fn apply_reacting(env: &TestEnv, mut react: impl FnMut(&str)) -> Run {
-    let mut child = env.spawn(["apply", "plan.toml", "--poll-interval", "20ms"]);
+    let mut child = env.spawn(["apply", "plan.toml", "--yes", "--poll-interval", "20ms"]);
     let stdout = child.stdout.take().expect("stdout");
     let mut printed = String::new();
     for line in std::io::BufReader::new(stdout).lines() {
@@ -235,7 +236,7 @@ fn connect_waits_for_the_code_and_pkce_exchange_then_runs_to_the_end() {
 fn the_wrong_account_is_refused_and_reauthorize_starts_over() {
     let Connect { env, idp, served } = connect_env(&[], &[], &[]);
     let first = until_blocked(&env, &[]);
-    assert_eq!(first.code, 4, "{}", first.transcript());
+    assert_eq!(first.code, 6, "{}", first.transcript());
     assert!(
         last_line(&first).starts_with("waiting: authorization connect"),
         "{}",
@@ -261,12 +262,12 @@ fn the_wrong_account_is_refused_and_reauthorize_starts_over() {
 
     // Starting over gives a new authorization (a new state), which the right account completes.
     let again = until_blocked(&env, &["--reauthorize"]);
-    assert_eq!(again.code, 4, "{}", again.transcript());
+    assert_eq!(again.code, 6, "{}", again.transcript());
     let second_url = authorization_url(&again, &idp.issuer);
     assert_ne!(second_url, url);
     let (ok, page) = browse(&second_url, &[]);
     assert!(ok, "{page}");
-    let done = env.run(["apply", "plan.toml", "--poll-interval", "20ms"]);
+    let done = env.run(["apply", "plan.toml", "--yes", "--poll-interval", "20ms"]);
     assert_eq!(done.code, 0, "{}", done.transcript());
     assert_eq!(enabled_on_oauth(&env.inspect()), 12);
     served.stop();
@@ -324,7 +325,7 @@ fn oauth_errors_from_the_authorization_server_are_reported_in_plain_words() {
     for case in cases {
         let Connect { env, idp, served } = connect_env(case.idp_env, case.serve_env, case.flags);
         let first = until_blocked(&env, &[]);
-        assert_eq!(first.code, 4, "{}: {}", case.name, first.transcript());
+        assert_eq!(first.code, 6, "{}: {}", case.name, first.transcript());
         let url = authorization_url(&first, &idp.issuer);
         let (ok, page) = browse(&url, case.browser);
         assert!(!ok, "{}: the platform accepted it: {page}", case.name);
@@ -408,7 +409,7 @@ fn the_http_target_runs_on_app_tokens_refreshed_before_they_expire() {
     // never discovered by a refusal.
     let (env, idp, served) = app_token_env("4", "3s");
     let expected = movable(&env.inspect());
-    let run = env.run(["apply", "plan.toml", "--poll-interval", "20ms"]);
+    let run = env.run(["apply", "plan.toml", "--yes", "--poll-interval", "20ms"]);
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert!(
         idp.issued().len() >= 2,
@@ -519,7 +520,7 @@ fn the_mailbox_precheck_names_every_denied_mailbox_and_blocks_the_switch() {
     assert!(text.stdout.contains("seen at"), "{}", text.stdout);
 
     // `apply` halts at the first step with a denied member, before switching it: `east`.
-    let run = env.run(["apply", "plan.toml", "--poll-interval", "20ms"]);
+    let run = env.run(["apply", "plan.toml", "--yes", "--poll-interval", "20ms"]);
     assert_eq!(run.code, 3, "{}", run.transcript());
     assert!(run.stdout.contains("HALTED at east"), "{}", run.stdout);
     let inspect = env.inspect();
@@ -567,7 +568,7 @@ fn the_mailbox_precheck_names_every_denied_mailbox_and_blocks_the_switch() {
     let mut allow = vec!["sandbox", "allow-access", "tenant.db"];
     allow.extend(in_east.iter().map(|e| e.as_str()));
     assert_eq!(env.run(&allow).code, 0);
-    let again = env.run(["apply", "plan.toml", "--poll-interval", "20ms"]);
+    let again = env.run(["apply", "plan.toml", "--yes", "--poll-interval", "20ms"]);
     assert_eq!(again.code, 3, "{}", again.transcript());
     assert!(again.stdout.contains("HALTED at rest"), "{}", again.stdout);
     let inspect = env.inspect();
@@ -586,7 +587,7 @@ fn the_mailbox_precheck_names_every_denied_mailbox_and_blocks_the_switch() {
     let mut allow = vec!["sandbox", "allow-access", "tenant.db"];
     allow.extend(denied.iter().map(String::as_str));
     assert_eq!(env.run(&allow).code, 0);
-    let done = env.run(["apply", "plan.toml", "--poll-interval", "20ms"]);
+    let done = env.run(["apply", "plan.toml", "--yes", "--poll-interval", "20ms"]);
     assert_eq!(done.code, 0, "{}", done.transcript());
     assert_eq!(enabled_on_oauth(&env.inspect()), 48);
     served.stop();
@@ -596,7 +597,7 @@ fn the_mailbox_precheck_names_every_denied_mailbox_and_blocks_the_switch() {
 #[test]
 fn skipped_denied_mailboxes_stay_on_basic_and_the_rest_move() {
     let (env, idp, served, denied) = precheck_env("skip");
-    let run = env.run(["apply", "plan.toml", "--poll-interval", "20ms"]);
+    let run = env.run(["apply", "plan.toml", "--yes", "--poll-interval", "20ms"]);
     // The denied users stay on Basic, so the disconnect refuses to strand them.
     assert_eq!(run.code, 3, "{}", run.transcript());
     assert!(run.stdout.contains("left out"), "{}", run.stdout);
@@ -642,7 +643,7 @@ fn open_hands_the_authorization_url_to_the_desktop_browser() {
     );
     env.set_env("PATH", &path);
     let run = until_blocked(&env, &["--open"]);
-    assert_eq!(run.code, 4, "{}", run.transcript());
+    assert_eq!(run.code, 6, "{}", run.transcript());
     let url = authorization_url(&run, &idp.issuer);
     let opened = bin.join("opened");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -657,7 +658,7 @@ fn open_hands_the_authorization_url_to_the_desktop_browser() {
 fn a_callback_completes_once_and_tokens_work_only_where_they_were_issued_for() {
     let Connect { env, idp, served } = connect_env(&[], &[], &[]);
     let first = until_blocked(&env, &[]);
-    assert_eq!(first.code, 4, "{}", first.transcript());
+    assert_eq!(first.code, 6, "{}", first.transcript());
     let url = authorization_url(&first, &idp.issuer);
     let (ok, page) = browse(&url, &[]);
     assert!(ok, "{page}");
