@@ -19,6 +19,10 @@ struct Status {
     next: Action,
     steps: Vec<StepLine>,
     failing: Vec<FailingUser>,
+    /// Members the mailbox pre-check left out of their step (by step id), with its verdict:
+    /// they stay on `from` and hold up the disconnect.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    skipped: std::collections::BTreeMap<String, Vec<crate::state::SkippedUser>>,
     hold: Option<String>,
 }
 
@@ -104,6 +108,7 @@ pub(crate) fn run(
         next: schedule.next.clone(),
         steps,
         failing,
+        skipped: state.skipped.clone(),
         hold: state
             .hold
             .as_ref()
@@ -148,6 +153,19 @@ fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {
                 f.outcome,
                 f.error.as_deref().unwrap_or("")
             ));
+        }
+    }
+    if !status.skipped.is_empty() {
+        text.push_str("left out by the mailbox pre-check, still on their old configuration:\n");
+        for (step, users) in &status.skipped {
+            for u in users {
+                text.push_str(&format!(
+                    "  {:<40} {:<10} {step}: {}\n",
+                    u.email.to_string(),
+                    u.verdict.access.as_str(),
+                    u.verdict.graph_words()
+                ));
+            }
         }
     }
     let next = match &status.next {

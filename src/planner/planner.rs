@@ -753,7 +753,7 @@ approval = false
                 users: vec![email("a"), email("b")],
             }
         );
-        mailboxes.record(email("a"), Access::Allowed, t(5));
+        mailboxes.record(email("a"), Access::Ok, t(5));
         mailboxes.record(email("b"), Access::Denied, t(6));
         match next_with(&plan, &observed, Some(&mailboxes)) {
             Action::Stop { step, failures, .. } => {
@@ -813,7 +813,7 @@ approval = false
         ));
         assert!(matches!(restart(&mailboxes), Action::Stop { .. }));
         let mut fixed = mailboxes.clone();
-        fixed.record(email("b"), Access::Allowed, t(9));
+        fixed.record(email("b"), Access::Ok, t(9));
         assert_eq!(
             restart(&fixed),
             Action::Restart {

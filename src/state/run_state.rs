@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::MailboxAccess;
+use super::{MailboxAccess, SkippedUser};
 use crate::plan::grammar::Email;
 
 /// A rollout's memory: what started, who was frozen into which step, where each step stands,
@@ -34,6 +34,9 @@ pub(crate) struct RunState {
     pub(crate) plan_accepted: Option<serde_json::Value>,
     /// What the mailbox pre-check last saw, user by user.
     pub(crate) mailboxes: MailboxAccess,
+    /// The members each started step (by id) left out on the pre-check's word: they stay on
+    /// `from`, so the disconnect counts them as stragglers until fixed or accepted.
+    pub(crate) skipped: BTreeMap<String, Vec<SkippedUser>>,
 }
 
 impl RunState {
@@ -47,6 +50,13 @@ impl RunState {
     /// When the last step passed.
     pub(crate) fn last_pass(&self) -> Option<Timestamp> {
         self.steps.values().filter_map(|s| s.passed_at).max()
+    }
+
+    /// Every user a step left out on the pre-check's word, with the step's id and the verdict.
+    pub(crate) fn skipped_users(&self) -> impl Iterator<Item = (&str, &SkippedUser)> {
+        self.skipped
+            .iter()
+            .flat_map(|(step, users)| users.iter().map(move |u| (step.as_str(), u)))
     }
 
     /// Users whose `from` sync was already failing when their step started.

@@ -12,13 +12,27 @@ use rusqlite::Transaction;
 use crate::sqlite_file::{FileFormat, Migration};
 
 /// Format 1: the first release. Format 2: `mailbox_checks` always exists (format 1 files from
-/// before the mailbox pre-check lack it).
+/// before the mailbox pre-check lack it). Format 3: exceptions and acceptances. Format 4: the
+/// pre-check's four verdicts with Graph's own words, and the users a step skipped.
 pub(super) const FORMAT: FileFormat = FileFormat {
-    current: 2,
-    migrations: &[Migration {
-        version: 2,
-        apply: add_mailbox_checks,
-    }],
+    current: 4,
+    migrations: &[
+        Migration {
+            version: 2,
+            apply: add_mailbox_checks,
+        },
+        // Format 3 is the exceptions and acceptances of `cutover accept`, on its own branch;
+        // this placeholder only keeps the numbering whole until that branch's migration takes
+        // its place.
+        Migration {
+            version: 3,
+            apply: format_3_placeholder,
+        },
+        Migration {
+            version: 4,
+            apply: verdict_details,
+        },
+    ],
     durable: true,
 };
 
@@ -115,10 +129,33 @@ CREATE TABLE IF NOT EXISTS mailbox_checks (
 );
 ";
 
+/// Format 4: each verdict keeps Graph's HTTP status, error code and message; verdicts are named
+/// `ok`, `denied`, `not_found`, `unverified`; and the users a step left out on the pre-check's
+/// word are kept with the verdict that left them out.
+const VERDICT_DETAILS: &str = "
+ALTER TABLE mailbox_checks ADD COLUMN status INTEGER;
+ALTER TABLE mailbox_checks ADD COLUMN code TEXT NOT NULL DEFAULT '';
+ALTER TABLE mailbox_checks ADD COLUMN message TEXT NOT NULL DEFAULT '';
+UPDATE mailbox_checks SET access = 'ok' WHERE access = 'allowed';
+UPDATE mailbox_checks SET access = 'not_found' WHERE access = 'no_mailbox';
+CREATE TABLE skipped_users (
+    step TEXT NOT NULL,
+    email TEXT NOT NULL,
+    access TEXT NOT NULL,
+    status INTEGER,
+    code TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    seen_ms INTEGER NOT NULL,
+    PRIMARY KEY (step, email)
+);
+";
+
 /// Fills a new state file for `plan_name` at the current format.
 pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()> {
     tx.execute_batch(TABLES)?;
     tx.execute_batch(MAILBOX_CHECKS)?;
+    format_3_placeholder(tx)?;
+    verdict_details(tx)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)",
         [PLAN_NAME, plan_name],
@@ -129,6 +166,16 @@ pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()
 /// Format 1 → 2.
 fn add_mailbox_checks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(MAILBOX_CHECKS)
+}
+
+/// Format 2 → 3: see [`FORMAT`].
+fn format_3_placeholder(_tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    Ok(())
+}
+
+/// Format 3 → 4.
+fn verdict_details(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(VERDICT_DETAILS)
 }
 
 /// A stored time; one out of range (a hand-edited file) reads as the epoch rather than failing
@@ -194,6 +241,7 @@ mod tests {
             .and_then(|db| {
                 db.execute_batch(
                     "DROP TABLE mailbox_checks;
+                     DROP TABLE skipped_users;
                      UPDATE meta SET value = '1' WHERE key = 'format_version';",
                 )
             })
@@ -218,6 +266,7 @@ mod tests {
                 "mailbox_checks",
                 "meta",
                 "rollout",
+                "skipped_users",
                 "step_members",
                 "steps"
             ]
@@ -233,7 +282,7 @@ mod tests {
         assert!(!tables(&path).contains(&"mailbox_checks".to_owned()));
 
         let mut store = Store::open(&path, "p")?;
-        assert_eq!(format_of(&path), "2");
+        assert_eq!(format_of(&path), FORMAT.current.to_string());
         assert!(tables(&path).contains(&"mailbox_checks".to_owned()));
         let email = crate::plan::grammar::Email::parse("ana@contoso.example").expect("an email");
         let mut seen = MailboxAccess::default();
@@ -249,6 +298,56 @@ mod tests {
         // Upgraded once: opening it again changes nothing.
         let store = Store::open(&path, "p")?;
         assert!(store.load()?.mailboxes.is_denied(&email));
+        Ok(())
+    }
+
+    /// A format 2 file (the pre-check's `allowed`/`denied`/`no_mailbox`) reads its verdicts by
+    /// their new names, and gains the skipped users' table.
+    #[test]
+    fn a_format_2_file_keeps_its_verdicts_under_their_new_names() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("p.state.db");
+        Store::open_or_create(&path, "p").expect("created");
+        Connection::open(&path)
+            .and_then(|db| {
+                db.execute_batch(
+                    "DROP TABLE skipped_users;
+                     DROP TABLE mailbox_checks;
+                     CREATE TABLE mailbox_checks (
+                         email TEXT PRIMARY KEY, access TEXT NOT NULL, seen_ms INTEGER NOT NULL);
+                     INSERT INTO mailbox_checks VALUES
+                         ('ana@contoso.example', 'allowed', 1000),
+                         ('ben@contoso.example', 'no_mailbox', 2000),
+                         ('cy@contoso.example', 'denied', 3000);
+                     UPDATE meta SET value = '2' WHERE key = 'format_version';",
+                )
+            })
+            .expect("made format 2");
+
+        let store = Store::open(&path, "p")?;
+        assert_eq!(format_of(&path), "4");
+        assert!(tables(&path).contains(&"skipped_users".to_owned()));
+        let state = store.load()?;
+        let email = |s: &str| crate::plan::grammar::Email::parse(s).expect("an email");
+        let users = [
+            email("ana@contoso.example"),
+            email("ben@contoso.example"),
+            email("cy@contoso.example"),
+        ];
+        let read: Vec<Access> = state
+            .mailboxes
+            .verdicts_of(&users)
+            .map(|(_, v)| v.access)
+            .collect();
+        assert_eq!(read, [Access::Ok, Access::NotFound, Access::Denied]);
+        let stored: Vec<String> = Connection::open(&path)
+            .and_then(|db| {
+                db.prepare("SELECT access FROM mailbox_checks ORDER BY email")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+            .expect("read back");
+        assert_eq!(stored, ["ok", "not_found", "denied"]);
         Ok(())
     }
 }
