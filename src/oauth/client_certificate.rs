@@ -243,7 +243,148 @@ fn pem_blocks(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>), &'static str
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
+    use crate::plan::SecretRef;
+
+    const PFX_PASSWORD: &str = "pfx-pass-8d2e61b4c0a7";
+
+    fn fixture(name: &str) -> SecretRef {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/certificates")
+            .join(name);
+        SecretRef::File {
+            written: name.to_owned(),
+            path,
+        }
+    }
+
+    fn credential(
+        file: &str,
+        password: Option<SecretRef>,
+        algorithm: AssertionAlgorithm,
+    ) -> CertificateCredential {
+        CertificateCredential {
+            key: fixture(file),
+            password,
+            algorithm,
+        }
+    }
+
+    fn password_file(dir: &tempfile::TempDir, text: &str) -> SecretRef {
+        let path = dir.path().join("password");
+        std::fs::write(&path, text).expect("written");
+        SecretRef::File {
+            written: "password".to_owned(),
+            path,
+        }
+    }
+
+    #[test]
+    fn pem_and_pkcs12_give_the_same_certificate_and_key() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let pem = ClientCertificate::load(&credential("app.pem", None, AssertionAlgorithm::PS256))
+            .expect("the PEM loads");
+        let pfx = ClientCertificate::load(&credential(
+            "app.pfx",
+            Some(password_file(&dir, &format!("{PFX_PASSWORD}\n"))),
+            AssertionAlgorithm::PS256,
+        ))
+        .expect("the PKCS#12 file loads");
+        assert_eq!(
+            pem.certificate.thumbprint(),
+            "1C3C3095B6F516F39819257AA985F2BDFCEFE2ED"
+        );
+        assert_eq!(pfx.certificate.thumbprint(), pem.certificate.thumbprint());
+        assert_eq!(pem.not_after().to_string(), "2036-11-28T23:18:09Z");
+        assert_eq!(pfx.key.public_key().as_ref(), pem.key.public_key().as_ref());
+        assert_eq!(
+            pem.describe(),
+            "certificate 1C3C3095B6F516F39819257AA985F2BDFCEFE2ED from file app.pem"
+        );
+    }
+
+    #[test]
+    fn a_wrong_or_missing_password_is_said_so_without_showing_it() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let wrong = ClientCertificate::load(&credential(
+            "app.pfx",
+            Some(password_file(&dir, "not-the-password")),
+            AssertionAlgorithm::PS256,
+        ));
+        let missing =
+            ClientCertificate::load(&credential("app.pfx", None, AssertionAlgorithm::PS256));
+        let words = |r: Result<ClientCertificate, CertificateError>| r.err().map(|e| e.to_string());
+        assert_eq!(
+            words(wrong).as_deref(),
+            Some("the certificate from file app.pfx cannot be used: the password does not open it")
+        );
+        assert_eq!(
+            words(missing).as_deref(),
+            Some(
+                "the certificate from file app.pfx cannot be used: it needs a password: add `certificate_password`"
+            )
+        );
+    }
+
+    #[test]
+    fn the_assertion_is_signed_as_entra_id_expects() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        for (algorithm, verify) in [
+            (
+                AssertionAlgorithm::PS256,
+                &signature::RSA_PSS_2048_8192_SHA256,
+            ),
+            (
+                AssertionAlgorithm::RS256,
+                &signature::RSA_PKCS1_2048_8192_SHA256,
+            ),
+        ] {
+            let certificate =
+                ClientCertificate::load(&credential("app.pem", None, algorithm)).expect("loads");
+            let now: Timestamp = "2026-12-01T10:00:00Z".parse().expect("time");
+            let token_url = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
+            let jwt = certificate
+                .assertion("client-1", token_url, now)
+                .expect("signed");
+            let again = certificate
+                .assertion("client-1", token_url, now)
+                .expect("signed");
+            let parts: Vec<&str> = jwt.split('.').collect();
+            assert_eq!(parts.len(), 3);
+            let decode = |p: &str| -> serde_json::Value {
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).expect("base64url"))
+                    .expect("JSON")
+            };
+            let (header, claims) = (decode(parts[0]), decode(parts[1]));
+            assert_eq!(header["alg"], algorithm.as_str());
+            assert_eq!(header["x5t#S256"], certificate.certificate.x5t_s256());
+            assert_eq!(
+                header.get("x5t").is_some(),
+                algorithm == AssertionAlgorithm::RS256
+            );
+            assert_eq!(claims["aud"], token_url);
+            assert_eq!(claims["iss"], "client-1");
+            assert_eq!(claims["sub"], "client-1");
+            assert_eq!(claims["exp"].as_i64(), Some(now.as_second() + 300));
+            assert_eq!(claims["nbf"].as_i64(), Some(now.as_second()));
+            assert_ne!(
+                claims["jti"],
+                decode(again.split('.').nth(1).expect("claims"))["jti"]
+            );
+            assert_eq!(claims["jti"].as_str().map(str::len), Some(36));
+            let public =
+                signature::UnparsedPublicKey::new(verify, certificate.key.public_key().as_ref());
+            let signed = format!("{}.{}", parts[0], parts[1]);
+            public
+                .verify(
+                    signed.as_bytes(),
+                    &URL_SAFE_NO_PAD.decode(parts[2]).expect("signature"),
+                )
+                .expect("the signature verifies");
+        }
+    }
 
     #[test]
     fn pem_text_gives_its_keys_and_certificates() {

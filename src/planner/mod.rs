@@ -9,6 +9,7 @@ mod connect;
 mod digest;
 mod disconnect;
 mod edits;
+mod ews_retirement;
 mod finding;
 mod gate;
 mod membership;

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 
 use super::action::Action;
 use super::schedule::{PlannedStep, Schedule, StepDetail, StepStatus, WaitReason};
-use super::{connect, disconnect, membership, phase, preflight, timeline, waves};
+use super::{connect, disconnect, ews_retirement, membership, phase, preflight, timeline, waves};
 use crate::plan::{Plan, Selector};
 use crate::state::MailboxAccess;
 use crate::state::{RunState, StepPhase};
@@ -50,7 +50,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
     let resolution = membership::resolve(plan, observed, from_id.as_deref(), &state.batches);
     let preflight = preflight::check(plan, observed, &resolution);
     let to_id = preflight.to.map(|c| c.id.clone());
-    let findings = preflight::findings(inputs, preflight.findings, &resolution);
+    let mut findings = preflight::findings(inputs, preflight.findings, &resolution);
 
     let mut steps = vec![PlannedStep {
         id: "connect".to_owned(),
@@ -99,6 +99,9 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
         reading: None,
     });
 
+    findings.extend(ews_retirement::findings(plan, observed, state, &steps, now));
+    // Most severe first, as preflight sorts its own.
+    findings.sort_by_key(|f| f.severity);
     let ids = Ids {
         from: from_id.as_deref(),
         to: to_id.as_deref(),
