@@ -3,6 +3,7 @@
 mod api;
 mod apply;
 mod change_control;
+mod ews;
 mod graph;
 mod http;
 mod idp;
