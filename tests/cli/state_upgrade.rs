@@ -86,7 +86,7 @@ fn a_rollout_stopped_by_the_previous_release_resumes_where_it_stopped() {
     }
     assert_eq!(
         state_format(&state),
-        ("2".to_owned(), true),
+        ("4".to_owned(), true),
         "opening the file upgraded it"
     );
 
