@@ -193,8 +193,11 @@ fn looks_like_pem(bytes: &[u8]) -> bool {
         .contains("-----BEGIN ")
 }
 
+/// DER encodings: private keys, then certificates.
+type KeysAndCertificates = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 /// The private keys (PKCS#8, or PKCS#1 for `RSA PRIVATE KEY`) and certificates of a PEM text.
-fn pem_blocks(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>), &'static str> {
+fn pem_blocks(bytes: &[u8]) -> Result<KeysAndCertificates, &'static str> {
     let text = std::str::from_utf8(bytes).map_err(|_| "PEM that is not text")?;
     let mut keys = Vec::new();
     let mut certificates = Vec::new();

@@ -510,6 +510,15 @@ mod tests {
         }
     }
 
+    /// A name, whether to resolve by mail, more scripts, the verdict, the requests made.
+    type ByMail<'a> = (
+        &'a str,
+        bool,
+        &'a [(&'a str, &'a [Says])],
+        &'a str,
+        &'a [&'a str],
+    );
+
     #[test]
     fn a_user_whose_email_is_not_their_upn_is_found_by_mail_only_when_asked() {
         use Says::{Found, Status};
@@ -520,7 +529,7 @@ mod tests {
         );
         let find = "find ana@x.example";
         #[rustfmt::skip]
-        let cases: &[(&str, bool, &[(&str, &[Says])], &str, &[&str])] = &[
+        let cases: &[ByMail] = &[
             ("not asked: not found", false, &[], "not_found 404 ErrorInvalidUser: The requested user 'ana@x.example' is invalid.",
                 &["ana@x.example/calendar t1"]),
             ("found by mail, then its mailbox is read", true,

@@ -127,10 +127,20 @@ mod tests {
         }
     }
 
+    /// Status, code, message, `Retry-After`, refreshed, and the reading in words.
+    type Case = (
+        u16,
+        &'static str,
+        &'static str,
+        Option<u64>,
+        bool,
+        &'static str,
+    );
+
     #[test]
     fn every_answer_means_one_thing() {
         #[rustfmt::skip]
-        let cases: &[(u16, &str, &str, Option<u64>, bool, &str)] = &[
+        let cases: &[Case] = &[
             (200, "", "", None, false, "ok  : "),
             (200, "", "", None, true, "ok  : "),
             (403, "ErrorAccessDenied", "Access to OData is disabled.", None, false, "denied 403 ErrorAccessDenied: Access to OData is disabled."),

@@ -104,6 +104,14 @@ mod tests {
         signed_in_account(&format!("h.{payload}.s"), ISSUER, "platform", tenant, 1_000)
     }
 
+    /// A name, the claims, the tenant expected, and who signed in.
+    type Case = (
+        &'static str,
+        String,
+        Option<&'static str>,
+        Result<String, IdTokenError>,
+    );
+
     #[test]
     fn reads_the_account_as_entra_and_other_providers_send_it() {
         let base = r#""iss":"http://127.0.0.1:1","aud":"platform","exp":2000"#;
@@ -111,7 +119,7 @@ mod tests {
             r#"{{{base},"sub":"AbC-pairwise_XyZ","tid":"{TENANT}","preferred_username":"Svc-Sync@Contoso.Example","email":"svc@elsewhere.example"}}"#
         );
         #[rustfmt::skip]
-        let cases: Vec<(&str, String, Option<&str>, Result<String, IdTokenError>)> = vec![
+        let cases: Vec<Case> = vec![
             ("Entra: preferred_username, not the pairwise sub", entra.clone(), Some(TENANT), Ok("svc-sync@contoso.example".to_owned())),
             ("Entra, no tenant to expect", entra.clone(), None, Ok("svc-sync@contoso.example".to_owned())),
             ("Entra, upn when there is no preferred_username", entra.replace("preferred_username", "upn"), Some(TENANT), Ok("svc-sync@contoso.example".to_owned())),

@@ -167,12 +167,12 @@ fn serve(
     let _ = stream.write_all(response.as_bytes());
 }
 
+/// Each user's answers, in order.
+type Scripts = BTreeMap<&'static str, Vec<Answer>>;
+
 /// The users Graph does not clear, with the code `plan` must name for each, and one (`grace`)
 /// throttled once and then answered.
-fn scripted() -> (
-    BTreeMap<&'static str, Vec<Answer>>,
-    Vec<(&'static str, &'static str)>,
-) {
+fn scripted() -> (Scripts, Vec<(&'static str, &'static str)>) {
     let scripts = BTreeMap::from([
         (
             "ana@contoso.example",
