@@ -31,7 +31,7 @@ pub(crate) fn run(
         Some(precheck) => Some(check_mailboxes(plan, precheck, &observed, &state, clock)?),
         None => None,
     };
-    let schedule = planner::plan(&planner::Inputs {
+    let mut schedule = planner::plan(&planner::Inputs {
         plan,
         observed: &observed,
         state: &state,
@@ -41,6 +41,8 @@ pub(crate) fn run(
         mailboxes: mailboxes.as_ref(),
         confirmed: false,
     });
+    schedule.findings.extend(certificate_findings(plan, now));
+    schedule.findings.sort_by_key(|f| f.severity);
     let snapshot = planner::Snapshot::of(plan, &observed);
     let digest = snapshot.digest();
     super::reviewed_dry_runs::save_dry_run(path, &snapshot);
@@ -79,4 +81,41 @@ fn check_mailboxes(
     let mut mailboxes = MailboxAccess::default();
     block_on(check.check(&unstarted, &mut mailboxes))??;
     Ok(mailboxes)
+}
+
+/// A warning for each certificate credential that expires within 30 days of `now`: the
+/// identity provider refuses an expired one, so the new one must be in the app registration
+/// before then. (`apply` needs no warning of its own: the refusal names the certificate.)
+fn certificate_findings(plan: &Plan, now: Timestamp) -> Vec<planner::Finding> {
+    let mut credentials = Vec::new();
+    if let crate::plan::TargetSpec::Http {
+        auth: crate::plan::ApiAuth::ClientCredentials(c),
+        ..
+    } = &plan.target
+    {
+        credentials.push(("[target.auth]", c));
+    }
+    if let Some(precheck) = &plan.precheck {
+        credentials.push(("[precheck]", &precheck.credentials));
+    }
+    credentials
+        .into_iter()
+        .filter_map(|(table, c)| crate::oauth::expiring(c, now).map(|e| (table, e)))
+        .map(|(table, e)| {
+            let when = plan.time(e.not_after);
+            let message = if e.expired {
+                format!("{table}: the certificate of {} expired at {when}; the identity provider refuses it", e.what)
+            } else {
+                format!(
+                    "{table}: the certificate of {} expires at {when}, within {} days",
+                    e.what,
+                    crate::oauth::WARN_BEFORE_DAYS
+                )
+            };
+            planner::Finding::new(planner::Severity::Warning, "certificate-expiring", message).remedy(
+                "create a new certificate, upload it to the app registration (Certificates & secrets) beside the \
+                 old one, and point the plan's `certificate` at it before the old one expires",
+            )
+        })
+        .collect()
 }

@@ -39,6 +39,10 @@ struct Status<'a> {
     failing: Vec<FailingUser>,
     exceptions: Vec<&'a Exception>,
     accepted: &'a [Acceptance],
+    /// Members the mailbox pre-check left out of their step (by step id), with its verdict:
+    /// they stay on `from` and hold up the disconnect.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    skipped: &'a std::collections::BTreeMap<String, Vec<crate::state::SkippedUser>>,
     disconnected_at: Option<Timestamp>,
     /// With `--stale-after`: no run has ended for longer than that (a dead scheduler).
     stale: bool,
@@ -109,6 +113,7 @@ pub(crate) fn run(
         },
         exceptions: state.open_exceptions().collect(),
         accepted: &state.acceptances,
+        skipped: &state.skipped,
         disconnected_at: state.disconnected_at,
         stale,
     };
@@ -581,6 +586,19 @@ fn text(status: &Status<'_>, plan: &Plan, stale_after: Option<SignedDuration>) -
                 f.outcome,
                 f.error.as_deref().unwrap_or("")
             ));
+        }
+    }
+    if !status.skipped.is_empty() {
+        text.push_str("left out by the mailbox pre-check, still on their old configuration:\n");
+        for (step, users) in status.skipped {
+            for u in users {
+                text.push_str(&format!(
+                    "  {:<40} {:<10} {step}: {}\n",
+                    u.email.to_string(),
+                    u.verdict.access.as_str(),
+                    u.verdict.graph_words()
+                ));
+            }
         }
     }
     if !status.exceptions.is_empty() {

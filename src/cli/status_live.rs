@@ -20,6 +20,10 @@ struct Status {
     next: Action,
     steps: Vec<StepLine>,
     failing: Vec<FailingUser>,
+    /// Members the mailbox pre-check left out of their step (by step id), with its verdict:
+    /// they stay on `from` and hold up the disconnect.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    skipped: std::collections::BTreeMap<String, Vec<crate::state::SkippedUser>>,
     /// Open exceptions: members their gate passed without, syncing over both configurations.
     exceptions: Vec<Exception>,
     /// Users the board accepted moving without a clean OAuth sync.
@@ -111,6 +115,7 @@ pub(crate) fn run(
         next: schedule.next.clone(),
         steps,
         failing,
+        skipped: state.skipped.clone(),
         exceptions: state.open_exceptions().cloned().collect(),
         accepted: state.acceptances.clone(),
         hold: state
@@ -170,6 +175,19 @@ fn text(status: &Status, plan: &crate::plan::Plan, path: &Path) -> String {
                 f.outcome,
                 f.error.as_deref().unwrap_or("")
             ));
+        }
+    }
+    if !status.skipped.is_empty() {
+        text.push_str("left out by the mailbox pre-check, still on their old configuration:\n");
+        for (step, users) in &status.skipped {
+            for u in users {
+                text.push_str(&format!(
+                    "  {:<40} {:<10} {step}: {}\n",
+                    u.email.to_string(),
+                    u.verdict.access.as_str(),
+                    u.verdict.graph_words()
+                ));
+            }
         }
     }
     if !status.exceptions.is_empty() {

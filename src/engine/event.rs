@@ -49,7 +49,8 @@ pub(crate) enum Event {
     MailboxesChecked {
         step: String,
         checked: usize,
-        denied: Vec<FailingUser>,
+        /// Those whose verdict is not `ok`, in Graph's words.
+        uncleared: Vec<FailingUser>,
     },
     /// Something the operator should know that changes nothing.
     Notice {
@@ -59,7 +60,7 @@ pub(crate) enum Event {
         step: String,
         members: Vec<Email>,
         preexisting: usize,
-        /// Members left out because the OAuth app may not open their mailbox (`on_denied =
+        /// Members left out on the mailbox pre-check's word (`on_denied` or `on_not_found =
         /// "skip"`); they stay on `from`.
         skipped: Vec<Email>,
     },

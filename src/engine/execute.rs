@@ -244,11 +244,11 @@ impl<T: Target> Engine<'_, T> {
             .await
             .map_err(EngineError::Precheck)?;
         self.store.record_mailboxes(&self.mailboxes, users)?;
-        let denied = self.mailboxes.denied(users);
+        let uncleared = self.mailboxes.not_ok(users);
         self.emit(Event::MailboxesChecked {
             step,
             checked: users.len(),
-            denied: planner::denied_users(denied),
+            uncleared: planner::failing_users(uncleared),
         });
         Ok(())
     }

@@ -1,12 +1,13 @@
 //! Beginning a step: its members are resolved and frozen in the state database, with the users
-//! whose `from` sync was already failing, and left out the ones the pre-check skips.
+//! whose `from` sync was already failing, and left out (and recorded, with their verdict) the
+//! ones the pre-check skips.
 
 use jiff::Timestamp;
 
 use super::{Engine, EngineError, Event};
 use crate::plan::grammar::Email;
 use crate::planner::{self, Schedule, StepDetail};
-use crate::state::{StepPhase, StepRecord};
+use crate::state::{SkippedUser, StepPhase, StepRecord};
 use crate::target::Target;
 
 impl<T: Target> Engine<'_, T> {
@@ -39,13 +40,28 @@ impl<T: Target> Engine<'_, T> {
                     .flatten()
                     .collect()
             });
-        // With `on_denied = "skip"`, members whose mailbox the OAuth app may not open stay on
-        // `from`, out of the step (the planner already stopped a blocking plan).
-        let (skipped, members): (Vec<Email>, Vec<Email>) = detail
-            .members
-            .iter()
-            .map(|m| m.email.clone())
-            .partition(|e| self.mailbox_check.is_some() && self.mailboxes.is_denied(e));
+        // With `on_denied` or `on_not_found = "skip"`, members the pre-check did not clear stay
+        // on `from`, out of the step (the planner already stopped a blocking plan); pre-existing
+        // failures Graph does not find are moved as any pre-existing failure is.
+        let everyone: Vec<Email> = detail.members.iter().map(|m| m.email.clone()).collect();
+        let skipped: Vec<SkippedUser> = match (&self.plan.precheck, &self.mailbox_check) {
+            (Some(precheck), Some(_)) => {
+                let preexisting = detail.preexisting.iter().cloned().collect();
+                planner::uncleared(precheck, &self.mailboxes, &everyone, &preexisting)
+                    .skipped
+                    .into_iter()
+                    .map(|(email, verdict)| SkippedUser { email, verdict })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let members: Vec<Email> = everyone
+            .into_iter()
+            .filter(|e| !skipped.iter().any(|s| &s.email == e))
+            .collect();
+        // Before the step's record: a crash between the two leaves a list the next start
+        // rewrites, never a started step whose skipped users are lost.
+        self.store.record_skipped(step, &skipped)?;
         let record = StepRecord {
             id: step.to_owned(),
             batch: detail.step.clone(),
@@ -75,7 +91,7 @@ impl<T: Target> Engine<'_, T> {
             step: step.to_owned(),
             members: record.members.clone(),
             preexisting: record.preexisting.len(),
-            skipped,
+            skipped: skipped.into_iter().map(|s| s.email).collect(),
         });
         Ok(())
     }

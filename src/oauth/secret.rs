@@ -59,3 +59,30 @@ pub(crate) fn read_secret(
         }
     }
 }
+
+/// The bytes a reference points at (a certificate may be binary), and words for where they came
+/// from. An environment variable's value is its text, trimmed; a file is read as it is.
+pub(crate) fn read_secret_bytes(
+    secret: &SecretRef,
+    what: &'static str,
+) -> Result<(Vec<u8>, String), SecretError> {
+    match secret {
+        SecretRef::Env(_) => {
+            read_secret(secret, what).map(|(value, source)| (value.into_bytes(), source))
+        }
+        SecretRef::File { written, path } => {
+            let value = std::fs::read(path).map_err(|source| SecretError::FileUnreadable {
+                what,
+                written: written.clone(),
+                source,
+            })?;
+            if value.iter().all(u8::is_ascii_whitespace) {
+                return Err(SecretError::FileEmpty {
+                    what,
+                    written: written.clone(),
+                });
+            }
+            Ok((value, format!("file {written}")))
+        }
+    }
+}

@@ -1,12 +1,14 @@
 //! Why an app token could not be had. Messages name the identity provider and the client, never
 //! the secret.
 
-use super::{ClientBuildError, OAuthHttpError, SecretError};
+use super::{CertificateError, ClientBuildError, OAuthHttpError, SecretError};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TokenError {
     #[error(transparent)]
     Secret(#[from] SecretError),
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
     #[error(transparent)]
     Client(#[from] ClientBuildError),
     #[error("the token URL {url} is not valid: {source}")]

@@ -1,4 +1,5 @@
-//! App tokens by OAuth 2.0 client credentials, cached until shortly before they expire.
+//! App tokens by OAuth 2.0 client credentials, cached until shortly before they expire, the
+//! client proven by its secret or by a client assertion its certificate signs.
 
 use std::time::{Duration, Instant};
 
@@ -6,18 +7,26 @@ use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
 use tokio::sync::Mutex;
 
-use super::{OAuthHttp, TokenError, read_secret};
-use crate::plan::ClientCredentials;
+use super::{ClientCertificate, OAuthHttp, TokenError, read_secret};
+use crate::plan::{ClientCredential, ClientCredentials};
+
+/// `client_assertion_type` for a JWT client assertion (RFC 7523).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Refresh this long before a token expires, so a request never carries one that just did.
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
 pub(crate) struct TokenSource {
     credentials: ClientCredentials,
-    secret: String,
-    secret_source: String,
+    proof: Proof,
     http: OAuthHttp,
     cached: Mutex<Option<Cached>>,
+}
+
+/// How the client proves who it is.
+enum Proof {
+    Secret { secret: String, source: String },
+    Certificate(ClientCertificate),
 }
 
 struct Cached {
@@ -26,24 +35,39 @@ struct Cached {
 }
 
 impl TokenSource {
-    /// Reads the client secret now (so a missing one is reported before anything starts).
+    /// Reads the client secret or certificate now (so a missing one is reported before anything
+    /// starts).
     pub(crate) fn new(credentials: &ClientCredentials) -> Result<Self, TokenError> {
-        let (secret, secret_source) = read_secret(&credentials.client_secret, "client secret")?;
+        let proof = match &credentials.credential {
+            ClientCredential::ClientSecret(reference) => {
+                let (secret, source) = read_secret(reference, "client secret")?;
+                Proof::Secret { secret, source }
+            }
+            ClientCredential::Certificate(certificate) => {
+                Proof::Certificate(ClientCertificate::load(certificate)?)
+            }
+        };
         Ok(Self {
             credentials: credentials.clone(),
-            secret,
-            secret_source,
+            proof,
             http: OAuthHttp::new()?,
             cached: Mutex::new(None),
         })
     }
 
-    /// Where the secret comes from, for messages.
+    /// Which client, and where its secret or certificate comes from, for messages.
     pub(crate) fn describe(&self) -> String {
-        format!(
-            "client {} (secret from {})",
-            self.credentials.client_id, self.secret_source
-        )
+        match &self.proof {
+            Proof::Secret { source, .. } => format!(
+                "client {} (secret from {source})",
+                self.credentials.client_id
+            ),
+            Proof::Certificate(certificate) => format!(
+                "client {} ({})",
+                self.credentials.client_id,
+                certificate.describe()
+            ),
+        }
     }
 
     /// A valid access token: the cached one, or a fresh one.
@@ -74,10 +98,27 @@ impl TokenSource {
                 source,
             }
         })?;
-        let client = BasicClient::new(ClientId::new(self.credentials.client_id.clone()))
-            .set_client_secret(ClientSecret::new(self.secret.clone()))
+        let mut client = BasicClient::new(ClientId::new(self.credentials.client_id.clone()))
             .set_token_uri(token_url);
+        let assertion = match &self.proof {
+            Proof::Secret { secret, .. } => {
+                client = client.set_client_secret(ClientSecret::new(secret.clone()));
+                None
+            }
+            // Signed afresh for every request: the real time, since the identity provider
+            // checks `exp` against its own clock, not cutover's test clock.
+            Proof::Certificate(certificate) => Some(certificate.assertion(
+                &self.credentials.client_id,
+                &self.credentials.token_url,
+                jiff::Timestamp::now(),
+            )?),
+        };
         let mut request = client.exchange_client_credentials();
+        if let Some(assertion) = assertion {
+            request = request
+                .add_extra_param("client_assertion_type", JWT_BEARER)
+                .add_extra_param("client_assertion", assertion);
+        }
         for scope in &self.credentials.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }

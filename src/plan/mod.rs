@@ -23,13 +23,15 @@ mod target;
 mod user_file;
 mod validate;
 
-pub(crate) use credentials::{ApiAuth, ClientCredentials};
+pub(crate) use credentials::{
+    ApiAuth, AssertionAlgorithm, CertificateCredential, ClientCredential, ClientCredentials,
+};
 pub(crate) use gate::{Gate, OnFailure, Threshold};
 #[cfg(test)]
 pub(crate) use load::load_text;
 pub(crate) use load::{LoadError, load};
 pub(crate) use plan::Plan;
-pub(crate) use precheck::{OnDenied, Precheck};
+pub(crate) use precheck::{MailboxPolicy, Precheck};
 pub(crate) use schema::plan_schema_text;
 pub(crate) use secret_ref::SecretRef;
 pub(crate) use selector::Selector;

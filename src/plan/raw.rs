@@ -125,7 +125,7 @@ pub(crate) struct RawTarget {
 /// OAuth 2.0 client credentials: how cutover gets an app token from an identity provider.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "ClientCredentials")]
+#[schemars(rename = "ClientCredentials", extend("allOf" = credential_rules()))]
 pub(crate) struct RawClientCredentials {
     /// The identity provider's token endpoint, such as
     /// `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`.
@@ -134,24 +134,58 @@ pub(crate) struct RawClientCredentials {
     /// The app registration's client id.
     #[schemars(with = "String", length(min = 1))]
     pub(crate) client_id: Option<Spanned<String>>,
-    /// The client secret, as a reference: `{ env = "NAME" }` or `{ file = "PATH" }`.
-    #[schemars(with = "RawSecretRef")]
+    /// The client secret, as a reference: `{ env = "NAME" }` or `{ file = "PATH" }`. A secret
+    /// or a `certificate`, not both.
+    #[schemars(with = "Option<RawSecretRef>")]
     pub(crate) client_secret: Option<Spanned<RawSecretRef>>,
+    /// Instead of a secret: the app's certificate with its private key (PEM), or a PKCS#12
+    /// file, as a reference. Its key signs a client assertion (`private_key_jwt`).
+    #[schemars(with = "Option<RawSecretRef>")]
+    pub(crate) certificate: Option<Spanned<RawSecretRef>>,
+    /// The PKCS#12 file's password, as a reference.
+    #[schemars(with = "Option<RawSecretRef>")]
+    pub(crate) certificate_password: Option<Spanned<RawSecretRef>>,
+    /// How the client assertion is signed: `"PS256"` (RSASSA-PSS, which Microsoft Entra ID
+    /// recommends) or `"RS256"`.
+    #[schemars(with = "Option<AssertionAlgorithmName>", extend("default" = "PS256"))]
+    pub(crate) assertion_algorithm: Option<Spanned<String>>,
     /// The scopes to ask for, such as `["api://scheduling-platform/.default"]`.
     #[schemars(with = "Vec<String>", length(min = 1), inner(length(min = 1)))]
     pub(crate) scopes: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
+/// Exactly one of `client_secret` and `certificate`; the certificate's keys only with it.
+/// (Conditions the structural pass does not read: the validator says the same in words.)
+fn credential_rules() -> serde_json::Value {
+    serde_json::json!([
+        { "if": { "not": { "required": ["certificate"] } }, "then": { "required": ["client_secret"] } },
+        { "not": { "required": ["client_secret", "certificate"] } },
+        { "dependencies": {
+            "certificate_password": ["certificate"],
+            "assertion_algorithm": ["certificate"]
+        } }
+    ])
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename = "AssertionAlgorithm")]
+#[allow(dead_code, clippy::upper_case_acronyms)] // Only its schema is used.
+enum AssertionAlgorithmName {
+    PS256,
+    RS256,
+}
+
 /// Checks a plan can enable before anyone is switched.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Precheck")]
+#[schemars(rename = "Precheck", extend("allOf" = credential_rules()))]
 pub(crate) struct RawPrecheck {
     /// Before a step is switched, ask Microsoft Graph for each user's calendar with the OAuth
     /// app's own token: a mailbox outside the app's access policy answers 403.
     #[schemars(with = "bool")]
     pub(crate) mailbox_access: Option<Spanned<bool>>,
-    /// Microsoft Graph's base URL.
+    /// Microsoft Graph's base URL (a national cloud's, such as
+    /// `https://graph.microsoft.us/v1.0`, sets the default scope to match).
     #[schemars(with = "Option<String>", pattern(URL_PATTERN), extend("default" = "https://graph.microsoft.com/v1.0"))]
     pub(crate) graph_url: Option<Spanned<String>>,
     /// The identity provider's token endpoint.
@@ -160,21 +194,42 @@ pub(crate) struct RawPrecheck {
     /// The OAuth app's client id (the app the platform's configuration uses).
     #[schemars(with = "String", length(min = 1))]
     pub(crate) client_id: Option<Spanned<String>>,
-    /// The client secret, as a reference.
-    #[schemars(with = "RawSecretRef")]
+    /// The client secret, as a reference. A secret or a `certificate`, not both.
+    #[schemars(with = "Option<RawSecretRef>")]
     pub(crate) client_secret: Option<Spanned<RawSecretRef>>,
-    /// The scopes to ask for.
+    /// Instead of a secret: the app's certificate with its private key (PEM), or a PKCS#12
+    /// file, as a reference.
+    #[schemars(with = "Option<RawSecretRef>")]
+    pub(crate) certificate: Option<Spanned<RawSecretRef>>,
+    /// The PKCS#12 file's password, as a reference.
+    #[schemars(with = "Option<RawSecretRef>")]
+    pub(crate) certificate_password: Option<Spanned<RawSecretRef>>,
+    /// How the client assertion is signed: `"PS256"` or `"RS256"`.
+    #[schemars(with = "Option<AssertionAlgorithmName>", extend("default" = "PS256"))]
+    pub(crate) assertion_algorithm: Option<Spanned<String>>,
+    /// The scopes to ask for. Default: `<graph_url's origin>/.default` for Microsoft Graph and
+    /// its national clouds.
     #[schemars(with = "Option<Vec<String>>", length(min = 1), inner(length(min = 1)),
         extend("default" = ["https://graph.microsoft.com/.default"]))]
     pub(crate) scopes: Option<Spanned<Vec<Spanned<String>>>>,
-    /// What a denied mailbox does: `"block"` the step until it is fixed, or `"skip"` the user
-    /// (who stays on `from` and is listed).
+    /// What a denied mailbox (403 `ErrorAccessDenied`), or one no answer could verify, does:
+    /// `"block"` the step until it is fixed, or `"skip"` the user (who stays on `from`, is
+    /// listed, and holds up the disconnect until fixed or accepted).
     #[schemars(with = "Option<OnDeniedName>", extend("default" = "block"))]
     pub(crate) on_denied: Option<Spanned<String>>,
+    /// What a mailbox Graph does not find (404 `MailboxNotEnabledForRESTAPI`,
+    /// `ErrorInvalidUser`, `ResourceNotFound`) does: `"block"` or `"skip"`, as `on_denied`. A
+    /// user already failing on `from` is pre-existing and blocks nothing.
+    #[schemars(with = "Option<OnDeniedName>", extend("default" = "block"))]
+    pub(crate) on_not_found: Option<Spanned<String>>,
+    /// When an email is not a user principal name, find the user by `mail` and
+    /// `proxyAddresses` (the app then needs the `User.Read.All` application permission).
+    #[schemars(with = "Option<bool>", extend("default" = false))]
+    pub(crate) resolve_by_mail: Option<Spanned<bool>>,
 }
 
 #[derive(JsonSchema)]
-#[schemars(rename = "OnDenied", rename_all = "lowercase")]
+#[schemars(rename = "MailboxPolicy", rename_all = "lowercase")]
 #[allow(dead_code)] // Only its schema is used.
 enum OnDeniedName {
     Block,

@@ -11,7 +11,15 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 /// Keys whose string values are secrets wherever they appear.
-const SECRET_KEYS: &[&str] = &["token", "password", "client_secret", "secret", "api_key"];
+const SECRET_KEYS: &[&str] = &[
+    "token",
+    "password",
+    "client_secret",
+    "secret",
+    "api_key",
+    "certificate",
+    "certificate_password",
+];
 /// Keys of a secret reference, whose values are names and paths, not secrets.
 const REFERENCE_KEYS: &[&str] = &["env", "file"];
 

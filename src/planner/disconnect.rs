@@ -227,20 +227,26 @@ pub(super) fn stragglers_reason(plan: &Plan, state: &RunState, stragglers: &[Ema
     let mut ran: BTreeSet<&str> = BTreeSet::new();
     let mut in_steps = 0;
     let mut exceptions = 0;
+    let mut skipped = 0;
     for email in stragglers {
         if state.open_exceptions().any(|e| e.user.email == *email) {
             exceptions += 1;
+        } else if state.skipped_users().any(|(_, u)| u.email == *email) {
+            skipped += 1;
         } else if let Some(record) = state.steps.values().find(|r| r.members.contains(email)) {
             ran.insert(record.id.as_str());
             in_steps += 1;
         }
     }
-    let unclaimed = stragglers.len() - in_steps - exceptions;
+    let unclaimed = stragglers.len() - in_steps - exceptions - skipped;
     let mut remedies = Vec::new();
     if exceptions > 0 {
         remedies.push(format!(
             "{exceptions} whose OAuth sync still fails (their step's exceptions; they sync over {from:?} meanwhile): fix their mailbox (for access denied: bring it into the OAuth app's access policy) and the next run re-checks them and finishes their move, or `cutover accept` them to move them regardless"
         ));
+    }
+    if let Some(remedy) = super::precheck_verdicts::skipped_remedy(state, stragglers) {
+        remedies.push(remedy);
     }
     if unclaimed > 0 {
         let remaining = plan

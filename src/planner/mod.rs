@@ -9,12 +9,14 @@ mod connect;
 mod digest;
 mod disconnect;
 mod edits;
+mod ews_retirement;
 mod exceptions;
 mod finding;
 mod gate;
 mod membership;
 mod phase;
 mod planner;
+mod precheck_verdicts;
 mod preflight;
 mod readiness;
 mod schedule;
@@ -27,7 +29,8 @@ pub(crate) use edits::{edits, step_definitions};
 pub(crate) use finding::{Finding, Severity};
 pub(crate) use gate::GateReading;
 pub(crate) use planner::{Inputs, plan};
-pub(crate) use readiness::{denied_users, unstarted_members};
+pub(crate) use precheck_verdicts::{failing_users, uncleared};
+pub(crate) use readiness::unstarted_members;
 pub(crate) use schedule::{
     MemberState, MoveDetail, PlannedStep, Schedule, StepDetail, StepStatus, WaitReason,
 };

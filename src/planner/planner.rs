@@ -9,7 +9,9 @@ use jiff::Timestamp;
 
 use super::action::Action;
 use super::schedule::{PlannedStep, Schedule, StepDetail, StepStatus, WaitReason};
-use super::{connect, disconnect, exceptions, membership, phase, preflight, timeline, waves};
+use super::{
+    connect, disconnect, ews_retirement, exceptions, membership, phase, preflight, timeline, waves,
+};
 use crate::plan::{Plan, Selector};
 use crate::state::MailboxAccess;
 use crate::state::{RunState, StepPhase};
@@ -53,7 +55,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
     let resolution = membership::resolve(plan, observed, from_id.as_deref(), &state.batches);
     let preflight = preflight::check(plan, observed, &resolution);
     let to_id = preflight.to.map(|c| c.id.clone());
-    let findings = preflight::findings(inputs, preflight.findings, &resolution);
+    let mut findings = preflight::findings(inputs, preflight.findings, &resolution);
 
     let mut steps = vec![PlannedStep {
         id: "connect".to_owned(),
@@ -104,6 +106,9 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
         reading: None,
     });
 
+    findings.extend(ews_retirement::findings(plan, observed, state, &steps, now));
+    // Most severe first, as preflight sorts its own.
+    findings.sort_by_key(|f| f.severity);
     let ids = Ids {
         from: from_id.as_deref(),
         to: to_id.as_deref(),
@@ -773,7 +778,7 @@ approval = false
                 users: vec![email("a"), email("b")],
             }
         );
-        mailboxes.record(email("a"), Access::Allowed, t(5));
+        mailboxes.record(email("a"), Access::Ok, t(5));
         mailboxes.record(email("b"), Access::Denied, t(6));
         match next_with(&plan, &observed, Some(&mailboxes)) {
             Action::Stop { step, failures, .. } => {
@@ -834,7 +839,7 @@ approval = false
         ));
         assert!(matches!(restart(&mailboxes), Action::Stop { .. }));
         let mut fixed = mailboxes.clone();
-        fixed.record(email("b"), Access::Allowed, t(9));
+        fixed.record(email("b"), Access::Ok, t(9));
         assert_eq!(
             restart(&fixed),
             Action::Restart {

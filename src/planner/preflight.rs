@@ -3,8 +3,7 @@
 use super::finding::{Finding, Severity};
 use super::membership::Resolution;
 use crate::plan::grammar::Email;
-use crate::plan::{OnDenied, Plan, Selector};
-use crate::state::{MailboxAccess, RunState};
+use crate::plan::{Plan, Selector};
 use crate::target::{
     AuthType, Configuration, ConfigurationState, Observed, PlatformUser, SyncOutcome,
 };
@@ -266,7 +265,7 @@ pub(super) fn check<'o>(
 }
 
 /// Everything preflight reports, in order: what `check` found on the platform, less what this
-/// run makes moot, plus the plan's edits and the mailbox pre-check's denials.
+/// run makes moot, plus the plan's edits and the mailbox pre-check's verdicts.
 pub(super) fn findings(
     inputs: &super::Inputs<'_>,
     mut findings: Vec<Finding>,
@@ -295,13 +294,15 @@ pub(super) fn findings(
         );
     }
     if let (Some(precheck), Some(mailboxes)) = (&plan.precheck, inputs.mailboxes) {
-        findings.extend(denied_mailboxes(
-            precheck.on_denied,
-            mailboxes,
-            resolution,
-            state,
+        findings.extend(super::precheck_verdicts::findings(
+            inputs, precheck, mailboxes, resolution,
         ));
     }
+    findings.extend(super::precheck_verdicts::skipped_findings(
+        plan,
+        inputs.observed,
+        state,
+    ));
     if !edits.accepted.is_empty() {
         let when = if edits.before_first_write {
             "edited before the rollout's first change to the platform (it starts over from this plan)"
@@ -369,51 +370,4 @@ fn selector_remedy(selector: &Selector, observed: &Observed) -> String {
         "check the spelling; {what} on the platform: {}",
         values.join(", ")
     )
-}
-
-/// One finding per step not yet started whose members include mailboxes the OAuth app may not
-/// open, with when Graph said so (a denial may be stale: policies take an hour or more to apply).
-pub(super) fn denied_mailboxes(
-    on_denied: OnDenied,
-    mailboxes: &MailboxAccess,
-    resolution: &Resolution<'_>,
-    state: &RunState,
-) -> Vec<Finding> {
-    resolution
-        .steps
-        .iter()
-        .filter(|r| !state.batches.contains_key(r.step.name.as_str()))
-        .filter_map(|r| {
-            let denied = mailboxes.denied(&r.members);
-            let first = denied.iter().map(|(_, at)| *at).min()?;
-            let last = denied.iter().map(|(_, at)| *at).max()?;
-            let seen = if first == last {
-                format!("seen at {first}")
-            } else {
-                format!("seen between {first} and {last}")
-            };
-            // A warning, not blocking: earlier steps can run, and the step itself stops at its
-            // start (checking again then: the policy may be fixed by that time).
-            let consequence = match on_denied {
-                OnDenied::Block => "the step will halt at its start while they are denied",
-                OnDenied::Skip => "they will be left out of the step and stay on Basic",
-            };
-            let count = denied.len();
-            Some(
-                Finding::new(
-                    Severity::Warning,
-                    "mailbox-access-denied",
-                    format!(
-                        "{}: {count} mailbox(es) deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied, {seen}); {consequence}",
-                        r.step.name
-                    ),
-                )
-                .users(denied.into_iter().map(|(email, _)| email).collect())
-                .remedy(
-                    "widen the app's application access policy or RBAC scope to include them; a change takes up to an \
-                     hour to apply, so a fresh denial may already be fixed: run `cutover plan` again to re-check",
-                ),
-            )
-        })
-        .collect()
 }

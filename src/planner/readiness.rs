@@ -1,16 +1,15 @@
 //! Whether a step may start: its approval, the hold, `not_before`, the window, and the mailbox
 //! pre-check of its members.
 
-use jiff::Timestamp;
-
 use super::Inputs;
 use super::action::Action;
 use super::membership;
 use super::planner::{hold, wait};
+use super::precheck_verdicts;
 use super::schedule::{MoveDetail, WaitReason};
+use crate::plan::Plan;
 use crate::plan::grammar::Email;
-use crate::plan::{OnDenied, Plan};
-use crate::state::{FailingUser, RunState};
+use crate::state::RunState;
 use crate::target::Observed;
 
 /// A step not started yet: its approval, the hold, `not_before` and the window decide when.
@@ -63,8 +62,8 @@ pub(super) fn not_yet(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Opt
 }
 
 /// The mailbox pre-check before a step starts, or starts again after a rollback: `None` when
-/// every member's mailbox is open to the OAuth app (or the plan does not check, or the reading
-/// does not run the check).
+/// every member's mailbox is cleared (or may be left out, or is a pre-existing failure), when the
+/// plan does not check, or when the reading does not run the check.
 pub(super) fn mailbox_check(
     inputs: &Inputs<'_>,
     id: &str,
@@ -81,38 +80,13 @@ pub(super) fn mailbox_check(
             users: unchecked,
         });
     }
-    let denied = mailboxes.denied(members);
-    let count = denied.len();
-    let reason = if count == 0 {
-        return None;
-    } else if count == members.len() {
-        // Graph answers ErrorAccessDenied for every mailbox when the app lacks the permission
-        // itself: skipping them all would quietly move nobody.
-        format!(
-            "every one of its {count} users' mailboxes denies the OAuth app access (Microsoft Graph: 403 \
-             ErrorAccessDenied); the app probably lacks the Calendars.Read application permission, or its \
-             access policy leaves them all out"
-        )
-    } else if restart {
-        // A restart switches every recorded member again; none can be left out any more.
-        format!(
-            "{count} of its users' mailboxes deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied) \
-             and starting it again would switch them; widen the application access policy or RBAC scope to \
-             include them and run again once it has applied (it can take an hour)"
-        )
-    } else if precheck.on_denied == OnDenied::Skip {
-        return None;
-    } else {
-        format!(
-            "{count} of its users' mailboxes deny the OAuth app access (Microsoft Graph: 403 ErrorAccessDenied); \
-             widen the application access policy or RBAC scope to include them and run again once it has \
-             applied (it can take an hour), or move them to a later step, or set `[precheck] on_denied = \"skip\"`"
-        )
-    };
+    let preexisting = precheck_verdicts::failing_on_from(inputs.plan, inputs.observed, members);
+    let uncleared = precheck_verdicts::uncleared(precheck, mailboxes, members, &preexisting);
+    let (reason, users) = precheck_verdicts::stop_reason(&uncleared, members.len(), restart)?;
     Some(Action::Stop {
         step: id.to_owned(),
         reason,
-        failures: denied_users(denied),
+        failures: precheck_verdicts::failing_users(users),
     })
 }
 
@@ -127,19 +101,5 @@ pub(crate) fn unstarted_members(plan: &Plan, observed: &Observed, state: &RunSta
         .into_iter()
         .filter(|r| !state.batches.contains_key(r.step.name.as_str()))
         .flat_map(|r| r.members)
-        .collect()
-}
-
-/// Denied mailboxes as failing users, each with the moment Graph denied it (a denial can be
-/// stale: policy changes take time to apply).
-pub(crate) fn denied_users(denied: Vec<(Email, Timestamp)>) -> Vec<FailingUser> {
-    denied
-        .into_iter()
-        .map(|(email, seen_at)| FailingUser {
-            email,
-            outcome: "access_denied".to_owned(),
-            error: Some("ErrorAccessDenied: the OAuth app may not open this mailbox".to_owned()),
-            at: Some(seen_at),
-        })
         .collect()
 }

@@ -8,7 +8,7 @@ use http::StatusCode;
 
 use crate::plan::grammar::Email;
 
-/// The parts of Graph's answer to `GET /users/{email}/calendar` the pre-check reads.
+/// The parts of Graph's answer the pre-check reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GraphAnswer {
     pub(crate) status: StatusCode,
@@ -16,6 +16,22 @@ pub(crate) struct GraphAnswer {
     pub(crate) retry_after: Option<Duration>,
     /// Graph's `error.code`; empty when the body has none.
     pub(crate) code: String,
+    /// Graph's `error.message`, shortened and on one line; empty when the body has none.
+    pub(crate) message: String,
+    /// For a user search: the ids of the users found (`value[].id`).
+    pub(crate) found: Vec<String>,
+}
+
+impl GraphAnswer {
+    pub(crate) fn new(status: StatusCode) -> Self {
+        Self {
+            status,
+            retry_after: None,
+            code: String::new(),
+            message: String::new(),
+            found: Vec::new(),
+        }
+    }
 }
 
 /// No answer at all. The words name Graph's base URL, never the user's mailbox.
@@ -27,9 +43,10 @@ pub(crate) struct GraphUnreachable {
 }
 
 pub(crate) trait GraphClient {
-    /// Graph's base URL, without a trailing slash (for messages).
-    fn url(&self) -> &str;
+    /// Asks for the default calendar of `user` (a user principal name, or a user's id) with the
+    /// app token `token`.
+    async fn calendar(&self, user: &str, token: &str) -> Result<GraphAnswer, GraphUnreachable>;
 
-    /// Asks for `email`'s calendar with the app token `token`.
-    async fn calendar(&self, email: &Email, token: &str) -> Result<GraphAnswer, GraphUnreachable>;
+    /// Looks for the users whose `mail` or one of whose `proxyAddresses` is `email`.
+    async fn find_user(&self, email: &Email, token: &str) -> Result<GraphAnswer, GraphUnreachable>;
 }

@@ -1,7 +1,10 @@
 //! The mailbox-access pre-check: before a step is switched, can the OAuth app open each member's
 //! mailbox? The most common reason a switched user then fails is an application access policy
-//! (or RBAC scope) that leaves their mailbox out; Microsoft Graph answers such a mailbox with
-//! 403 `ErrorAccessDenied`, so asking first catches it before anyone is switched.
+//! (or an RBAC for Applications management scope) that leaves their mailbox out; Microsoft Graph
+//! answers such a mailbox with 403 `ErrorAccessDenied`, so asking first catches it before anyone
+//! is switched. A mailbox Graph cannot find (404 `MailboxNotEnabledForRESTAPI` for one on
+//! premises in a hybrid tenant, `ErrorInvalidUser`, `ResourceNotFound`) would fail just as
+//! surely, and an answer nobody can read verifies nothing: each is a verdict of its own.
 //!
 //! [`MailboxCheck`] asks Graph, with an app token by client credentials, and records verdicts
 //! into [`MailboxAccess`](crate::state::MailboxAccess), which lives with the state it is stored
@@ -20,5 +23,4 @@ use graph_client::{GraphAnswer, GraphClient, GraphUnreachable};
 use http_graph::HttpGraph;
 pub(crate) use mailbox_check::MailboxCheck;
 pub(crate) use precheck_error::PrecheckError;
-use precheck_error::Transient;
 use reading::{Reading, read};

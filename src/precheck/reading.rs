@@ -1,66 +1,109 @@
-//! What one Microsoft Graph answer means for a mailbox: a verdict, a reason to try again, or a
-//! reason the whole pre-check cannot go on. Pure, so every case is one line of a table test.
+//! What one Microsoft Graph answer means for a mailbox: a verdict in Graph's own words, or a
+//! reason to try again. Pure, so every case is one line of a table test.
+//!
+//! Only Graph's documented codes decide `denied` and `not_found`; every other answer that is
+//! not worth retrying is `unverified`, with what Graph said, so one user's odd answer is that
+//! user's verdict and never stops the check of the others.
 
 use std::time::Duration;
 
 use http::StatusCode;
 
-use super::{GraphAnswer, PrecheckError};
+use super::GraphAnswer;
 use crate::state::Access;
 
-/// Graph's error codes for a user or mailbox that does not exist.
-const MAILBOX_NOT_FOUND: &[&str] = &[
-    "ErrorItemNotFound",
-    "ErrorInvalidUser",
+/// Graph's error codes for a user or mailbox that does not exist (404).
+pub(crate) const NOT_FOUND: &[&str] = &[
+    // The user exists, but has no Exchange Online mailbox Graph can reach: on-premises (in a
+    // hybrid tenant), inactive, soft-deleted or unlicensed.
     "MailboxNotEnabledForRESTAPI",
+    "ErrorInvalidUser",
+    "ErrorNonExistentMailbox",
+    "ErrorItemNotFound",
     "ResourceNotFound",
     "Request_ResourceNotFound",
 ];
 
+/// Of those, the codes that say no user has this name: a user found by `mail` may still have a
+/// mailbox.
+pub(crate) const NO_SUCH_USER: &[&str] = &[
+    "ErrorInvalidUser",
+    "ResourceNotFound",
+    "Request_ResourceNotFound",
+];
+
+/// A verdict without its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Judged {
+    pub(crate) access: Access,
+    pub(crate) status: Option<u16>,
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+impl Judged {
+    pub(crate) fn ok() -> Self {
+        Self {
+            access: Access::Ok,
+            status: None,
+            code: String::new(),
+            message: String::new(),
+        }
+    }
+
+    /// `access`, in the words of `answer` (or `fallback` when Graph said nothing).
+    fn from(access: Access, answer: &GraphAnswer, fallback: &str) -> Self {
+        Self {
+            access,
+            status: Some(answer.status.as_u16()),
+            code: answer.code.clone(),
+            message: if answer.message.is_empty() {
+                fallback.to_owned()
+            } else {
+                answer.message.clone()
+            },
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum Reading {
-    Verdict(Access),
+    Verdict(Judged),
     /// A first 401: the token may have been revoked or expired early, so get a new one.
     RefreshToken,
     /// Throttled or a server error; `asked` is what `Retry-After` said.
     Retry {
-        status: StatusCode,
         asked: Option<Duration>,
     },
-    Fail(PrecheckError),
 }
 
-/// Reads `answer`. `refreshed`: a fresh token was already fetched for this mailbox. `app`
-/// describes the app, for the messages that name it.
-pub(crate) fn read(
-    answer: &GraphAnswer,
-    refreshed: bool,
-    graph_url: &str,
-    app: impl FnOnce() -> String,
-) -> Reading {
-    let code = answer.code.clone();
+/// Reads a calendar answer. `refreshed`: a fresh token was already fetched for this mailbox.
+pub(crate) fn read(answer: &GraphAnswer, refreshed: bool) -> Reading {
+    let code = answer.code.as_str();
+    let verdict = |access, fallback: &str| Reading::Verdict(Judged::from(access, answer, fallback));
     match answer.status {
-        s if s.is_success() => Reading::Verdict(Access::Allowed),
-        StatusCode::FORBIDDEN if code == "ErrorAccessDenied" => Reading::Verdict(Access::Denied),
+        s if s.is_success() => Reading::Verdict(Judged::ok()),
+        StatusCode::FORBIDDEN if code == "ErrorAccessDenied" => {
+            verdict(Access::Denied, "access denied")
+        }
         // Only Graph's own words for "no such mailbox": a wrong `graph_url` or a proxy
-        // answering 404 to everything must not pass every user.
-        StatusCode::NOT_FOUND if MAILBOX_NOT_FOUND.contains(&code.as_str()) => {
-            Reading::Verdict(Access::NoMailbox)
-        }
-        StatusCode::NOT_FOUND => Reading::Fail(PrecheckError::NotGraph {
-            graph_url: graph_url.to_owned(),
-            code,
-        }),
+        // answering 404 to everything must not pass for missing mailboxes.
+        StatusCode::NOT_FOUND if NOT_FOUND.contains(&code) => verdict(Access::NotFound, ""),
+        StatusCode::NOT_FOUND => verdict(
+            Access::Unverified,
+            "a 404 without Graph's error code: is `graph_url` Microsoft Graph's?",
+        ),
         StatusCode::UNAUTHORIZED if !refreshed => Reading::RefreshToken,
-        StatusCode::UNAUTHORIZED => Reading::Fail(PrecheckError::TokenRefused { app: app(), code }),
-        StatusCode::FORBIDDEN => {
-            Reading::Fail(PrecheckError::NoCalendarAccess { app: app(), code })
-        }
+        StatusCode::UNAUTHORIZED => verdict(
+            Access::Unverified,
+            "a freshly fetched app token was refused too",
+        ),
         s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => Reading::Retry {
-            status: s,
             asked: answer.retry_after,
         },
-        status => Reading::Fail(PrecheckError::Unexpected { status, code }),
+        // 403 for another reason (the app has no calendar permission at all), 400 (a name
+        // Graph cannot read), a redirect: this mailbox is not verified, and the words say why.
+        _ => verdict(Access::Unverified, "an answer the pre-check does not know"),
     }
 }
 
@@ -68,55 +111,70 @@ pub(crate) fn read(
 mod tests {
     use super::*;
 
-    /// A reading in a few words: the verdict, `refresh`, `retry <status> <asked>`, or the
-    /// failure's message.
+    /// A reading in a few words: `<verdict> <status> <code>: <message>`, `refresh`, or
+    /// `retry <status> <asked>`.
     fn words(reading: &Reading) -> String {
         match reading {
-            Reading::Verdict(access) => access.as_str().to_owned(),
+            Reading::Verdict(j) => format!(
+                "{} {} {}: {}",
+                j.access.as_str(),
+                j.status.map(|s| s.to_string()).unwrap_or_default(),
+                j.code,
+                j.message
+            ),
             Reading::RefreshToken => "refresh".to_owned(),
-            Reading::Retry { status, asked } => format!("retry {} {asked:?}", status.as_u16()),
-            Reading::Fail(e) => format!("fail: {e}"),
+            Reading::Retry { asked } => format!("retry {asked:?}"),
         }
     }
 
+    /// Status, code, message, `Retry-After`, refreshed, and the reading in words.
+    type Case = (
+        u16,
+        &'static str,
+        &'static str,
+        Option<u64>,
+        bool,
+        &'static str,
+    );
+
     #[test]
     fn every_answer_means_one_thing() {
-        let app = "client c (secret from environment variable S)";
         #[rustfmt::skip]
-        let cases: &[(u16, &str, Option<u64>, bool, &str)] = &[
-            (200, "", None, false, "allowed"),
-            (200, "", None, true, "allowed"),
-            (403, "ErrorAccessDenied", None, false, "denied"),
-            (403, "ErrorAccessDenied", None, true, "denied"),
-            (404, "ErrorItemNotFound", None, false, "no_mailbox"),
-            (404, "ErrorInvalidUser", None, false, "no_mailbox"),
-            (404, "MailboxNotEnabledForRESTAPI", None, false, "no_mailbox"),
-            (404, "ResourceNotFound", None, false, "no_mailbox"),
-            (404, "Request_ResourceNotFound", None, false, "no_mailbox"),
-            (404, "", None, false, "fail: Microsoft Graph at https://graph.example/v1.0 answered 404 (no Graph error code) for a calendar: is `graph_url` right?"),
-            (404, "NotFound", None, false, "fail: Microsoft Graph at https://graph.example/v1.0 answered 404 (NotFound) for a calendar: is `graph_url` right?"),
-            (401, "InvalidAuthenticationToken", None, false, "refresh"),
-            (401, "InvalidAuthenticationToken", None, true, "fail: Microsoft Graph refused the app token of client c (secret from environment variable S) (InvalidAuthenticationToken)"),
-            (403, "Authorization_RequestDenied", None, false, "fail: Microsoft Graph refused the app client c (secret from environment variable S) calendar access (Authorization_RequestDenied); grant it Calendars.Read as an application permission"),
-            (429, "", Some(1), false, "retry 429 Some(1s)"),
-            (429, "", None, true, "retry 429 None"),
-            (500, "", None, false, "retry 500 None"),
-            (503, "", Some(30), false, "retry 503 Some(30s)"),
-            (504, "", None, false, "retry 504 None"),
-            (400, "BadRequest", None, false, "fail: Microsoft Graph answered 400 Bad Request (BadRequest) for a calendar"),
-            (302, "", None, false, "fail: Microsoft Graph answered 302 Found () for a calendar"),
+        let cases: &[Case] = &[
+            (200, "", "", None, false, "ok  : "),
+            (200, "", "", None, true, "ok  : "),
+            (403, "ErrorAccessDenied", "Access to OData is disabled.", None, false, "denied 403 ErrorAccessDenied: Access to OData is disabled."),
+            (403, "ErrorAccessDenied", "", None, true, "denied 403 ErrorAccessDenied: access denied"),
+            (404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise.", None, false,
+                "not_found 404 MailboxNotEnabledForRESTAPI: The mailbox is either inactive, soft-deleted, or is hosted on-premise."),
+            (404, "ErrorInvalidUser", "The requested user 'x' is invalid.", None, false, "not_found 404 ErrorInvalidUser: The requested user 'x' is invalid."),
+            (404, "ResourceNotFound", "Resource could not be discovered.", None, false, "not_found 404 ResourceNotFound: Resource could not be discovered."),
+            (404, "Request_ResourceNotFound", "", None, false, "not_found 404 Request_ResourceNotFound: "),
+            (404, "ErrorItemNotFound", "", None, false, "not_found 404 ErrorItemNotFound: "),
+            (404, "", "", None, false, "unverified 404 : a 404 without Graph's error code: is `graph_url` Microsoft Graph's?"),
+            (404, "NotFound", "", None, false, "unverified 404 NotFound: a 404 without Graph's error code: is `graph_url` Microsoft Graph's?"),
+            (401, "InvalidAuthenticationToken", "", None, false, "refresh"),
+            (401, "InvalidAuthenticationToken", "Access token has expired.", None, true, "unverified 401 InvalidAuthenticationToken: Access token has expired."),
+            (403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", None, false,
+                "unverified 403 Authorization_RequestDenied: Insufficient privileges to complete the operation."),
+            (429, "ApplicationThrottled", "", Some(1), false, "retry Some(1s)"),
+            (429, "", "", None, true, "retry None"),
+            (500, "", "", None, false, "retry None"),
+            (503, "", "", Some(30), false, "retry Some(30s)"),
+            (504, "", "", None, false, "retry None"),
+            (400, "BadRequest", "Invalid object identifier.", None, false, "unverified 400 BadRequest: Invalid object identifier."),
+            (302, "", "", None, false, "unverified 302 : an answer the pre-check does not know"),
         ];
-        for &(status, code, asked, refreshed, expected) in cases {
+        for &(status, code, message, asked, refreshed, expected) in cases {
             let answer = GraphAnswer {
                 status: StatusCode::from_u16(status).expect("a status"),
                 retry_after: asked.map(Duration::from_secs),
                 code: code.to_owned(),
+                message: message.to_owned(),
+                found: Vec::new(),
             };
-            let reading = read(&answer, refreshed, "https://graph.example/v1.0", || {
-                app.to_owned()
-            });
             assert_eq!(
-                words(&reading),
+                words(&read(&answer, refreshed)),
                 expected,
                 "{status} {code:?} refreshed={refreshed}"
             );

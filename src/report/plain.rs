@@ -70,23 +70,26 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
         Event::MailboxesChecked {
             step,
             checked,
-            denied,
+            uncleared,
         } => {
-            if denied.is_empty() {
+            if uncleared.is_empty() {
                 format!(
                     "{step}: the OAuth app can open all {checked} mailbox(es) (mailbox pre-check)"
                 )
             } else {
-                let names: Vec<String> = denied
+                let names: Vec<String> = uncleared
                     .iter()
-                    .map(|d| match d.at {
-                        Some(at) => format!("{} (seen at {at})", d.email),
-                        None => d.email.to_string(),
+                    .map(|d| {
+                        let words = d.error.as_deref().unwrap_or(d.outcome.as_str());
+                        match d.at {
+                            Some(at) => format!("{} ({words}, seen at {at})", d.email),
+                            None => format!("{} ({words})", d.email),
+                        }
                     })
                     .collect();
                 format!(
-                    "{step}: the OAuth app may not open {} of {checked} mailbox(es): {}",
-                    denied.len(),
+                    "{step}: the mailbox pre-check did not clear {} of {checked} mailbox(es): {}",
+                    uncleared.len(),
                     names.join(", ")
                 )
             }
@@ -109,7 +112,7 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
             } else {
                 let names: Vec<String> = skipped.iter().map(ToString::to_string).collect();
                 format!(
-                    "; left out, their mailbox denied to the OAuth app, staying on {from:?}: {}",
+                    "; left out by the mailbox pre-check, staying on {from:?}: {}",
                     names.join(", ")
                 )
             };

@@ -17,8 +17,10 @@ pub(crate) enum Mailbox {
     },
     /// Outside the app's access policy.
     Denied,
-    /// No such mailbox.
+    /// No such user.
     Missing,
+    /// The user is there, their mailbox is not (removed, unlicensed, or on premises).
+    Gone,
 }
 
 impl SandboxFile {
@@ -43,7 +45,7 @@ impl SandboxFile {
                 continue;
             }
             match fault {
-                Fault::MailboxGone => return Ok(Mailbox::Missing),
+                Fault::MailboxGone => return Ok(Mailbox::Gone),
                 Fault::DenyAccess => mailbox = Mailbox::Denied,
                 _ => {}
             }

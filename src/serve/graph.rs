@@ -17,11 +17,25 @@ pub(super) fn graph_error(status: StatusCode, code: &str, message: &str) -> Resp
     (status, Json(body)).into_response()
 }
 
-/// `GET /graph/v1.0/users/{email}/calendar`: the user's default calendar, if the OAuth app may
-/// open the mailbox — the call Microsoft Graph answers with 403 `ErrorAccessDenied` for a
-/// mailbox outside the app's access policy.
-pub(super) async fn calendar(State(state): State<Shared>, Path(email): Path<String>) -> Response {
-    let email = email.trim().to_ascii_lowercase();
+/// `GET /graph/v1.0/users/{email}/calendar` (or `/users('{email}')/calendar`, the form Graph
+/// requires for a name starting with `$`): the user's default calendar, if the OAuth app may
+/// open the mailbox — answered as Microsoft Graph answers: 403 `ErrorAccessDenied` for a mailbox
+/// outside the app's access policy, 404 `MailboxNotEnabledForRESTAPI` for a user whose mailbox
+/// is gone, 404 `ErrorInvalidUser` for no such user.
+pub(super) async fn calendar(State(state): State<Shared>, Path(user): Path<String>) -> Response {
+    let user = user.trim();
+    let email = match user.strip_prefix("('").and_then(|u| u.strip_suffix("')")) {
+        Some(quoted) => quoted.replace("''", "'"),
+        None if user.starts_with('$') => {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Resource not found for the segment '$'.",
+            );
+        }
+        None => user.to_owned(),
+    }
+    .to_ascii_lowercase();
     match state
         .target
         .with_file(|file, now| file.mailbox(&email, now))
@@ -39,8 +53,13 @@ pub(super) async fn calendar(State(state): State<Shared>, Path(email): Path<Stri
         ),
         Ok(Mailbox::Missing) => graph_error(
             StatusCode::NOT_FOUND,
-            "ErrorItemNotFound",
-            "The specified object was not found in the store.",
+            "ErrorInvalidUser",
+            &format!("The requested user '{email}' is invalid."),
+        ),
+        Ok(Mailbox::Gone) => graph_error(
+            StatusCode::NOT_FOUND,
+            "MailboxNotEnabledForRESTAPI",
+            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
         ),
         Err(e) => graph_error(
             StatusCode::INTERNAL_SERVER_ERROR,

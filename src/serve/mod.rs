@@ -15,6 +15,7 @@ mod bearer_auth;
 mod faults;
 mod graph;
 mod hostile;
+mod id_token;
 mod identity_provider;
 mod introspection;
 mod oauth;

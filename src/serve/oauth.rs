@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -22,14 +21,17 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
+use super::id_token::{IdTokenError, issuer_tenant, signed_in_account};
 use super::vault::{Vault, constant_time_eq, random_token};
 use crate::oauth::OAuthHttp;
 use crate::sandbox::{CLAIMED, SandboxTarget};
 use crate::target::{AuthType, Authorization, ConfigurationState, TargetError};
 
-/// The scopes the platform asks for: who signed in, a refresh token, and EWS as that account.
+/// The scopes the platform asks for: who signed in (`profile` carries Entra ID's
+/// `preferred_username`), a refresh token, and EWS as that account.
 const SCOPES: &[&str] = &[
     "openid",
+    "profile",
     "email",
     "offline_access",
     "https://outlook.office365.com/EWS.AccessAsUser.All",
@@ -104,7 +106,11 @@ struct Discovery {
 pub(crate) enum OAuthClientError {
     #[error("the identity provider's discovery document: {0}")]
     Discovery(String),
-    #[error("the discovery document at {url} names the issuer {named}, not {issuer}")]
+    #[error(
+        "the discovery document at {url} names the issuer {named}, not {issuer}: give --oauth-issuer as the \
+         document names it (Microsoft Entra ID names a tenant by its GUID: \
+         https://login.microsoftonline.com/<tenant GUID>/v2.0, not the tenant's domain)"
+    )]
     WrongIssuer {
         url: String,
         named: String,
@@ -258,10 +264,16 @@ impl PlatformOAuth {
         for scope in SCOPES {
             request = request.add_scope(Scope::new((*scope).to_owned()));
         }
-        request = request.add_extra_param("prompt", "consent");
+        // `select_account`: an existing browser session must not sign in whoever it holds
+        // (`consent` alone does not stop that); the hints point the sign-in at the service account
+        // and its home realm.
+        request = request.add_extra_param("prompt", "select_account");
         let hint = target.with_file(|file, _| file.login_hint(id))?;
         if let Some(hint) = &hint {
             request = request.add_extra_param("login_hint", hint.clone());
+            if let Some((_, domain)) = hint.rsplit_once('@') {
+                request = request.add_extra_param("domain_hint", domain.to_owned());
+            }
         }
         let (url, _) = request.url();
         let attempt = Attempt {
@@ -381,16 +393,34 @@ impl PlatformOAuth {
             }
             Err(e) => return self.fail(target, &id, format!("the code exchange failed: {e}")),
         };
-        let Some(account) = response.extra_fields().id_token.as_deref().and_then(|t| {
-            let now_s = jiff::Timestamp::now().as_second();
-            signed_in_account(t, &self.settings.issuer, &self.settings.client_id, now_s)
-        }) else {
-            return self.fail(
-                target,
-                &id,
-                "the identity provider returned no identity for the account that signed in"
-                    .to_owned(),
-            );
+        // The tenant the sign-in must be in: the configuration's, when it is a GUID, else the
+        // one Entra ID's issuer names.
+        let tenant = target
+            .with_file(|file, _| file.configurations())
+            .ok()
+            .and_then(|all| all.into_iter().find(|c| c.id == id))
+            .and_then(|c| c.tenant_id)
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| crate::plan::grammar::is_tenant_id(t) && !t.contains('.'))
+            .or_else(|| issuer_tenant(&self.settings.issuer));
+        let account = response
+            .extra_fields()
+            .id_token
+            .as_deref()
+            .ok_or(IdTokenError::NoIdentity)
+            .and_then(|t| {
+                let now_s = jiff::Timestamp::now().as_second();
+                signed_in_account(
+                    t,
+                    &self.settings.issuer,
+                    &self.settings.client_id,
+                    tenant.as_deref(),
+                    now_s,
+                )
+            });
+        let account = match account {
+            Ok(account) => account,
+            Err(e) => return self.fail(target, &id, e.to_string()),
         };
         let tokens = Tokens {
             access_token: response.access_token().secret().clone(),
@@ -445,71 +475,4 @@ pub(crate) struct CallbackQuery {
     pub(crate) state: Option<String>,
     pub(crate) error: Option<String>,
     pub(crate) error_description: Option<String>,
-}
-
-/// The account in an ID token received directly from the token endpoint over the back channel
-/// (where OpenID Connect lets the TLS connection stand in for the signature, but the issuer,
-/// audience and expiry must still hold): a verified `email`, else `sub`. An unverified email is
-/// not an identity (anyone may set one), and this account is what the wrong-account check sees.
-fn signed_in_account(id_token: &str, issuer: &str, client_id: &str, now_s: i64) -> Option<String> {
-    let payload = id_token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let from_issuer =
-        claims.get("iss").and_then(serde_json::Value::as_str) == Some(issuer.trim_end_matches('/'));
-    let for_us = match claims.get("aud") {
-        Some(serde_json::Value::String(aud)) => aud == client_id,
-        Some(serde_json::Value::Array(all)) => all.iter().any(|a| a == client_id),
-        _ => false,
-    };
-    let live = claims
-        .get("exp")
-        .and_then(serde_json::Value::as_i64)
-        .is_some_and(|exp| exp > now_s);
-    if !from_issuer || !for_us || !live {
-        return None;
-    }
-    let verified = claims.get("email_verified") == Some(&serde_json::Value::Bool(true));
-    claims
-        .get("email")
-        .filter(|_| verified)
-        .or_else(|| claims.get("sub"))
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_ascii_lowercase)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_account_from_an_id_token() {
-        let token = |claims: &str| {
-            let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
-            format!("h.{payload}.s")
-        };
-        let issuer = "http://127.0.0.1:1";
-        let read = |claims: &str| signed_in_account(&token(claims), issuer, "platform", 1_000);
-        let ours = r#"{"iss":"http://127.0.0.1:1","aud":"platform","exp":2000,"sub":"x","email":"Svc@Contoso.Example","email_verified":true}"#;
-        assert_eq!(read(ours).as_deref(), Some("svc@contoso.example"));
-        // An email nobody verified is not who signed in: the subject is.
-        let unverified = ours.replace(r#","email_verified":true"#, "");
-        assert_eq!(read(&unverified).as_deref(), Some("x"));
-        assert_eq!(
-            read(&ours.replace("\"platform\"", "\"other\"")),
-            None,
-            "another client's"
-        );
-        assert_eq!(
-            read(&ours.replace("http://127.0.0.1:1", "http://evil.example")),
-            None
-        );
-        assert_eq!(read(&ours.replace("2000", "999")), None, "expired");
-        assert_eq!(
-            signed_in_account("not-a-jwt", issuer, "platform", 1_000),
-            None
-        );
-    }
 }

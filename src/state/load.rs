@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::schema::time;
 use super::{
     Approval, Hold, JournalAction, RunState, StepPhase, StepRecord, Store, StoreError, acceptances,
-    exceptions, mailbox_records, run_lock, runs,
+    exceptions, mailbox_records, run_lock, runs, skipped_users,
 };
 use crate::plan::grammar::Email;
 
@@ -31,6 +31,7 @@ impl Store {
             state.approvals = approvals(db)?;
             state.disconnect_sent = last_sent(db, JournalAction::Disconnect)?;
             state.mailboxes = mailbox_records::read(db)?;
+            state.skipped = skipped_users::read(db)?;
             state.hold = active_hold(db)?;
             state.exceptions = exceptions::read(db)?;
             (state.acceptances, state.acceptances_changed) = acceptances::read(db)?;

@@ -4,7 +4,8 @@
 //! spread over a file per concept: `schema.rs` (tables, format, migrations), `run_lock.rs` (the
 //! run lock), `load.rs` (reading the [`RunState`]), `journal.rs` (intents and outcomes),
 //! `rollout.rs` (the rollout's and its steps' progress), `approvals.rs` (approvals and holds),
-//! `audit.rs` (the audit trail) and `mailbox_records.rs` (the pre-check's verdicts).
+//! `audit.rs` (the audit trail), `mailbox_records.rs` (the pre-check's verdicts) and
+//! `skipped_users.rs` (who a step left out on the pre-check's word).
 //! `run_state.rs` is the plain-data snapshot the planner reads; `lock.rs` knows who holds the
 //! run lock; `audit_kind.rs` and `journal_action.rs` name what the trail and the journal record.
 
@@ -24,15 +25,17 @@ mod run_lock;
 mod run_state;
 mod runs;
 mod schema;
+mod skipped_users;
 mod store;
 
 pub(crate) use audit_kind::AuditKind;
 pub(crate) use journal_action::JournalAction;
 pub(crate) use lock::{Holder, host_name, is_stale as lock_is_stale, os_user};
-pub(crate) use mailbox_access::{Access, MailboxAccess};
+pub(crate) use mailbox_access::{Access, MailboxAccess, Verdict};
 pub(crate) use run_state::{
     Acceptance, Approval, ApprovalRecord, Exception, FailingUser, Hold, RunState, StepPhase,
     StepRecord,
 };
 pub(crate) use runs::{RunEnd, RunRecord};
+pub(crate) use skipped_users::SkippedUser;
 pub(crate) use store::{Store, StoreError};

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::MailboxAccess;
+use super::{MailboxAccess, SkippedUser};
 use crate::plan::grammar::Email;
 
 /// A rollout's memory: what started, who was frozen into which step, where each step stands,
@@ -50,6 +50,9 @@ pub(crate) struct RunState {
     pub(crate) lock_holder: Option<super::lock::Holder>,
     /// Every approval's who and when, for `status` (the planner needs only `approvals`).
     pub(crate) approval_records: Vec<ApprovalRecord>,
+    /// The members each started step (by id) left out on the pre-check's word: they stay on
+    /// `from`, so the disconnect counts them as stragglers until fixed or accepted.
+    pub(crate) skipped: BTreeMap<String, Vec<SkippedUser>>,
 }
 
 /// An approval as recorded: by whom, from which OS user and host, when.
@@ -78,6 +81,13 @@ impl RunState {
     /// Exceptions whose user's OAuth sync has not been clean since.
     pub(crate) fn open_exceptions(&self) -> impl Iterator<Item = &Exception> {
         self.exceptions.iter().filter(|e| e.closed_at.is_none())
+    }
+
+    /// Every user a step left out on the pre-check's word, with the step's id and the verdict.
+    pub(crate) fn skipped_users(&self) -> impl Iterator<Item = (&str, &SkippedUser)> {
+        self.skipped
+            .iter()
+            .flat_map(|(step, users)| users.iter().map(move |u| (step.as_str(), u)))
     }
 
     /// Users whose `from` sync was already failing when their step started.

@@ -14,8 +14,9 @@ use crate::sqlite_file::{FileFormat, Migration};
 /// Format 1: the first release. Format 2: `mailbox_checks` always exists (format 1 files from
 /// before the mailbox pre-check lack it). Format 3: a gate's exceptions, and the users the
 /// change board accepted. Format 4: how each run ended, for `status` from the state alone.
+/// Format 5: the pre-check's four verdicts with Graph's own words, and the users a step skipped.
 pub(super) const FORMAT: FileFormat = FileFormat {
-    current: 4,
+    current: 5,
     migrations: &[
         Migration {
             version: 2,
@@ -28,6 +29,10 @@ pub(super) const FORMAT: FileFormat = FileFormat {
         Migration {
             version: 4,
             apply: add_runs,
+        },
+        Migration {
+            version: 5,
+            apply: verdict_details,
         },
     ],
     durable: true,
@@ -169,12 +174,34 @@ CREATE TABLE runs (
 );
 ";
 
+/// Format 5: each verdict keeps Graph's HTTP status, error code and message; verdicts are named
+/// `ok`, `denied`, `not_found`, `unverified`; and the users a step left out on the pre-check's
+/// word are kept with the verdict that left them out.
+const VERDICT_DETAILS: &str = "
+ALTER TABLE mailbox_checks ADD COLUMN status INTEGER;
+ALTER TABLE mailbox_checks ADD COLUMN code TEXT NOT NULL DEFAULT '';
+ALTER TABLE mailbox_checks ADD COLUMN message TEXT NOT NULL DEFAULT '';
+UPDATE mailbox_checks SET access = 'ok' WHERE access = 'allowed';
+UPDATE mailbox_checks SET access = 'not_found' WHERE access = 'no_mailbox';
+CREATE TABLE skipped_users (
+    step TEXT NOT NULL,
+    email TEXT NOT NULL,
+    access TEXT NOT NULL,
+    status INTEGER,
+    code TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    seen_ms INTEGER NOT NULL,
+    PRIMARY KEY (step, email)
+);
+";
+
 /// Fills a new state file for `plan_name` at the current format.
 pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()> {
     tx.execute_batch(TABLES)?;
     tx.execute_batch(MAILBOX_CHECKS)?;
     tx.execute_batch(EXCEPTIONS_AND_ACCEPTANCES)?;
     tx.execute_batch(RUNS)?;
+    verdict_details(tx)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)",
         [PLAN_NAME, plan_name],
@@ -195,6 +222,11 @@ fn add_exceptions_and_acceptances(tx: &Transaction<'_>) -> rusqlite::Result<()> 
 /// Format 3 → 4.
 fn add_runs(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(RUNS)
+}
+
+/// Format 4 → 5.
+fn verdict_details(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(VERDICT_DETAILS)
 }
 
 /// A stored time; one out of range (a hand-edited file) reads as the epoch rather than failing
@@ -260,7 +292,7 @@ mod tests {
             .and_then(|db| {
                 db.execute_batch(
                     "DROP TABLE mailbox_checks; DROP TABLE exceptions; DROP TABLE acceptances;
-                     DROP TABLE runs;
+                     DROP TABLE runs; DROP TABLE skipped_users;
                      UPDATE meta SET value = '1' WHERE key = 'format_version';",
                 )
             })
@@ -288,6 +320,7 @@ mod tests {
                 "meta",
                 "rollout",
                 "runs",
+                "skipped_users",
                 "step_members",
                 "steps"
             ]
@@ -304,7 +337,13 @@ mod tests {
 
         let mut store = Store::open(&path, "p")?;
         assert_eq!(format_of(&path), FORMAT.current.to_string());
-        for table in ["mailbox_checks", "exceptions", "acceptances", "runs"] {
+        for table in [
+            "mailbox_checks",
+            "exceptions",
+            "acceptances",
+            "runs",
+            "skipped_users",
+        ] {
             assert!(tables(&path).contains(&table.to_owned()), "{table}");
         }
         let email = crate::plan::grammar::Email::parse("ana@contoso.example").expect("an email");
@@ -321,6 +360,57 @@ mod tests {
         // Upgraded once: opening it again changes nothing.
         let store = Store::open(&path, "p")?;
         assert!(store.load()?.mailboxes.is_denied(&email));
+        Ok(())
+    }
+
+    /// A format 2 file (the pre-check's `allowed`/`denied`/`no_mailbox`) reads its verdicts by
+    /// their new names, and gains the skipped users' table.
+    #[test]
+    fn a_format_2_file_keeps_its_verdicts_under_their_new_names() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("p.state.db");
+        Store::open_or_create(&path, "p").expect("created");
+        Connection::open(&path)
+            .and_then(|db| {
+                db.execute_batch(
+                    "DROP TABLE skipped_users; DROP TABLE exceptions; DROP TABLE acceptances;
+                     DROP TABLE runs;
+                     DROP TABLE mailbox_checks;
+                     CREATE TABLE mailbox_checks (
+                         email TEXT PRIMARY KEY, access TEXT NOT NULL, seen_ms INTEGER NOT NULL);
+                     INSERT INTO mailbox_checks VALUES
+                         ('ana@contoso.example', 'allowed', 1000),
+                         ('ben@contoso.example', 'no_mailbox', 2000),
+                         ('cy@contoso.example', 'denied', 3000);
+                     UPDATE meta SET value = '2' WHERE key = 'format_version';",
+                )
+            })
+            .expect("made format 2");
+
+        let store = Store::open(&path, "p")?;
+        assert_eq!(format_of(&path), FORMAT.current.to_string());
+        assert!(tables(&path).contains(&"skipped_users".to_owned()));
+        let state = store.load()?;
+        let email = |s: &str| crate::plan::grammar::Email::parse(s).expect("an email");
+        let users = [
+            email("ana@contoso.example"),
+            email("ben@contoso.example"),
+            email("cy@contoso.example"),
+        ];
+        let read: Vec<Access> = state
+            .mailboxes
+            .verdicts_of(&users)
+            .map(|(_, v)| v.access)
+            .collect();
+        assert_eq!(read, [Access::Ok, Access::NotFound, Access::Denied]);
+        let stored: Vec<String> = Connection::open(&path)
+            .and_then(|db| {
+                db.prepare("SELECT access FROM mailbox_checks ORDER BY email")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+            .expect("read back");
+        assert_eq!(stored, ["ok", "not_found", "denied"]);
         Ok(())
     }
 }

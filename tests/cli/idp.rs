@@ -19,6 +19,15 @@ pub const API_SECRET: &str = "api-secret-77c0e3d1a2b94f5c";
 /// The OAuth app's client for Graph (`[precheck]`).
 pub const GRAPH_CLIENT: &str = "cutover-graph";
 pub const GRAPH_SECRET: &str = "graph-secret-0f4b6a1c8e2d7395";
+/// cutover's clients that prove themselves with the test certificate (`private_key_jwt`), for
+/// the platform API (RS256 assertions) and for Graph (PS256).
+pub const API_CERT_CLIENT: &str = "cutover-api-cert";
+pub const GRAPH_CERT_CLIENT: &str = "cutover-graph-cert";
+/// The test certificate's PKCS#12 password.
+pub const PFX_PASSWORD: &str = "pfx-pass-8d2e61b4c0a7";
+/// The tenant of the identity provider's Entra-shaped tokens (`tid`).
+pub const TENANT: &str = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b";
+
 /// The key `sandbox serve` seals its OAuth tokens with.
 pub const SANDBOX_KEY: &str = "sandbox-key-3c9e1f7a5b2d8e40a6c4f1b9";
 
@@ -41,6 +50,30 @@ fn installed() -> &'static Path {
         }
         dir
     })
+}
+
+/// The test certificate's public key, as the identity provider knows the certificate clients.
+fn certificate_jwk() -> serde_json::Value {
+    let path = repo().join("tests/fixtures/certificates/app.jwk.json");
+    let text = std::fs::read_to_string(&path).expect("the test certificate's JWK");
+    serde_json::from_str(&text).expect("JWK JSON")
+}
+
+/// The test certificate's private key, in the words a leak would show: every line of its PEM
+/// body (for the secret scan).
+pub fn private_key_lines() -> Vec<String> {
+    let pem = std::fs::read_to_string(repo().join("tests/fixtures/certificates/app.pem"))
+        .expect("the test certificate");
+    let key = pem
+        .split("-----BEGIN PRIVATE KEY-----")
+        .nth(1)
+        .and_then(|k| k.split("-----END PRIVATE KEY-----").next())
+        .expect("a private key block");
+    key.lines()
+        .map(str::trim)
+        .filter(|l| l.len() >= 32)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A free loopback port (for a server whose address must be known before it starts).
@@ -86,6 +119,24 @@ impl Idp {
             {
                 "client_id": GRAPH_CLIENT,
                 "client_secret": GRAPH_SECRET,
+                "grant_types": ["client_credentials"],
+                "redirect_uris": [],
+                "response_types": [],
+            },
+            {
+                "client_id": API_CERT_CLIENT,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "token_endpoint_auth_signing_alg": "RS256",
+                "jwks": { "keys": [certificate_jwk()] },
+                "grant_types": ["client_credentials"],
+                "redirect_uris": [],
+                "response_types": [],
+            },
+            {
+                "client_id": GRAPH_CERT_CLIENT,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "token_endpoint_auth_signing_alg": "PS256",
+                "jwks": { "keys": [certificate_jwk()] },
                 "grant_types": ["client_credentials"],
                 "redirect_uris": [],
                 "response_types": [],

@@ -3,7 +3,9 @@
 mod api;
 mod apply;
 mod change_control;
+mod ews;
 mod exceptions;
+mod graph;
 mod http;
 mod idp;
 mod oauth;

@@ -9,8 +9,9 @@ use std::io::BufRead;
 use serde_json::Value;
 
 use crate::idp::{
-    API_CLIENT, API_SECRET, GRAPH_CLIENT, GRAPH_SECRET, Idp, PLATFORM_SECRET, SANDBOX_KEY, browse,
-    free_port, request,
+    API_CERT_CLIENT, API_CLIENT, API_SECRET, GRAPH_CERT_CLIENT, GRAPH_CLIENT, GRAPH_SECRET, Idp,
+    PFX_PASSWORD, PLATFORM_SECRET, SANDBOX_KEY, TENANT, browse, free_port, private_key_lines,
+    request,
 };
 use crate::support::{Run, TOKEN, TestEnv, fixture_plan};
 
@@ -39,6 +40,16 @@ struct Connect {
 }
 
 fn connect_env(idp_env: &[(&str, &str)], serve_env: &[(&str, &str)], flags: &[&str]) -> Connect {
+    connect_env_with(idp_env, serve_env, flags, |plan| plan)
+}
+
+/// As [`connect_env`], with the plan changed by `edit` (its tenant, say).
+fn connect_env_with(
+    idp_env: &[(&str, &str)],
+    serve_env: &[(&str, &str)],
+    flags: &[&str],
+    edit: impl FnOnce(String) -> String,
+) -> Connect {
     let mut env = TestEnv::new().sandbox("demo", 12, "50ms");
     env.set_env("CUTOVER_API_TOKEN", TOKEN);
     let port = free_port();
@@ -46,7 +57,7 @@ fn connect_env(idp_env: &[(&str, &str)], serve_env: &[(&str, &str)], flags: &[&s
     let mut serve_env = serve_env.to_vec();
     serve_env.push(("CUTOVER_SANDBOX_TOKEN", TOKEN));
     let served = env.serve_with_idp(&idp, port, &serve_env, flags);
-    let plan = http_plan(&served.url, FIXED_TOKEN, "0s");
+    let plan = edit(http_plan(&served.url, FIXED_TOKEN, "0s"));
     let env = env.file("plan.toml", &plan);
     Connect { env, idp, served }
 }
@@ -109,10 +120,13 @@ fn assert_no_secrets(env: &TestEnv, idp: &Idp, runs: &[&Run]) {
         GRAPH_SECRET,
         SANDBOX_KEY,
         TOKEN,
+        PFX_PASSWORD,
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    // The certificate credential's private key, line by line of its PEM body.
+    secrets.extend(private_key_lines());
     let issued = idp.issued();
     assert!(!issued.is_empty(), "the identity provider issued nothing");
     secrets.extend(issued);
@@ -135,8 +149,12 @@ fn assert_no_secrets(env: &TestEnv, idp: &Idp, runs: &[&Run]) {
                 stack.push(path);
                 continue;
             }
-            // The identity provider's own log of what it issued is the list we search for.
-            if path.file_name().is_some_and(|n| n == "idp-tokens.log") {
+            // The identity provider's own log of what it issued is the list we search for; the
+            // certificate files hold the key by nature (they are the plan's references).
+            if path
+                .file_name()
+                .is_some_and(|n| n == "idp-tokens.log" || n == "app.pem" || n == "app.pfx")
+            {
                 continue;
             }
             files += 1;
@@ -206,7 +224,10 @@ fn connect_waits_for_the_code_and_pkce_exchange_then_runs_to_the_end() {
         "code_challenge=",
         "state=",
         "login_hint=svc-sync%40contoso.example",
-        "prompt=consent",
+        "domain_hint=contoso.example",
+        // `consent` would not stop a browser session signing in whoever it holds.
+        "prompt=select_account",
+        "scope=openid+profile+email+offline_access",
     ] {
         assert!(url.contains(part), "{part} missing from {url}");
     }
@@ -718,4 +739,179 @@ fn a_callback_completes_once_and_tokens_work_only_where_they_were_issued_for() {
         401
     );
     drop(served);
+}
+
+/// The plan's tenant as Entra ID names it: the GUID the identity provider's `tid` carries.
+fn guid_tenant(plan: String) -> String {
+    plan.replace(
+        "tenant_id = \"contoso.onmicrosoft.com\"",
+        &format!("tenant_id = \"{TENANT}\""),
+    )
+}
+
+#[test]
+fn entra_shaped_id_tokens_connect_the_right_account_and_refuse_the_wrong_one_naming_both() {
+    // No `email_verified`, a pairwise `sub`: the account is `preferred_username`.
+    let entra = [("IDP_SHAPE", "entra")];
+    let Connect { env, idp, served } = connect_env_with(&entra, &[], &[], guid_tenant);
+    let first = until_blocked(&env, &[]);
+    assert_eq!(first.code, 6, "{}", first.transcript());
+    let url = authorization_url(&first, &idp.issuer);
+    let (ok, page) = browse(&url, &["--account", "alex.admin@contoso.example"]);
+    assert!(ok, "{page}");
+    assert!(
+        page.contains("Authorized as alex.admin@contoso.example"),
+        "{page}"
+    );
+    let refused = until_blocked(&env, &[]);
+    assert_eq!(refused.code, 3, "{}", refused.transcript());
+    let text = refused.transcript();
+    for part in [
+        "alex.admin@contoso.example",
+        SERVICE_ACCOUNT,
+        "--reauthorize",
+    ] {
+        assert!(text.contains(part), "{part}:\n{text}");
+    }
+    assert_eq!(enabled_on_oauth(&env.inspect()), 0, "nobody switched");
+
+    let again = until_blocked(&env, &["--reauthorize"]);
+    assert_eq!(again.code, 6, "{}", again.transcript());
+    let (ok, page) = browse(&authorization_url(&again, &idp.issuer), &[]);
+    assert!(ok, "{page}");
+    assert!(
+        page.contains(&format!("Authorized as {SERVICE_ACCOUNT}")),
+        "{page}"
+    );
+    let done = env.run(["apply", "plan.toml", "--yes", "--poll-interval", "20ms"]);
+    assert_eq!(done.code, 0, "{}", done.transcript());
+    let inspect = env.inspect();
+    assert_eq!(
+        configuration(&inspect, "OAuth")["authorized_account"],
+        SERVICE_ACCOUNT
+    );
+    assert_eq!(enabled_on_oauth(&inspect), 12);
+    served.stop();
+    assert_no_secrets(&env, &idp, &[&first, &refused, &again, &done]);
+}
+
+#[test]
+fn a_sign_in_to_another_tenant_is_refused_even_as_the_right_name() {
+    let other = [
+        ("IDP_SHAPE", "entra"),
+        ("IDP_TENANT", "0b7d4c2e-1f3a-4b5c-9d8e-7f6a5b4c3d2e"),
+    ];
+    let Connect { env, idp, served } = connect_env_with(&other, &[], &[], guid_tenant);
+    let first = until_blocked(&env, &[]);
+    assert_eq!(first.code, 6, "{}", first.transcript());
+    let (ok, page) = browse(&authorization_url(&first, &idp.issuer), &[]);
+    assert!(
+        !ok,
+        "the platform accepted a sign-in to another tenant: {page}"
+    );
+    let halted = until_blocked(&env, &[]);
+    assert_eq!(halted.code, 3, "{}", halted.transcript());
+    let text = halted.transcript();
+    for part in [
+        "0b7d4c2e-1f3a-4b5c-9d8e-7f6a5b4c3d2e",
+        TENANT,
+        "authorizing \"OAuth\" failed",
+    ] {
+        assert!(text.contains(part), "{part}:\n{text}");
+    }
+    assert_eq!(enabled_on_oauth(&env.inspect()), 0);
+    drop(served);
+}
+
+/// The test certificate, copied beside the plan as the plan's references name it.
+fn with_certificates(env: TestEnv) -> TestEnv {
+    let dir = crate::support::repo().join("tests/fixtures/certificates");
+    let pem = std::fs::read(dir.join("app.pem")).expect("app.pem");
+    let pfx = std::fs::read(dir.join("app.pfx")).expect("app.pfx");
+    std::fs::write(env.path().join("app.pem"), pem).expect("copied");
+    std::fs::write(env.path().join("app.pfx"), pfx).expect("copied");
+    env
+}
+
+#[test]
+fn certificate_credentials_get_app_tokens_for_the_api_and_the_precheck() {
+    // The API: RS256 assertions signed with the PEM certificate's key.
+    let mut env = with_certificates(TestEnv::new().sandbox("part-migrated", 24, "50ms"));
+    env.set_env("CUTOVER_PFX_PASSWORD", PFX_PASSWORD);
+    let port = free_port();
+    let idp = Idp::start(env.path(), port, &[]);
+    let served = env.serve_with_idp(&idp, port, &[], &[]);
+    let auth = format!(
+        "\n[target.auth]\ntoken_url = \"{}\"\nclient_id = \"{API_CERT_CLIENT}\"\ncertificate = {{ file = \"app.pem\" }}\nassertion_algorithm = \"RS256\"\nscopes = [\"platform.admin\"]",
+        idp.token_url()
+    );
+    let plan = http_plan(&served.url, &auth, "0s")
+        .replace(&format!("service_account = \"{SERVICE_ACCOUNT}\"\n"), "");
+    let env = env.file("plan.toml", &plan);
+    let expected = movable(&env.inspect());
+    let run = env.run(["apply", "plan.toml", "--yes", "--poll-interval", "20ms"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(enabled_on_oauth(&env.inspect()), expected);
+    assert!(!idp.issued().is_empty());
+
+    // The pre-check: PS256 assertions signed with the PKCS#12 file's key, opened with its
+    // password; the sandbox's Graph denies `access-policy`'s four mailboxes.
+    let mut pre = with_certificates(TestEnv::new().sandbox("access-policy", 48, "50ms"));
+    pre.set_env("CUTOVER_PFX_PASSWORD", PFX_PASSWORD);
+    let port = free_port();
+    let pre_idp = Idp::start(pre.path(), port, &[]);
+    let pre_served = pre.serve_with_idp(&pre_idp, port, &[], &[]);
+    let plan = fixture_plan(
+        "precheck",
+        &[
+            ("url", &pre_served.url),
+            ("token_url", &pre_idp.token_url()),
+            ("graph_client", GRAPH_CERT_CLIENT),
+            ("on_denied", "block"),
+        ],
+    )
+    .replace(
+        "client_secret = { env = \"CUTOVER_GRAPH_SECRET\" }",
+        "certificate = { file = \"app.pfx\" }\ncertificate_password = { env = \"CUTOVER_PFX_PASSWORD\" }",
+    );
+    let pre = pre.file("plan.toml", &plan);
+    let dry = pre.run(["plan", "plan.toml", "--format", "json"]);
+    assert_eq!(dry.code, 0, "{}", dry.transcript());
+    let denied = dry.json()["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "mailbox-access-denied")
+        .map(|f| f["users"].as_array().map_or(0, Vec::len))
+        .sum::<usize>();
+    assert!(
+        denied >= 1,
+        "Graph answered the certificate's token:\n{}",
+        dry.stdout
+    );
+
+    // A wrong password says so, naming the reference, not the password.
+    let mut wrong = with_certificates(
+        TestEnv::new()
+            .sandbox("access-policy", 48, "50ms")
+            .file("plan.toml", &plan),
+    );
+    wrong.set_env("CUTOVER_PFX_PASSWORD", "not-the-password");
+    let refused = wrong.run(["plan", "plan.toml"]);
+    assert_ne!(refused.code, 0, "{}", refused.transcript());
+    assert!(
+        refused.stderr.contains("the password does not open it"),
+        "{}",
+        refused.transcript()
+    );
+    assert!(
+        refused.stderr.contains("app.pfx"),
+        "{}",
+        refused.transcript()
+    );
+
+    served.stop();
+    pre_served.stop();
+    assert_no_secrets(&env, &idp, &[&run]);
+    assert_no_secrets(&pre, &pre_idp, &[&dry, &refused]);
 }

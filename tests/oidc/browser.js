@@ -48,7 +48,7 @@ for (let hops = 0; hops < 30; hops += 1) {
     const page = await (await go(url)).json();
     let action = 'consent';
     let body = '{}';
-    if (page.prompt === 'login') {
+    if (page.prompt === 'login' || page.prompt === 'select_account') {
       action = deny ? 'deny' : 'login';
       body = JSON.stringify({ account: account || page.login_hint });
     } else if (deny) {

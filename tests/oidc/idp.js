@@ -12,6 +12,15 @@
 //   IDP_TOKEN_TTL    access token lifetime in seconds (default 3600)
 //   IDP_TOKEN_LOG    a file that receives every token issued, one per line (so tests can prove
 //                    cutover never wrote one anywhere)
+//   IDP_SHAPE        "oidc" (default): ID tokens with a verified `email` and `sub` = the account;
+//                    "entra": as Microsoft Entra ID issues them — no `email_verified`, a pairwise
+//                    `sub` (opaque, per client), `preferred_username`, `tid`, `oid`, and an
+//                    `email` nobody vouches for
+//   IDP_TENANT       the tenant GUID of `tid` (default 6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b)
+//
+// Clients may authenticate with `private_key_jwt` (give `token_endpoint_auth_method`,
+// `token_endpoint_auth_signing_alg` and `jwks` in IDP_CLIENTS): the assertion's audience may be
+// the token endpoint, as Entra ID requires.
 //
 // POST /test/revoke-all revokes every access token in IDP_TOKEN_LOG (a test control).
 //
@@ -20,7 +29,8 @@
 
 import http from 'node:http';
 import fs from 'node:fs';
-import Provider from 'oidc-provider';
+import crypto from 'node:crypto';
+import Provider, { interactionPolicy } from 'oidc-provider';
 
 const RESOURCES = {
   'urn:cutover:platform-api': ['platform.admin'],
@@ -37,7 +47,19 @@ function resourceFor(scope) {
 }
 
 const port = Number(process.env.IDP_PORT || 0);
-const clients = JSON.parse(process.env.IDP_CLIENTS || '[]');
+const shape = process.env.IDP_SHAPE || 'oidc';
+const tenant = process.env.IDP_TENANT || '6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b';
+const entra = shape === 'entra';
+const clients = JSON.parse(process.env.IDP_CLIENTS || '[]').map((client) => (
+  // Entra ID's `sub` is pairwise: the same account has another one in every app.
+  entra && (client.grant_types || []).includes('authorization_code') ? { ...client, subject_type: 'pairwise' } : client
+));
+const hash = (...parts) => crypto.createHash('sha256').update(parts.join('|')).digest('base64url');
+
+// `prompt=select_account` is a prompt of its own (oidc-provider knows only login and consent):
+// the account is chosen, as Entra ID's account picker does, even with a session.
+const policy = interactionPolicy.base();
+policy.add(new interactionPolicy.Prompt({ name: 'select_account', requestable: true }), 0);
 const codeTtl = Number(process.env.IDP_CODE_TTL || 60);
 const tokenTtl = Number(process.env.IDP_TOKEN_TTL || 3600);
 const tokenLog = process.env.IDP_TOKEN_LOG;
@@ -49,10 +71,20 @@ const issuer = `http://127.0.0.1:${server.address().port}`;
 const provider = new Provider(issuer, {
   clients,
   pkce: { required: () => true },
-  scopes: ['openid', 'email', 'offline_access'],
-  claims: { openid: ['sub'], email: ['email', 'email_verified'] },
-  // The test directory's accounts are their (verified) email addresses.
-  findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, email: sub, email_verified: true }) }),
+  scopes: ['openid', 'profile', 'email', 'offline_access'],
+  claims: entra
+    ? { openid: ['sub', 'tid', 'oid'], profile: ['preferred_username', 'name'], email: ['email'] }
+    : { openid: ['sub'], email: ['email', 'email_verified'] },
+  subjectTypes: entra ? ['public', 'pairwise'] : ['public'],
+  pairwiseIdentifier: async (ctx, accountId, client) => hash('pairwise', tenant, accountId, client.clientId),
+  // The test directory's accounts are their email addresses (verified, in the plain shape; in
+  // Entra's, the user principal name, with a mail attribute nobody vouches for).
+  findAccount: async (ctx, sub) => ({
+    accountId: sub,
+    claims: async () => (entra
+      ? { sub, tid: tenant, oid: hash('oid', tenant, sub), preferred_username: sub, name: sub.split('@')[0], email: sub }
+      : { sub, email: sub, email_verified: true }),
+  }),
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -79,7 +111,9 @@ const provider = new Provider(issuer, {
     Grant: 3600,
     RefreshToken: 86400,
   },
-  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  // Entra ID puts the account's claims in the ID token itself.
+  conformIdTokenClaims: false,
+  interactions: { policy, url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   // Tokens are opaque here; introspection tells resource servers what they are.
   clientBasedCORS: () => false,
 });
@@ -120,8 +154,9 @@ async function interaction(req, res, uid, action) {
     return;
   }
   if (action === 'login') {
+    // Choosing the account (select_account) is signing in as it.
     const { account } = await body(req);
-    await provider.interactionFinished(req, res, { login: { accountId: account } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(req, res, { select_account: {}, login: { accountId: account } }, { mergeWithLastSubmission: false });
   } else if (action === 'consent') {
     const { prompt: { details: missing }, params, session, grantId } = details;
     const grant = grantId

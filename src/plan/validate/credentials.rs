@@ -5,19 +5,26 @@
 //! Only references are checked, never what they point at: validation reads no environment and
 //! no secret file. Literal secrets never get this far; the secrets pass reported them.
 
+use std::ops::Range;
+
 use toml::Spanned;
 
 use crate::plan::grammar::parse_secure_url;
 use crate::plan::raw::{RawClientCredentials, RawSecretRef};
-use crate::plan::{ClientCredentials, SecretRef};
+use crate::plan::{
+    AssertionAlgorithm, CertificateCredential, ClientCredential, ClientCredentials, SecretRef,
+};
 
 use super::validator::Validator;
 
 impl Validator<'_> {
-    /// OAuth client credentials (`[target.auth]`, `[precheck]`); `None` when a part is wrong.
+    /// OAuth client credentials (`[target.auth]`, `[precheck]`, the `table` at `span`); `None`
+    /// when a part is wrong.
     pub(super) fn client_credentials(
         &mut self,
         raw: RawClientCredentials,
+        table: &str,
+        span: Range<usize>,
     ) -> Option<ClientCredentials> {
         let token_url = raw
             .token_url
@@ -27,9 +34,16 @@ impl Validator<'_> {
         let client_id = raw
             .client_id
             .and_then(|c| self.not_blank(c, "client_id", "the app registration's client id"));
-        let client_secret = raw
-            .client_secret
-            .and_then(|secret| self.secret_ref(secret.into_inner()));
+        let credential = self.credential(
+            RawCredential {
+                client_secret: raw.client_secret,
+                certificate: raw.certificate,
+                certificate_password: raw.certificate_password,
+                assertion_algorithm: raw.assertion_algorithm,
+            },
+            table,
+            span,
+        );
         let mut scopes = Vec::new();
         let mut blank_scope = false;
         for scope in raw.scopes.map(Spanned::into_inner).unwrap_or_default() {
@@ -48,9 +62,99 @@ impl Validator<'_> {
         Some(ClientCredentials {
             token_url: token_url?,
             client_id: client_id?,
-            client_secret: client_secret?,
+            credential: credential?,
             scopes,
         })
+    }
+
+    /// A secret or a certificate, never both, never neither; the certificate's own keys only
+    /// beside it.
+    fn credential(
+        &mut self,
+        raw: RawCredential,
+        table: &str,
+        span: Range<usize>,
+    ) -> Option<ClientCredential> {
+        let RawCredential {
+            client_secret,
+            certificate,
+            certificate_password,
+            assertion_algorithm,
+        } = raw;
+        match (client_secret, certificate) {
+            (Some(secret), None) => {
+                for (key, given) in [
+                    (
+                        "certificate_password",
+                        certificate_password.as_ref().map(Spanned::span),
+                    ),
+                    (
+                        "assertion_algorithm",
+                        assertion_algorithm.as_ref().map(Spanned::span),
+                    ),
+                ] {
+                    if let Some(at) = given {
+                        self.error(
+                            "plan::misplaced-key",
+                            at,
+                            format!("`{key}` applies only to a `certificate`"),
+                            "beside a client secret",
+                            format!(
+                                "remove `{key}`, or replace `client_secret` with `certificate`"
+                            ),
+                        );
+                    }
+                }
+                self.secret_ref(secret.into_inner())
+                    .map(ClientCredential::ClientSecret)
+            }
+            (None, Some(certificate)) => {
+                let key = self.secret_ref(certificate.into_inner());
+                let password = match certificate_password {
+                    Some(p) => Some(self.secret_ref(p.into_inner())?),
+                    None => None,
+                };
+                let algorithm = match assertion_algorithm.as_ref().map(|a| a.get_ref().as_str()) {
+                    Some("RS256") => AssertionAlgorithm::RS256,
+                    // Anything else was reported by the structural pass.
+                    _ => AssertionAlgorithm::PS256,
+                };
+                Some(ClientCredential::Certificate(CertificateCredential {
+                    key: key?,
+                    password,
+                    algorithm,
+                }))
+            }
+            (Some(secret), Some(_)) => {
+                self.error(
+                    "plan::conflicting-keys",
+                    secret.span(),
+                    format!("{table} takes `client_secret` or `certificate`, not both"),
+                    "one of the two",
+                    "keep `certificate` where the tenant's app policy forbids client secrets, or \
+                     `client_secret`; the identity provider accepts one credential per request",
+                );
+                None
+            }
+            (None, None)
+                if self.was_pruned(&format!("{}.client_secret", dotted(table)))
+                    || self.was_pruned(&format!("{}.certificate", dotted(table))) =>
+            {
+                None
+            }
+            (None, None) => {
+                self.error(
+                    "plan::missing-key",
+                    span.start..span.start,
+                    format!("{table} needs `client_secret` or `certificate`"),
+                    "required here",
+                    "add `client_secret = { env = \"NAME\" }`, or `certificate = { file = \"app.pem\" }` \
+                     (the app's certificate and private key, PEM, or a PKCS#12 file with \
+                     `certificate_password`)",
+                );
+                None
+            }
+        }
     }
 
     /// A string that must hold more than spaces.
@@ -98,4 +202,17 @@ impl Validator<'_> {
             _ => None,
         }
     }
+}
+
+/// The keys that say how the client proves who it is, taken out of their table.
+struct RawCredential {
+    client_secret: Option<Spanned<RawSecretRef>>,
+    certificate: Option<Spanned<RawSecretRef>>,
+    certificate_password: Option<Spanned<RawSecretRef>>,
+    assertion_algorithm: Option<Spanned<String>>,
+}
+
+/// `[target.auth]` → `target.auth`, the form pruned keys are named in.
+fn dotted(table: &str) -> &str {
+    table.trim_start_matches('[').trim_end_matches(']')
 }

@@ -68,7 +68,10 @@ pub(super) fn validate(
     let pilot = raw.pilot.and_then(|p| v.pilot(p, &gate));
     let batches = v.batches(raw.batch, &gate);
     let precheck = match raw.precheck {
-        Some(p) => v.precheck(p.into_inner()),
+        Some(p) => {
+            let span = p.span();
+            v.precheck(p.into_inner(), span)
+        }
         None => Some(None),
     };
     let disconnect = raw

@@ -88,9 +88,11 @@ impl Validator<'_> {
                 };
                 let auth = match (raw.token, raw.auth) {
                     (Some(token), None) => self.secret_ref(token.into_inner()).map(ApiAuth::Token),
-                    (None, Some(auth)) => self
-                        .client_credentials(auth.into_inner())
-                        .map(ApiAuth::ClientCredentials),
+                    (None, Some(auth)) => {
+                        let span = auth.span();
+                        self.client_credentials(auth.into_inner(), "[target.auth]", span)
+                            .map(ApiAuth::ClientCredentials)
+                    }
                     (Some(token), Some(_)) => {
                         self.error(
                             "plan::conflicting-keys",
