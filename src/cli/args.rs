@@ -129,12 +129,43 @@ pub(crate) enum Command {
     /// Print the plan file's JSON Schema (draft-07), for editors and TOML language servers.
     Schema {
         /// Print the OpenAPI document of the platform's admin API instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "notification")]
         openapi: bool,
+        /// Print the JSON Schema of the notifications `json` webhooks and commands receive.
+        #[arg(long)]
+        notification: bool,
+    },
+    /// Notification channels (`[[notify]]`): check that each one reaches someone.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, cutover(1); with `--out-dir`, write one page per command.
+    Man {
+        /// Write `cutover.1`, `cutover-apply.1`, … into this folder instead of printing.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
     },
     /// Create, inspect and disturb an embedded sandbox platform.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotifyCommand {
+    /// Send a test message to every `[[notify]]` channel and report each result (exit 0 if
+    /// every channel took it, 1 otherwise). Records nothing.
+    Test {
+        /// The plan whose channels to test.
+        plan: PathBuf,
+        /// `text` for people, `json` for tools.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -30,7 +30,7 @@ pub(crate) use gate::{Gate, OnFailure, Threshold};
 pub(crate) use load::load_text;
 pub(crate) use load::{LoadError, load};
 pub(crate) use notify::{
-    ChannelKind, EmailChannel, NotifyChannel, NotifyEvent, SmtpLogin, SmtpTls, WebhookFormat,
+    ChannelKind, EmailChannel, NotifyChannel, NotifyEvent, SmtpTls, WebhookFormat, is_loopback_host,
 };
 pub(crate) use plan::Plan;
 pub(crate) use precheck::{OnDenied, Precheck};

@@ -54,9 +54,6 @@ pub(crate) enum WebhookFormat {
 }
 
 impl WebhookFormat {
-    pub(crate) const ALL: [WebhookFormat; 3] =
-        [WebhookFormat::Json, WebhookFormat::Slack, WebhookFormat::Teams];
-
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             WebhookFormat::Json => "json",
@@ -160,4 +157,13 @@ impl fmt::Display for NotifyEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A host on this machine: the only place plain SMTP (and a plain `http` webhook) may go.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -4,19 +4,22 @@
 //! spread over a file per concept: `schema.rs` (tables, format, migrations), `run_lock.rs` (the
 //! run lock), `load.rs` (reading the [`RunState`]), `journal.rs` (intents and outcomes),
 //! `rollout.rs` (the rollout's and its steps' progress), `approvals.rs` (approvals and holds),
-//! `audit.rs` (the audit trail) and `mailbox_records.rs` (the pre-check's verdicts).
+//! `audit.rs` (the audit trail), `mailbox_records.rs` (the pre-check's verdicts) and
+//! `notifications.rs` (the notification ledger, its rows `delivery_record.rs`).
 //! `run_state.rs` is the plain-data snapshot the planner reads; `lock.rs` knows who holds the
 //! run lock; `audit_kind.rs` and `journal_action.rs` name what the trail and the journal record.
 
 mod approvals;
 mod audit;
 mod audit_kind;
+mod delivery_record;
 mod journal;
 mod journal_action;
 mod load;
 mod lock;
 mod mailbox_access;
 mod mailbox_records;
+mod notifications;
 mod rollout;
 mod run_lock;
 mod run_state;
@@ -24,6 +27,7 @@ mod schema;
 mod store;
 
 pub(crate) use audit_kind::AuditKind;
+pub(crate) use delivery_record::{DeliveryAttempt, DeliveryRecord};
 pub(crate) use journal_action::JournalAction;
 pub(crate) use lock::{host_name, os_user};
 pub(crate) use mailbox_access::{Access, MailboxAccess};

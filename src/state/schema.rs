@@ -12,13 +12,32 @@ use rusqlite::Transaction;
 use crate::sqlite_file::{FileFormat, Migration};
 
 /// Format 1: the first release. Format 2: `mailbox_checks` always exists (format 1 files from
-/// before the mailbox pre-check lack it).
+/// before the mailbox pre-check lack it). Format 5: the notification ledger.
+//
+// Formats 3 and 4 are being added on other branches at the same time as 5. Until they merge,
+// 3 and 4 are placeholders that change nothing, so that a format 2 file still upgrades step by
+// step (a gap in the chain refuses the file): at merge, the real 3 and 4 replace the
+// placeholders, and 5 stays as it is (it only creates its own table).
 pub(super) const FORMAT: FileFormat = FileFormat {
-    current: 2,
-    migrations: &[Migration {
-        version: 2,
-        apply: add_mailbox_checks,
-    }],
+    current: 5,
+    migrations: &[
+        Migration {
+            version: 2,
+            apply: add_mailbox_checks,
+        },
+        Migration {
+            version: 3,
+            apply: placeholder,
+        },
+        Migration {
+            version: 4,
+            apply: placeholder,
+        },
+        Migration {
+            version: 5,
+            apply: add_notifications,
+        },
+    ],
     durable: true,
 };
 
@@ -115,10 +134,33 @@ CREATE TABLE IF NOT EXISTS mailbox_checks (
 );
 ";
 
+/// The notification ledger: one row per channel and event (`notifications.rs`). `channel` is a
+/// digest of the channel's kind and settings and `label` its description: neither holds a
+/// webhook URL or a password, nor does `notification` (what was sent) or `last_error`.
+const NOTIFICATIONS: &str = "
+CREATE TABLE IF NOT EXISTS notifications (
+    channel TEXT NOT NULL,
+    event_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    notification TEXT NOT NULL,
+    first_attempt_ms INTEGER NOT NULL,
+    delivered_ms INTEGER,
+    attempts INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    last_attempt_ms INTEGER NOT NULL,
+    last_error TEXT,
+    next_retry_ms INTEGER,
+    abandoned INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel, event_key)
+);
+";
+
 /// Fills a new state file for `plan_name` at the current format.
 pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()> {
     tx.execute_batch(TABLES)?;
     tx.execute_batch(MAILBOX_CHECKS)?;
+    tx.execute_batch(NOTIFICATIONS)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)",
         [PLAN_NAME, plan_name],
@@ -129,6 +171,16 @@ pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()
 /// Format 1 → 2.
 fn add_mailbox_checks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(MAILBOX_CHECKS)
+}
+
+/// Formats 3 and 4 on this branch (see [`FORMAT`]).
+fn placeholder(_: &Transaction<'_>) -> rusqlite::Result<()> {
+    Ok(())
+}
+
+/// Format 4 → 5.
+fn add_notifications(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(NOTIFICATIONS)
 }
 
 /// A stored time; one out of range (a hand-edited file) reads as the epoch rather than failing
@@ -217,6 +269,7 @@ mod tests {
                 "lock",
                 "mailbox_checks",
                 "meta",
+                "notifications",
                 "rollout",
                 "step_members",
                 "steps"
@@ -233,7 +286,7 @@ mod tests {
         assert!(!tables(&path).contains(&"mailbox_checks".to_owned()));
 
         let mut store = Store::open(&path, "p")?;
-        assert_eq!(format_of(&path), "2");
+        assert_eq!(format_of(&path), FORMAT.current.to_string());
         assert!(tables(&path).contains(&"mailbox_checks".to_owned()));
         let email = crate::plan::grammar::Email::parse("ana@contoso.example").expect("an email");
         let mut seen = MailboxAccess::default();

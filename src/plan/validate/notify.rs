@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 use crate::plan::grammar::{Email, PlanDuration};
+use crate::plan::is_loopback_host;
 use crate::plan::notify::{
     ChannelKind, EmailChannel, NotifyChannel, NotifyEvent, SmtpLogin, SmtpTls, WebhookFormat,
 };
@@ -153,8 +154,11 @@ impl Validator<'_> {
     }
 
     fn command(&mut self, raw: Spanned<Vec<Spanned<String>>>) -> Option<ChannelKind> {
-        let mut words: Vec<String> =
-            raw.into_inner().into_iter().map(Spanned::into_inner).collect();
+        let mut words: Vec<String> = raw
+            .into_inner()
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect();
         let program = words.first()?.clone();
         if program.trim().is_empty() {
             return None; // Reported by the structural pass.
@@ -178,7 +182,7 @@ impl Validator<'_> {
             _ => SmtpTls::Starttls,
         };
         if let (SmtpTls::None, Some(host)) = (tls, &host) {
-            if !is_loopback(host) {
+            if !is_loopback_host(host) {
                 let at = raw.tls.as_ref().map_or(span.clone(), Spanned::span);
                 self.error(
                     "plan::insecure-smtp",
@@ -220,14 +224,14 @@ impl Validator<'_> {
         }
         let login = match (raw.username, raw.password) {
             (None, None) => Some(None),
-            (Some(username), Some(password)) => self
-                .secret_ref(password.into_inner())
-                .map(|password| {
+            (Some(username), Some(password)) => {
+                self.secret_ref(password.into_inner()).map(|password| {
                     Some(SmtpLogin {
                         username: username.into_inner().trim().to_owned(),
                         password,
                     })
-                }),
+                })
+            }
             (username, password) => {
                 let (present, missing, at) = match (&username, &password) {
                     (Some(u), _) => ("username", "password", u.span()),
@@ -271,7 +275,9 @@ impl Validator<'_> {
                     && label.len() <= 63
                     && !label.starts_with('-')
                     && !label.ends_with('-')
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             });
         if is_ip || is_name {
             return Some(host.to_owned());
@@ -291,16 +297,9 @@ impl Validator<'_> {
     }
 }
 
-/// A relay on this machine, the only place plain SMTP may go.
-pub(crate) fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::is_loopback;
+    use crate::plan::is_loopback_host as is_loopback;
 
     #[test]
     fn loopback_hosts() {
