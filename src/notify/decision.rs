@@ -141,8 +141,15 @@ mod tests {
         let failed = row(key, None, 1, Some(60));
         let reminded_then_failed = row(key, Some(0), 2, Some(5 * H));
         let other = row("halted:west:1", Some(0), 0, None);
+        type Case<'a> = (
+            &'a str,
+            Option<&'a DeliveryRecord>,
+            i64,
+            Option<Duration>,
+            Decision,
+        );
         #[rustfmt::skip]
-        let cases: &[(&str, Option<&DeliveryRecord>, i64, Option<Duration>, Decision)] = &[
+        let cases: &[Case<'_>] = &[
             // never tried: send, whatever the time
             ("new state",                    None,                        0,         None,      Decision::Send),
             ("new state, with repeat",       None,                        10 * H,    four_hours, Decision::Send),
@@ -181,8 +188,8 @@ mod tests {
         let cases: &[(&str, &[DeliveryRecord], i64, Stale)] = &[
             ("within backoff",             &[],                        100,     Stale::Wait),
             ("backoff passed",             &[],                        120,     Stale::Retry),
-            ("a later one failed too",     &[later_failed.clone()],    120,     Stale::Retry),
-            ("a later one was delivered",  &[later_delivered.clone()], 120,     Stale::Abandon),
+            ("a later one failed too",     std::slice::from_ref(&later_failed), 120,     Stale::Retry),
+            ("a later one was delivered",  std::slice::from_ref(&later_delivered), 120,     Stale::Abandon),
             ("a day old",                  &[],                        24 * H,  Stale::Abandon),
         ];
         for (name, others, now, expected) in cases {
