@@ -5,6 +5,7 @@ mod apply;
 mod change_control;
 mod http;
 mod idp;
+mod notify;
 mod oauth;
 mod plan;
 mod schedule;
