@@ -117,8 +117,7 @@ impl Receiver {
 fn read_request(stream: &mut std::net::TcpStream) -> String {
     let mut bytes = Vec::new();
     let mut buf = [0u8; 4096];
-    loop {
-        let Ok(n) = stream.read(&mut buf) else { break };
+    while let Ok(n) = stream.read(&mut buf) {
         if n == 0 {
             break;
         }
