@@ -3,6 +3,7 @@
 mod api;
 mod apply;
 mod change_control;
+mod docs;
 mod http;
 mod idp;
 mod notify;
