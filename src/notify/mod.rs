@@ -6,7 +6,8 @@
 //!
 //! One file per concept: `notification.rs` (what happened), `channel.rs` (a channel's id and
 //! label), `notifier.rs` (delivering, concurrently and within 10 s, and recording),
-//! `decision.rs` (send, remind, retry or stay quiet: pure), `payload.rs` (the JSON and its
+//! `decision.rs` (send, remind, retry or stay quiet: pure), `undelivered.rs` (what `status`
+//! shows of the ledger), `payload.rs` (the JSON and its
 //! schema), `text.rs`, `slack.rs`, `teams.rs` (the human renderings), `webhook.rs`,
 //! `email.rs`, `command.rs` (the transports) and `delivery_error.rs` (reasons without secrets).
 //!
@@ -31,6 +32,7 @@ mod teams;
 #[cfg(test)]
 mod tests;
 mod text;
+mod undelivered;
 mod webhook;
 
 pub(crate) use notification::{Notification, NotificationKind, NotifiedUser};
@@ -41,4 +43,5 @@ pub(crate) use payload::notification_schema_text;
 pub(crate) use {
     decision::Decision,
     notifier::{ChannelResult, NotifyReport},
+    undelivered::{status_lines, undelivered},
 };
