@@ -37,6 +37,9 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Check plan files and report every error at once (exit 0 if all are valid, 2 if not).
+    #[command(
+        after_help = "Example:\n  cutover validate plans/contoso.toml\n  cutover validate --format json plans/*.toml"
+    )]
     Validate {
         /// The plan files to check.
         #[arg(required = true, value_name = "PLAN")]
@@ -46,7 +49,11 @@ pub(crate) enum Command {
         format: Format,
     },
     /// Show exactly what `apply` would do, for review (the dry-run). Changes nothing.
+    #[command(
+        after_help = "Example:\n  cutover plan plans/contoso.toml --format markdown > CHG-1234.md"
+    )]
     Plan {
+        /// The plan file.
         plan: PathBuf,
         /// `text` for a terminal or log, `markdown` for a change ticket, `json` for tools.
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
@@ -59,13 +66,18 @@ pub(crate) enum Command {
         now: Option<jiff::Timestamp>,
     },
     /// Run the plan: connect, pilot, batches, disconnect. Resumes where the last run stopped.
+    #[command(
+        after_help = "Example:\n  cutover apply plans/quickstart.toml\n  cutover apply plans/contoso.toml --until-blocked   # from cron, a timer or CI"
+    )]
     Apply {
+        /// The plan file.
         plan: PathBuf,
-        /// Do what is due now and exit 4 at the first wait, with a `waiting:` line (for cron,
-        /// systemd timers and CI schedules).
+        /// Do what is due now and exit at the first wait, with a `waiting:` line: 4 for time,
+        /// syncs or a hold, 6 for a person (for cron, systemd timers and CI schedules).
         #[arg(long)]
         until_blocked: bool,
-        /// Answer confirmation prompts with yes. Never counts as an approval.
+        /// Confirm a real target's disconnect: answers the prompt on a terminal, and is needed
+        /// with no terminal when the plan's disconnect has `approval = false`. Never an approval.
         #[arg(long)]
         yes: bool,
         /// The digest of the dry-run the change board approved; checked when the rollout starts.
@@ -87,8 +99,14 @@ pub(crate) enum Command {
         open: bool,
     },
     /// Record an approval of a step (`pilot`, a batch, `<batch>#<n>`, or `disconnect`).
+    #[command(
+        after_help = "Example:\n  cutover approve plans/contoso.toml east --by \"CAB-1234 (J. Doe)\""
+    )]
     Approve {
+        /// The plan file.
         plan: PathBuf,
+        /// The step to approve: `pilot`, a batch's name (all its waves), `<batch>#<n>`, or
+        /// `disconnect`.
         step: String,
         /// Who approves (default: the OS user).
         #[arg(long)]
@@ -96,7 +114,11 @@ pub(crate) enum Command {
     },
     /// Accept moving users without a clean OAuth sync: the disconnect moves them to the new
     /// configuration alone, and they stop syncing until fixed (recorded; `--revoke` undoes it).
+    #[command(
+        after_help = "Example:\n  cutover accept plans/contoso.toml jo.leaver@contoso.example --reason \"left on 2026-11-30 (HR-5521)\" --by \"CAB-1234\""
+    )]
     Accept {
+        /// The plan file.
         plan: PathBuf,
         /// The users' emails.
         #[arg(required = true, value_name = "EMAIL")]
@@ -112,28 +134,44 @@ pub(crate) enum Command {
         revoke: bool,
     },
     /// Move a started batch back to the old configuration (while it is still connected).
+    #[command(after_help = "Example:\n  cutover rollback plans/contoso.toml --batch east")]
     Rollback {
+        /// The plan file.
         plan: PathBuf,
+        /// The batch to move back (every wave of it that started).
         #[arg(long, value_name = "NAME")]
         batch: String,
     },
     /// Freeze the rollout: nothing new starts until `release`.
+    #[command(
+        after_help = "Example:\n  cutover hold plans/contoso.toml --reason \"CAB freeze until Monday\""
+    )]
     Hold {
+        /// The plan file.
         plan: PathBuf,
+        /// Why, for whoever finds the rollout held (shown by `status` and in the audit trail).
         #[arg(long)]
         reason: String,
+        /// Who holds it (default: the OS user).
         #[arg(long)]
         by: Option<String>,
     },
     /// End a hold.
+    #[command(after_help = "Example:\n  cutover release plans/contoso.toml")]
     Release {
+        /// The plan file.
         plan: PathBuf,
+        /// Who releases it (default: the OS user).
         #[arg(long)]
         by: Option<String>,
     },
-    /// Where the rollout stands; the exit code says it too (0 done, 3 halted, 4 waiting).
+    /// Where the rollout stands, from the state alone (no credentials, no network); the exit code
+    /// says it too (0 done, 3 halted, 4 waiting for time, 6 waiting for a person).
+    #[command(after_help = "Example:\n  cutover status plans/contoso.toml; echo \"exit $?\"")]
     Status {
+        /// The plan file.
         plan: PathBuf,
+        /// `text` for people, `json` for monitoring.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Also read the platform (with the plan's credentials) and show today's view, exiting
@@ -146,27 +184,75 @@ pub(crate) enum Command {
         stale_after: Option<jiff::SignedDuration>,
     },
     /// The audit trail: every step, gate, approval, hold and unlock, with time and operator.
+    #[command(after_help = "Example:\n  cutover log plans/contoso.toml --format json | jq .")]
     Log {
+        /// The plan file.
         plan: PathBuf,
+        /// `text` for people, `json` (one object per line) for tools.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Remove a run lock left by a process that can no longer release it (recorded).
+    #[command(after_help = "Example:\n  cutover unlock plans/contoso.toml --force")]
     Unlock {
+        /// The plan file.
         plan: PathBuf,
         /// Required: removing a live run's lock lets two runs collide.
         #[arg(long)]
         force: bool,
     },
     /// Print the plan file's JSON Schema (draft-07), for editors and TOML language servers.
+    #[command(
+        after_help = "Example:\n  cutover schema > schemas/plan.schema.json\n  cutover schema --notification"
+    )]
     Schema {
         /// Print the OpenAPI document of the platform's admin API instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "notification")]
         openapi: bool,
+        /// Print the JSON Schema of the notifications `json` webhooks and commands receive.
+        #[arg(long)]
+        notification: bool,
+    },
+    /// Notification channels (`[[notify]]`): check that each one reaches someone.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Example:\n  cutover completions bash > /etc/bash_completion.d/cutover\n  cutover completions zsh > \"${fpath[1]}/_cutover\""
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, cutover(1); with `--out-dir`, write one page per command.
+    #[command(
+        after_help = "Example:\n  cutover man | man -l -\n  cutover man --out-dir /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write `cutover.1`, `cutover-apply.1`, … into this folder instead of printing.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
     },
     /// Create, inspect and disturb an embedded sandbox platform.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotifyCommand {
+    /// Send a test message to every `[[notify]]` channel and report each result (exit 0 if
+    /// every channel took it, 1 otherwise). Records nothing.
+    #[command(
+        after_help = "Example:\n  CUTOVER_SLACK_WEBHOOK=https://hooks.slack.com/… cutover notify test plans/contoso.toml"
+    )]
+    Test {
+        /// The plan whose channels to test.
+        plan: PathBuf,
+        /// `text` for people, `json` for tools.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -180,4 +266,56 @@ pub(crate) enum PlanFormat {
     Text,
     Markdown,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command (and subcommand) with the path of names that reaches it.
+    fn commands() -> Vec<(String, clap::Command)> {
+        let mut root = Cli::command();
+        root.build();
+        let mut found = Vec::new();
+        let mut stack = vec![("cutover".to_owned(), root)];
+        while let Some((path, command)) = stack.pop() {
+            for sub in command.get_subcommands() {
+                if sub.get_name() != "help" {
+                    stack.push((format!("{path} {}", sub.get_name()), sub.clone()));
+                }
+            }
+            found.push((path, command));
+        }
+        found
+    }
+
+    #[test]
+    fn every_argument_has_help_and_every_command_an_example() {
+        let mut missing = Vec::new();
+        for (path, command) in commands() {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path}: argument `{id}` has no help"));
+                }
+            }
+            if command.get_about().is_none() {
+                missing.push(format!("{path}: no about"));
+            }
+            let leaf = !command.has_subcommands();
+            let example = command
+                .get_after_help()
+                .or(command.get_after_long_help())
+                .is_some_and(|h| h.to_string().contains("Example"));
+            if leaf && !example {
+                missing.push(format!("{path}: no example (`after_help`)"));
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
 }

@@ -9,9 +9,11 @@ mod apply;
 mod approve;
 mod args;
 mod command_error;
+mod completions;
 mod engine_error;
 mod hold;
 mod log;
+mod notify;
 mod output;
 mod plan;
 mod reviewed_dry_runs;
@@ -31,7 +33,7 @@ use clap::Parser;
 use crate::clock::Clock;
 use crate::exit_code::Exit;
 
-use args::{Cli, Command};
+use args::{Cli, Command, NotifyCommand};
 pub(crate) use args::{Format, PlanFormat};
 pub(crate) use command_error::{CommandError, ErrorKind};
 pub(crate) use output::Output;
@@ -134,7 +136,15 @@ pub(crate) fn run() -> Exit {
         Command::Unlock { plan, force } => {
             session(&plan).and_then(|s| unlock::run(&s, force, &out))
         }
-        Command::Schema { openapi } => Ok(schema::run(openapi, &out)),
+        Command::Schema {
+            openapi,
+            notification,
+        } => Ok(schema::run(openapi, notification, &out)),
+        Command::Notify(NotifyCommand::Test { plan, format }) => {
+            session(&plan).and_then(|s| notify::test(&s, format, &out))
+        }
+        Command::Completions { shell } => Ok(completions::completions(shell, &out)),
+        Command::Man { out_dir } => completions::man(out_dir.as_deref(), &out),
         Command::Sandbox(command) => sandbox::run(command, clock, &out),
     };
     conclude(result, &out)

@@ -8,6 +8,7 @@ mod credentials;
 mod gate;
 pub(crate) mod grammar;
 mod load;
+mod notify;
 mod plan;
 mod precheck;
 #[cfg(test)]
@@ -30,6 +31,9 @@ pub(crate) use gate::{Gate, OnFailure, Threshold};
 #[cfg(test)]
 pub(crate) use load::load_text;
 pub(crate) use load::{LoadError, load};
+pub(crate) use notify::{
+    ChannelKind, EmailChannel, NotifyChannel, NotifyEvent, SmtpTls, WebhookFormat, is_loopback_host,
+};
 pub(crate) use plan::Plan;
 pub(crate) use precheck::{MailboxPolicy, Precheck};
 pub(crate) use schema::plan_schema_text;

@@ -4,7 +4,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::grammar::{Email, PlanDuration, StepName};
-use super::{Gate, Precheck, Step, TargetSpec};
+use super::{Gate, NotifyChannel, Precheck, Step, TargetSpec};
 
 /// A plan that passed validation. Only [`validate`](super::validate) can build one (it alone
 /// holds a [`Validated`] token), so nothing downstream can see raw input.
@@ -23,6 +23,10 @@ pub(crate) struct Plan {
     // Left out of the canonical form when absent, so plans without it keep their digests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) precheck: Option<Precheck>,
+    /// Where events are sent. Not part of the canonical form: a channel is not what a change
+    /// board approves, and editing one mid-rollout is no edit of the rollout.
+    #[serde(skip)]
+    pub(crate) notify: Vec<NotifyChannel>,
     #[serde(skip)]
     pub(crate) _validated: Validated,
 }

@@ -73,6 +73,10 @@ pub(crate) struct RawPlan {
     /// Checks run before users are switched.
     #[schemars(with = "Option<RawPrecheck>")]
     pub(crate) precheck: Option<Spanned<RawPrecheck>>,
+    /// Where a halt, a wait for a person, an exception, the end of the rollout or a failed run
+    /// is sent, so that an unattended run reaches someone: one channel per entry.
+    #[schemars(with = "Option<Vec<RawNotify>>")]
+    pub(crate) notify: Option<Spanned<Vec<Spanned<RawNotify>>>>,
 }
 
 /// The format version: the integer 1.
@@ -175,6 +179,118 @@ enum AssertionAlgorithmName {
     RS256,
 }
 
+/// One notification channel: exactly one of `webhook`, `email` or `command`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Notify", extend("allOf" = [
+    {
+        "if": { "required": ["webhook"] },
+        "then": { "not": { "anyOf": [{ "required": ["email"] }, { "required": ["command"] }] } }
+    },
+    {
+        "if": { "required": ["email"] },
+        "then": { "not": { "required": ["command"] } }
+    },
+    {
+        "if": { "not": { "anyOf": [{ "required": ["webhook"] }, { "required": ["email"] }] } },
+        "then": { "required": ["command"] }
+    },
+    {
+        "if": { "not": { "required": ["webhook"] } },
+        "then": { "not": { "required": ["format"] } }
+    }
+]))]
+pub(crate) struct RawNotify {
+    /// POST each event to a webhook. Its URL is a secret (whoever has it can post), so it is a
+    /// reference such as `{ env = "CUTOVER_SLACK_WEBHOOK" }`: `https://`, or `http://` to
+    /// loopback only.
+    #[schemars(with = "Option<RawSecretRef>")]
+    pub(crate) webhook: Option<Spanned<RawSecretRef>>,
+    /// A webhook's body: `"json"` (cutover's own, `schemas/notification.schema.json`),
+    /// `"slack"` (an incoming webhook's blocks) or `"teams"` (a Workflows webhook's Adaptive
+    /// Card).
+    #[schemars(with = "Option<WebhookFormatName>", extend("default" = "json"))]
+    pub(crate) format: Option<Spanned<String>>,
+    /// Send each event as an email over SMTP.
+    #[schemars(with = "Option<RawEmail>")]
+    pub(crate) email: Option<Spanned<RawEmail>>,
+    /// Run a program with the event as JSON on its standard input: the program and its
+    /// arguments, run directly (no shell), with an empty environment and 10 seconds to finish.
+    #[schemars(with = "Option<Vec<String>>", length(min = 1), inner(length(min = 1)),
+        extend("examples" = [["/usr/local/bin/page-oncall", "--team", "exchange"]]))]
+    pub(crate) command: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Which events this channel receives. Default: all of them.
+    #[schemars(with = "Option<Vec<NotifyEventName>>", length(min = 1),
+        extend("uniqueItems" = true,
+            "default" = ["halted", "needs_person", "exception", "done", "error"]))]
+    pub(crate) events: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Send a reminder every so often while the same halt or wait lasts, such as `"4h"`.
+    /// Unset: each event is sent once.
+    #[schemars(with = "Option<String>", pattern(DURATION_PATTERN), extend("examples" = ["4h"]))]
+    pub(crate) repeat: Option<Spanned<String>>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename = "WebhookFormat", rename_all = "lowercase")]
+#[allow(dead_code)] // Only its schema is used.
+enum WebhookFormatName {
+    Json,
+    Slack,
+    Teams,
+}
+
+/// An event a channel can receive: `halted` (exit 3), `needs_person` (an approval, an
+/// authorization or a confirmation: exit 6), `exception` (a gate passed with exceptions),
+/// `done` (the rollout is complete), `error` (a run ended 1 or 2).
+#[derive(JsonSchema)]
+#[schemars(rename = "NotifyEvent", rename_all = "snake_case")]
+#[allow(dead_code)] // Only its schema is used.
+enum NotifyEventName {
+    Halted,
+    NeedsPerson,
+    Exception,
+    Done,
+    Error,
+}
+
+/// An SMTP relay and who the mail goes to.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Email")]
+pub(crate) struct RawEmail {
+    /// The relay's host name or IP address.
+    #[schemars(with = "String", length(min = 1), extend("examples" = ["smtp.contoso.example"]))]
+    pub(crate) host: Option<Spanned<String>>,
+    /// The relay's port. Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    #[schemars(with = "Option<u16>", range(min = 1, max = 65535))]
+    pub(crate) port: Option<Spanned<i64>>,
+    /// `"starttls"` (the server must offer STARTTLS), `"tls"` (implicit TLS) or `"none"` (no
+    /// encryption: only to a relay on loopback).
+    #[schemars(with = "Option<SmtpTlsName>", extend("default" = "starttls"))]
+    pub(crate) tls: Option<Spanned<String>>,
+    /// The sender's address.
+    #[schemars(with = "String", pattern(EMAIL_PATTERN))]
+    pub(crate) from: Option<Spanned<String>>,
+    /// The recipients.
+    #[schemars(with = "Vec<String>", length(min = 1), inner(pattern(EMAIL_PATTERN)))]
+    pub(crate) to: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The SMTP AUTH user name, when the relay asks for one (with `password`).
+    #[schemars(with = "Option<String>", length(min = 1))]
+    pub(crate) username: Option<Spanned<String>>,
+    /// The SMTP AUTH password, as a reference (with `username`).
+    #[schemars(with = "Option<RawSecretRef>")]
+    pub(crate) password: Option<Spanned<RawSecretRef>>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(rename = "SmtpTls", rename_all = "lowercase")]
+#[allow(dead_code)] // Only its schema is used.
+enum SmtpTlsName {
+    Starttls,
+    Tls,
+    None,
+}
+
 /// Checks a plan can enable before anyone is switched.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -244,13 +360,17 @@ enum TargetKind {
     Http,
 }
 
-/// A reference to a secret: an environment variable or a file holding it.
+/// A reference to a secret: an environment variable, a file holding it, or a systemd credential.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSecretRef {
     pub(crate) env: Option<Spanned<String>>,
     pub(crate) file: Option<Spanned<String>>,
+    pub(crate) credential: Option<Spanned<String>>,
 }
+
+/// A systemd credential's name: a file name, never a path.
+pub(crate) const CREDENTIAL_PATTERN: &str = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$";
 
 impl JsonSchema for RawSecretRef {
     fn schema_name() -> std::borrow::Cow<'static, str> {
@@ -260,8 +380,10 @@ impl JsonSchema for RawSecretRef {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "description": "A reference to a secret, never the secret itself: \
-                `{ env = \"NAME\" }` (an environment variable) or `{ file = \"PATH\" }` \
-                (a file holding it; relative paths resolve against the plan's folder).",
+                `{ env = \"NAME\" }` (an environment variable), `{ file = \"PATH\" }` \
+                (a file holding it; relative paths resolve against the plan's folder) or \
+                `{ credential = \"NAME\" }` (a systemd credential: the file \
+                `$CREDENTIALS_DIRECTORY/NAME` that `LoadCredential=` gives the service).",
             "oneOf": [
                 {
                     "type": "object",
@@ -273,6 +395,14 @@ impl JsonSchema for RawSecretRef {
                     "type": "object",
                     "properties": { "file": { "type": "string", "minLength": 1 } },
                     "required": ["file"],
+                    "additionalProperties": false
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "credential": { "type": "string", "pattern": CREDENTIAL_PATTERN }
+                    },
+                    "required": ["credential"],
                     "additionalProperties": false
                 }
             ]

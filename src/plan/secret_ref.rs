@@ -16,4 +16,18 @@ pub(crate) enum SecretRef {
         #[serde(skip)]
         path: PathBuf,
     },
+    /// A systemd credential's name: the file `$CREDENTIALS_DIRECTORY/NAME` that
+    /// `LoadCredential=` (or `SetCredential=`) gives the service.
+    Credential(String),
+}
+
+impl SecretRef {
+    /// Words for where the secret is kept, for messages and `status`: never its value.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            SecretRef::Env(name) => format!("environment variable {name}"),
+            SecretRef::File { written, .. } => format!("file {written}"),
+            SecretRef::Credential(name) => format!("systemd credential {name}"),
+        }
+    }
 }

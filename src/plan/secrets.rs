@@ -1,7 +1,8 @@
 //! Literal secrets in a plan file: found before anything is reported, so that no diagnostic,
 //! in any format, ever shows one.
 //!
-//! A plan may only *refer* to a secret (`{ env = "..." }`, `{ file = "..." }`). A string under a
+//! A plan may only *refer* to a secret (`{ env = "..." }`, `{ file = "..." }`,
+//! `{ credential = "..." }`). A string under a
 //! secret-named key, or credentials inside a URL, are errors — and their characters are masked in
 //! the copy of the file that diagnostics render.
 
@@ -11,6 +12,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 /// Keys whose string values are secrets wherever they appear.
+/// (`webhook`: a Slack or Teams webhook's URL is itself the credential.)
 const SECRET_KEYS: &[&str] = &[
     "token",
     "password",
@@ -19,9 +21,10 @@ const SECRET_KEYS: &[&str] = &[
     "api_key",
     "certificate",
     "certificate_password",
+    "webhook",
 ];
 /// Keys of a secret reference, whose values are names and paths, not secrets.
-const REFERENCE_KEYS: &[&str] = &["env", "file"];
+const REFERENCE_KEYS: &[&str] = &["env", "file", "credential"];
 
 /// A secret written literally in the plan.
 #[derive(Debug)]

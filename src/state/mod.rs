@@ -4,8 +4,10 @@
 //! spread over a file per concept: `schema.rs` (tables, format, migrations), `run_lock.rs` (the
 //! run lock), `load.rs` (reading the [`RunState`]), `journal.rs` (intents and outcomes),
 //! `rollout.rs` (the rollout's and its steps' progress), `approvals.rs` (approvals and holds),
-//! `audit.rs` (the audit trail), `mailbox_records.rs` (the pre-check's verdicts) and
-//! `skipped_users.rs` (who a step left out on the pre-check's word).
+//! `audit.rs` (the audit trail), `mailbox_records.rs` (the pre-check's verdicts),
+//! `skipped_users.rs` (who a step left out on the pre-check's word), `exceptions.rs` and
+//! `acceptances.rs` (a gate's exceptions, and the users the board accepted), `runs.rs` (how each
+//! run ended) and `notifications.rs` (the notification ledger, its rows `delivery_record.rs`).
 //! `run_state.rs` is the plain-data snapshot the planner reads; `lock.rs` knows who holds the
 //! run lock; `audit_kind.rs` and `journal_action.rs` name what the trail and the journal record.
 
@@ -13,6 +15,7 @@ mod acceptances;
 mod approvals;
 mod audit;
 mod audit_kind;
+mod delivery_record;
 mod exceptions;
 mod journal;
 mod journal_action;
@@ -20,6 +23,7 @@ mod load;
 mod lock;
 mod mailbox_access;
 mod mailbox_records;
+mod notifications;
 mod rollout;
 mod run_lock;
 mod run_state;
@@ -29,6 +33,7 @@ mod skipped_users;
 mod store;
 
 pub(crate) use audit_kind::AuditKind;
+pub(crate) use delivery_record::{DeliveryAttempt, DeliveryRecord};
 pub(crate) use journal_action::JournalAction;
 pub(crate) use lock::{Holder, host_name, is_stale as lock_is_stale, os_user};
 pub(crate) use mailbox_access::{Access, MailboxAccess, Verdict};

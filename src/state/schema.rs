@@ -15,8 +15,9 @@ use crate::sqlite_file::{FileFormat, Migration};
 /// before the mailbox pre-check lack it). Format 3: a gate's exceptions, and the users the
 /// change board accepted. Format 4: how each run ended, for `status` from the state alone.
 /// Format 5: the pre-check's four verdicts with Graph's own words, and the users a step skipped.
+/// Format 6: the notification ledger.
 pub(super) const FORMAT: FileFormat = FileFormat {
-    current: 5,
+    current: 6,
     migrations: &[
         Migration {
             version: 2,
@@ -33,6 +34,10 @@ pub(super) const FORMAT: FileFormat = FileFormat {
         Migration {
             version: 5,
             apply: verdict_details,
+        },
+        Migration {
+            version: 6,
+            apply: add_notifications,
         },
     ],
     durable: true,
@@ -195,6 +200,28 @@ CREATE TABLE skipped_users (
 );
 ";
 
+/// The notification ledger: one row per channel and event (`notifications.rs`). `channel` is a
+/// digest of the channel's kind and settings and `label` its description: neither holds a
+/// webhook URL or a password, nor does `notification` (what was sent) or `last_error`.
+const NOTIFICATIONS: &str = "
+CREATE TABLE IF NOT EXISTS notifications (
+    channel TEXT NOT NULL,
+    event_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    notification TEXT NOT NULL,
+    first_attempt_ms INTEGER NOT NULL,
+    delivered_ms INTEGER,
+    attempts INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    last_attempt_ms INTEGER NOT NULL,
+    last_error TEXT,
+    next_retry_ms INTEGER,
+    abandoned INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel, event_key)
+);
+";
+
 /// Fills a new state file for `plan_name` at the current format.
 pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()> {
     tx.execute_batch(TABLES)?;
@@ -202,6 +229,7 @@ pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()
     tx.execute_batch(EXCEPTIONS_AND_ACCEPTANCES)?;
     tx.execute_batch(RUNS)?;
     verdict_details(tx)?;
+    tx.execute_batch(NOTIFICATIONS)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)",
         [PLAN_NAME, plan_name],
@@ -227,6 +255,11 @@ fn add_runs(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// Format 4 → 5.
 fn verdict_details(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(VERDICT_DETAILS)
+}
+
+/// Format 5 → 6.
+fn add_notifications(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(NOTIFICATIONS)
 }
 
 /// A stored time; one out of range (a hand-edited file) reads as the epoch rather than failing
@@ -318,6 +351,7 @@ mod tests {
                 "lock",
                 "mailbox_checks",
                 "meta",
+                "notifications",
                 "rollout",
                 "runs",
                 "skipped_users",
@@ -343,6 +377,7 @@ mod tests {
             "acceptances",
             "runs",
             "skipped_users",
+            "notifications",
         ] {
             assert!(tables(&path).contains(&table.to_owned()), "{table}");
         }

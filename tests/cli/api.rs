@@ -2,11 +2,9 @@
 //! valid OpenAPI 3.1 document by a standard validator, and `sandbox serve` honours it under a
 //! real HTTP API fuzzer. The Python tools are installed from `tests/python/requirements.lock`.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
-use crate::support::{TOKEN, TestEnv, repo};
+use crate::support::{TOKEN, TestEnv, python_tools, repo};
 
 #[test]
 fn committed_openapi_is_up_to_date() {
@@ -18,45 +16,6 @@ fn committed_openapi_is_up_to_date() {
         run.stdout == committed,
         "schemas/platform-api.openapi.json is stale: run `cargo run -- schema --openapi > schemas/platform-api.openapi.json`"
     );
-}
-
-/// A Python environment with the pinned tools, made once per test run (under `target/`).
-fn python_tools() -> &'static Path {
-    static TOOLS: OnceLock<PathBuf> = OnceLock::new();
-    TOOLS.get_or_init(|| {
-        let lock = repo().join("tests/python/requirements.lock");
-        let lock_text = std::fs::read_to_string(&lock).expect("tests/python/requirements.lock");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| repo().join("target"), PathBuf::from);
-        let venv = target.join("python-tools");
-        let marker = venv.join("installed-from.lock");
-        if std::fs::read_to_string(&marker).ok().as_deref() != Some(lock_text.as_str()) {
-            let _ = std::fs::remove_dir_all(&venv);
-            let status = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .expect("python3 runs");
-            assert!(status.success(), "python3 -m venv failed");
-            let status = Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    "-r",
-                ])
-                .arg(&lock)
-                .status()
-                .expect("pip runs");
-            assert!(
-                status.success(),
-                "installing tests/python/requirements.lock failed"
-            );
-            std::fs::write(&marker, &lock_text).expect("marker");
-        }
-        venv.join("bin")
-    })
 }
 
 #[test]

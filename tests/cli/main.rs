@@ -3,11 +3,13 @@
 mod api;
 mod apply;
 mod change_control;
+mod docs;
 mod ews;
 mod exceptions;
 mod graph;
 mod http;
 mod idp;
+mod notify;
 mod oauth;
 mod plan;
 mod schedule;

@@ -262,3 +262,42 @@ impl TestEnv {
         Served { child, url }
     }
 }
+
+/// A Python environment with the pinned tools, made once per test run (under `target/`).
+pub fn python_tools() -> &'static Path {
+    static TOOLS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let lock = repo().join("tests/python/requirements.lock");
+        let lock_text = std::fs::read_to_string(&lock).expect("tests/python/requirements.lock");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| repo().join("target"), PathBuf::from);
+        let venv = target.join("python-tools");
+        let marker = venv.join("installed-from.lock");
+        if std::fs::read_to_string(&marker).ok().as_deref() != Some(lock_text.as_str()) {
+            let _ = std::fs::remove_dir_all(&venv);
+            let status = std::process::Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("python3 runs");
+            assert!(status.success(), "python3 -m venv failed");
+            let status = std::process::Command::new(venv.join("bin/pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "-r",
+                ])
+                .arg(&lock)
+                .status()
+                .expect("pip runs");
+            assert!(
+                status.success(),
+                "installing tests/python/requirements.lock failed"
+            );
+            std::fs::write(&marker, &lock_text).expect("marker");
+        }
+        venv.join("bin")
+    })
+}

@@ -30,6 +30,7 @@ pub(crate) struct SandboxArg {
 pub(crate) struct UsersArgs {
     #[command(flatten)]
     pub(super) sandbox: SandboxArg,
+    /// The users' emails.
     #[arg(required = true, value_name = "EMAIL")]
     pub(super) emails: Vec<String>,
 }

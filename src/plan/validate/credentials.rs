@@ -174,8 +174,25 @@ impl Validator<'_> {
         Some(text)
     }
     pub(super) fn secret_ref(&mut self, raw: RawSecretRef) -> Option<SecretRef> {
-        match (raw.env, raw.file) {
-            (Some(env), None) => {
+        match (raw.env, raw.file, raw.credential) {
+            (None, None, Some(credential)) => {
+                let name = credential.get_ref();
+                if is_credential_name(name) {
+                    Some(SecretRef::Credential(name.clone()))
+                } else {
+                    self.error(
+                        "plan::bad-secret-ref",
+                        credential.span(),
+                        format!("\"{name}\" is not a systemd credential name"),
+                        "here",
+                        "name the credential as `LoadCredential=NAME:PATH` names it, such as \
+                         \"cutover-api-token\" (letters, digits, `_`, `-` and `.`; not a path: \
+                         cutover reads `$CREDENTIALS_DIRECTORY/NAME`)",
+                    );
+                    None
+                }
+            }
+            (Some(env), None, None) => {
                 let name = env.get_ref();
                 let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
                     && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -193,12 +210,12 @@ impl Validator<'_> {
                     None
                 }
             }
-            (None, Some(file)) => {
+            (None, Some(file), None) => {
                 let written = file.get_ref().clone();
                 let path = self.dir.join(&written);
                 Some(SecretRef::File { written, path })
             }
-            // Both or neither: the structural pass reported the shape.
+            // More than one, or none: the structural pass reported the shape.
             _ => None,
         }
     }
@@ -215,4 +232,38 @@ struct RawCredential {
 /// `[target.auth]` → `target.auth`, the form pruned keys are named in.
 fn dotted(table: &str) -> &str {
     table.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// A systemd credential name as cutover accepts it: a plain file name (no `/`, no leading
+/// `.`, so never `..`), as the schema's pattern says.
+fn is_credential_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_credential_name;
+
+    #[test]
+    fn credential_names_are_names_not_paths() {
+        for (name, ok) in [
+            ("cutover-api-token", true),
+            ("api.token", true),
+            ("_x", true),
+            ("", false),
+            ("..", false),
+            (".hidden", false),
+            ("../etc/passwd", false),
+            ("a/b", false),
+            ("/run/secrets/x", false),
+            ("with space", false),
+        ] {
+            assert_eq!(is_credential_name(name), ok, "{name:?}");
+        }
+    }
 }

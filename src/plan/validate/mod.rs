@@ -14,6 +14,7 @@ mod configurations;
 mod credentials;
 mod disconnect;
 mod gate;
+mod notify;
 mod precheck;
 mod steps;
 mod target;
@@ -77,6 +78,7 @@ pub(super) fn validate(
     let disconnect = raw
         .disconnect
         .map(|d| v.disconnect(d.into_inner(), target.as_ref()));
+    let notify = v.notify(raw.notify);
 
     if v.any_error() {
         return None;
@@ -92,6 +94,7 @@ pub(super) fn validate(
         batches,
         disconnect: disconnect?,
         precheck: precheck?,
+        notify,
         _validated: Validated(()),
     })
 }
