@@ -4,8 +4,9 @@ use std::io::IsTerminal;
 
 use tokio::sync::watch;
 
-use crate::engine::{Counted, Engine, Event, EventSink, Settings};
+use crate::engine::{Counted, Engine, Event, EventSink, RunOutcome, Settings};
 use crate::exit_code::Exit;
+use crate::notify::Notifier;
 use crate::plan::Plan;
 use crate::report::{JsonReporter, PlainReporter, Reporter, TerminalReporter};
 use crate::signals::Signals;
@@ -13,6 +14,7 @@ use crate::state::{RunEnd, RunRecord, host_name, os_user};
 
 use super::engine_error::engine_error;
 use super::run_end::{final_report, recorded};
+use super::run_notifications::{Noticed, notifications};
 use super::settings::ApplySettings;
 use super::{CommandError, Format, Output, Session};
 
@@ -41,60 +43,25 @@ pub(crate) fn run(
     });
     drop(entered);
 
-    let target = session.open_target()?;
-    let mailbox_check = session.mailbox_check()?;
     let mut store = session.open_store()?;
     let operator = os_user();
     session.lock(&mut store, "apply", &operator)?;
     let started_at = clock.now();
 
     let mut reporter = reporter(plan, settings.format, clock);
-    let engine_settings = Settings {
-        until_blocked: settings.until_blocked,
-        poll: settings.poll,
-        approved: settings.approved.clone(),
-        operator: operator.clone(),
-        reauthorize: settings.reauthorize,
-        yes: settings.yes,
-    };
-    let started = std::time::Instant::now();
-    let counted = Counted::new(&target.target);
-    let (result, waited) = runtime.block_on(async {
-        let mut sink = BrowserOpener {
-            inner: reporter.as_mut(),
-            open: settings.open,
-        };
-        let mut engine = Engine::new(
-            plan,
-            &counted,
-            target.description.clone(),
-            &mut store,
-            clock,
-            &mut sink,
-            engine_settings,
-            stop,
-            mailbox_check,
-        );
-        // A person at the terminal is asked before a real target's disconnect (`--yes`
-        // answers for them); with no terminal, cutover never prompts.
-        if std::io::stdin().is_terminal() && !settings.yes {
-            engine = engine.with_confirmation(Box::new(ask));
-        }
-        let outcome = engine.run().await;
-        (outcome, engine.waited)
-    });
+    let mut noticed = Noticed::default();
+    let result = execute(
+        session,
+        settings,
+        &runtime,
+        stop,
+        &mut store,
+        &operator,
+        reporter.as_mut(),
+        &mut noticed,
+    );
     forward.abort();
-    reporter.event(&Event::RunEnded {
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        waiting_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-        calls: counted
-            .calls()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    });
     reporter.finish();
-    let result = result.map_err(|e| engine_error(e, path));
     let (exit, end) = match &result {
         Ok(outcome) => (Exit::from(outcome), recorded(outcome)),
         Err(error) => (
@@ -116,12 +83,100 @@ pub(crate) fn run(
         exit_code: exit as i32,
         end,
     });
+    // After the run's platform actions: who must hear of what it found. Bounded in time, and
+    // never a reason for the run to fail.
+    let notifier = Notifier::new(plan, &session.plan_dir());
+    if !notifier.channels().is_empty() {
+        let current = notifications(plan, path, &result, &noticed, clock.now());
+        let report = runtime.block_on(notifier.notify(&mut store, &current, clock.now()));
+        for result in &report.results {
+            match &result.outcome {
+                Ok(()) if settings.format == Format::Text => out.stdout(&format!(
+                    "notify: {} {} to {}\n",
+                    result.decision.as_str(),
+                    result.event_key,
+                    result.channel
+                )),
+                Ok(()) => {}
+                Err(reason) => out.stderr(&format!(
+                    "warning: notification {} to {} not delivered ({reason}); it is retried on a later run\n",
+                    result.event_key, result.channel
+                )),
+            }
+        }
+        for problem in &report.problems {
+            out.stderr(&format!("warning: {problem}\n"));
+        }
+    }
     let _ = store.unlock();
     let outcome = result?;
     if settings.format == Format::Text {
         out.stdout(&final_report(plan, path, &outcome));
     }
     Ok(exit)
+}
+
+/// The run itself, once the lock is held: its platform, its engine, its end.
+#[allow(clippy::too_many_arguments)] // The run's collaborators, each distinct.
+fn execute(
+    session: &Session<'_>,
+    settings: &ApplySettings,
+    runtime: &tokio::runtime::Runtime,
+    stop: watch::Receiver<Option<crate::signals::Signal>>,
+    store: &mut crate::state::Store,
+    operator: &str,
+    reporter: &mut dyn Reporter,
+    noticed: &mut Noticed,
+) -> Result<RunOutcome, CommandError> {
+    let plan = &session.plan;
+    let clock = session.clock;
+    let target = session.open_target()?;
+    let mailbox_check = session.mailbox_check()?;
+    let engine_settings = Settings {
+        until_blocked: settings.until_blocked,
+        poll: settings.poll,
+        approved: settings.approved.clone(),
+        operator: operator.to_owned(),
+        reauthorize: settings.reauthorize,
+        yes: settings.yes,
+    };
+    let started = std::time::Instant::now();
+    let counted = Counted::new(&target.target);
+    let (result, waited) = runtime.block_on(async {
+        let mut sink = RunSink {
+            reporter: &mut *reporter,
+            noticed: &mut *noticed,
+            open: settings.open,
+        };
+        let mut engine = Engine::new(
+            plan,
+            &counted,
+            target.description.clone(),
+            store,
+            clock,
+            &mut sink,
+            engine_settings,
+            stop,
+            mailbox_check,
+        );
+        // A person at the terminal is asked before a real target's disconnect (`--yes`
+        // answers for them); with no terminal, cutover never prompts.
+        if std::io::stdin().is_terminal() && !settings.yes {
+            engine = engine.with_confirmation(Box::new(ask));
+        }
+        let outcome = engine.run().await;
+        (outcome, engine.waited)
+    });
+    reporter.event(&Event::RunEnded {
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        waiting_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+        calls: counted
+            .calls()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    });
+    result.map_err(|e| engine_error(e, &session.path))
 }
 
 /// Asks on the terminal; only `yes` goes on.
@@ -146,19 +201,22 @@ fn reporter(plan: &Plan, format: Format, clock: crate::clock::Clock) -> Box<dyn 
     }
 }
 
-/// Opens the authorization URL in the desktop's browser when it is shown (`--open`); the
-/// engine only says that there is one.
-struct BrowserOpener<'a> {
-    inner: &'a mut dyn Reporter,
+/// Where a run's events go: the reporter, what notifications will name, and — when the
+/// authorization URL is shown and `--open` asks for it — the desktop's browser (the engine
+/// only says that there is a URL).
+struct RunSink<'a> {
+    reporter: &'a mut dyn Reporter,
+    noticed: &'a mut Noticed,
     open: bool,
 }
 
-impl EventSink for BrowserOpener<'_> {
+impl EventSink for RunSink<'_> {
     fn event(&mut self, event: &Event) {
-        self.inner.event(event);
+        self.reporter.event(event);
+        self.noticed.event(event);
         if let (true, Event::AuthorizationPending { url: Some(url), .. }) = (self.open, event) {
             if let Err(e) = open_browser(url) {
-                self.inner.event(&Event::Notice {
+                self.reporter.event(&Event::Notice {
                     message: format!("could not open a browser ({e}); open the URL above yourself"),
                 });
             }

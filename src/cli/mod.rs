@@ -19,6 +19,7 @@ mod plan;
 mod reviewed_dry_runs;
 mod rollback;
 mod run_end;
+mod run_notifications;
 mod sandbox;
 mod schema;
 mod session;

@@ -46,6 +46,10 @@ struct Status<'a> {
     disconnected_at: Option<Timestamp>,
     /// With `--stale-after`: no run has ended for longer than that (a dead scheduler).
     stale: bool,
+    /// Notifications that have not reached their channel (never a URL: the ledger holds none).
+    undelivered: Vec<&'a crate::state::DeliveryRecord>,
+    #[serde(skip)]
+    undelivered_lines: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -83,7 +87,10 @@ pub(crate) fn run(
     out: &Output,
 ) -> Result<Exit, CommandError> {
     let plan = &session.plan;
-    let state = session.read_state()?;
+    let (state, ledger) = match session.existing_store()? {
+        Some(store) => (store.load()?, store.notification_ledger()?),
+        None => Default::default(),
+    };
     let now = session.clock.now();
     let (label, exit, next) = standing(plan, &state, now);
     let line = next_line(plan, &session.path, &next);
@@ -116,6 +123,8 @@ pub(crate) fn run(
         skipped: &state.skipped,
         disconnected_at: state.disconnected_at,
         stale,
+        undelivered: crate::notify::undelivered(&ledger),
+        undelivered_lines: crate::notify::status_lines(&ledger, |t| plan.time(t)),
     };
     match format {
         Format::Json => out.stdout(&format!(
@@ -627,6 +636,9 @@ fn text(status: &Status<'_>, plan: &Plan, stale_after: Option<SignedDuration>) -
                 a.reason
             ));
         }
+    }
+    for line in &status.undelivered_lines {
+        text.push_str(&format!("{line}\n"));
     }
     text.push_str(&format!("{}\n", status.line));
     text

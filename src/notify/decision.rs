@@ -25,6 +25,18 @@ pub(crate) enum Decision {
     Quiet,
 }
 
+impl Decision {
+    /// What was done, for a run's log line.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Decision::Send => "sent",
+            Decision::Remind => "reminded",
+            Decision::Retry => "retried",
+            Decision::Quiet => "quiet",
+        }
+    }
+}
+
 /// The first retry waits this long; each further one twice as long, up to [`BACKOFF_MAX`].
 pub(crate) const BACKOFF_BASE: Duration = Duration::from_secs(60);
 pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(3600);

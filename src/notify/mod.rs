@@ -14,11 +14,6 @@
 //! It owns no decision about *which* events a run produces: that is the engine's caller's,
 //! which hands [`Notifier::notify`] the notifications of what the run found.
 
-// `Notifier::notify` and what it needs are the run loop's API; until `apply` calls it (the
-// lead wires which events fire when), only the tests and `notify test` use parts of it.
-// Remove this once it is wired.
-#![allow(dead_code)]
-
 mod channel;
 mod command;
 mod decision;

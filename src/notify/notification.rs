@@ -70,9 +70,7 @@ pub(crate) struct Notification {
     pub(crate) users: Vec<NotifiedUser>,
     /// What to run next, such as `cutover approve plans/contoso.toml disconnect`.
     pub(crate) next_command: Option<String>,
-    /// When it happened, and the same instant as the plan shows times (RFC 3339, the plan's
-    /// offset).
-    pub(crate) at: Timestamp,
+    /// When it happened, as the plan shows times (RFC 3339, the plan's offset).
     pub(crate) at_text: String,
     /// The head of the audit trail's hash chain when the event happened; filled by the audit
     /// trail's signing, when a plan has it.
@@ -103,7 +101,6 @@ impl Notification {
             summary: summary.into(),
             users: Vec::new(),
             next_command: None,
-            at,
             at_text: plan.time(at),
             chain_head: None,
         }
@@ -123,7 +120,6 @@ impl Notification {
             ),
             users: Vec::new(),
             next_command: Some(format!("cutover status {plan_path}")),
-            at,
             at_text: plan.time(at),
             chain_head: None,
         }
@@ -224,7 +220,6 @@ mod tests {
                 })
                 .collect(),
             next_command: None,
-            at: Timestamp::UNIX_EPOCH,
             at_text: "1970-01-01T00:00:00+00:00".into(),
             chain_head: None,
         }

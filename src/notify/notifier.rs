@@ -53,12 +53,6 @@ pub(crate) struct NotifyReport {
     pub(crate) problems: Vec<String>,
 }
 
-impl NotifyReport {
-    pub(crate) fn failed(&self) -> impl Iterator<Item = &ChannelResult> {
-        self.results.iter().filter(|r| r.outcome.is_err())
-    }
-}
-
 /// One delivery to make.
 struct Job<'a> {
     channel: &'a Channel,

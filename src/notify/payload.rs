@@ -126,7 +126,6 @@ impl Payload {
                 })
                 .collect(),
             next_command: self.next_command,
-            at: self.at.parse().ok()?,
             at_text: self.at,
             chain_head: self.chain_head,
         })

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 /// One (channel, event) row of the notification ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub(crate) struct DeliveryRecord {
     /// The channel's id: a digest of its kind and settings, never of a secret's value.
     pub(crate) channel: String,
@@ -16,6 +16,7 @@ pub(crate) struct DeliveryRecord {
     /// The channel in words, as `status` shows it (never the webhook URL).
     pub(crate) label: String,
     /// The notification as JSON, so that a later run can retry it as it was.
+    #[serde(skip)]
     pub(crate) notification: String,
     pub(crate) first_attempt: Timestamp,
     /// The last delivery that reached the channel (the first one or a reminder).

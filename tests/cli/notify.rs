@@ -446,3 +446,194 @@ fn committed_notification_schema_is_up_to_date() {
     let schema: serde_json::Value = serde_json::from_str(&committed).expect("JSON");
     assert!(jsonschema::meta::is_valid(&schema), "not a valid schema");
 }
+
+/// A webhook's JSON payloads received so far, in order.
+fn payloads(hook: &Receiver) -> Vec<serde_json::Value> {
+    hook.requests()
+        .iter()
+        .filter_map(|r| r.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()))
+        .filter_map(|body| serde_json::from_str(&body).ok())
+        .collect()
+}
+
+fn kinds(hook: &Receiver) -> Vec<String> {
+    payloads(hook)
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// `apply --until-blocked` as a scheduler runs it.
+fn scheduled(env: &TestEnv) -> crate::support::Run {
+    env.run([
+        "apply",
+        "plan.toml",
+        "--until-blocked",
+        "--poll-interval",
+        "20ms",
+    ])
+}
+
+/// A halt, an approval wait and the finished rollout each reach every channel exactly once,
+/// however many scheduled runs see them; the messages name the plan, the step, the users with
+/// the platform's words, and the next command.
+#[test]
+fn scheduled_runs_send_each_event_once_per_channel() {
+    let mut env = TestEnv::new().sandbox("demo", 20, "40ms");
+    let hook = Receiver::start();
+    let smtp = Smtp::start(&env.path().join("smtp"), "plain", None);
+    env.set_env("CUTOVER_WEBHOOK", &hook.url());
+    let notify = format!(
+        "[[notify]]\nwebhook = {{ env = \"CUTOVER_WEBHOOK\" }}\n{}",
+        email(smtp.port, "none", false)
+    );
+    let plan = format!("{}\n{notify}", fixture_plan("controlled", &[]));
+    let env = env.file("plan.toml", &plan);
+    let ben = "ben@contoso.example";
+    assert_eq!(
+        env.run(["sandbox", "deny-access", "tenant.db", ben]).code,
+        0
+    );
+
+    // The pilot halts (and halts again on every re-run while ben's mailbox stays denied).
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(scheduled(&env).code);
+        std::thread::sleep(Duration::from_millis(120));
+    }
+    assert!(codes.contains(&3), "{codes:?}");
+    assert_eq!(kinds(&hook), ["halted"], "{codes:?}");
+    let halted = &payloads(&hook)[0];
+    assert_eq!(halted["plan"], "controlled");
+    assert_eq!(halted["step"], "pilot");
+    assert_eq!(halted["users"][0]["email"], ben);
+    assert!(
+        halted["users"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Access is denied")),
+        "{halted}"
+    );
+    assert!(
+        halted["next_command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("cutover ")),
+        "{halted}"
+    );
+
+    // Fixed: the run goes on to east, which waits for its approval — once, however often.
+    assert_eq!(
+        env.run(["sandbox", "allow-access", "tenant.db", ben]).code,
+        0
+    );
+    for _ in 0..5 {
+        let run = scheduled(&env);
+        assert!([4, 6].contains(&run.code), "{}", run.transcript());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(kinds(&hook), ["halted", "needs_person"]);
+    let waiting = &payloads(&hook)[1];
+    assert_eq!(waiting["step"], "east");
+    assert_eq!(
+        waiting["next_command"], "cutover approve plan.toml east",
+        "{waiting}"
+    );
+
+    // Approved: it finishes, and later runs say nothing more.
+    assert_eq!(env.run(["approve", "plan.toml", "east"]).code, 0);
+    let mut done = 0;
+    for _ in 0..5 {
+        let run = scheduled(&env);
+        if run.code == 0 {
+            done += 1;
+        }
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    assert!(done >= 1, "the rollout finished");
+    assert_eq!(kinds(&hook), ["halted", "needs_person", "done"]);
+    let subjects: Vec<String> = smtp
+        .mail()
+        .iter()
+        .filter_map(|(text, _)| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned))
+        })
+        .collect();
+    assert_eq!(subjects.len(), 3, "one email per event: {subjects:?}");
+    assert!(subjects[0].contains("HALTED"), "{subjects:?}");
+    assert!(subjects[2].contains("DONE"), "{subjects:?}");
+}
+
+/// `repeat` reminds while the same wait lasts; a receiver that is down is retried on a later
+/// run, and `status` shows what has not been delivered — without the URL.
+#[test]
+fn repeat_reminds_and_a_receiver_that_was_down_gets_it_later() {
+    let mut env = TestEnv::new().sandbox("demo", 20, "40ms");
+    let hook = Receiver::start();
+    // Nothing listens here: every delivery to it fails at once.
+    let down = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        drop(listener);
+        port
+    };
+    env.set_env("CUTOVER_WEBHOOK", &hook.url());
+    env.set_env(
+        "CUTOVER_DOWN_WEBHOOK",
+        &format!("http://127.0.0.1:{down}/{HOOK_SECRET}"),
+    );
+    let notify = "[[notify]]\nwebhook = { env = \"CUTOVER_WEBHOOK\" }\nrepeat = \"4h\"\n\
+                  [[notify]]\nwebhook = { env = \"CUTOVER_DOWN_WEBHOOK\" }\n";
+    let plan = format!("{}\n{notify}", fixture_plan("controlled", &[]));
+    let mut env = env.file("plan.toml", &plan);
+
+    let mut first = scheduled(&env);
+    for _ in 0..50 {
+        if first.code != 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        first = scheduled(&env);
+    }
+    assert_eq!(
+        first.code,
+        6,
+        "east waits for approval: {}",
+        first.transcript()
+    );
+    assert!(
+        first.stderr.contains("not delivered") && !first.stderr.contains(HOOK_SECRET),
+        "{}",
+        first.transcript()
+    );
+    assert_eq!(kinds(&hook), ["needs_person"]);
+    let status = env.run(["status", "plan.toml"]);
+    assert!(
+        status
+            .stdout
+            .contains("notification not delivered: needs_person"),
+        "{}",
+        status.stdout
+    );
+    assert!(!status.stdout.contains(HOOK_SECRET), "{}", status.stdout);
+
+    // The same wait an hour later: quiet. Five hours later: a reminder, and the receiver that
+    // was down (now up, at the first one's address) gets its retry.
+    env.set_env("CUTOVER_TEST_CLOCK_SHIFT", "1h");
+    assert_eq!(scheduled(&env).code, 6);
+    assert_eq!(kinds(&hook), ["needs_person"]);
+    env.set_env("CUTOVER_DOWN_WEBHOOK", &hook.url());
+    env.set_env("CUTOVER_TEST_CLOCK_SHIFT", "5h");
+    let later = scheduled(&env);
+    assert_eq!(later.code, 6, "{}", later.transcript());
+    assert_eq!(
+        kinds(&hook),
+        ["needs_person", "needs_person", "needs_person"],
+        "a reminder on the first channel and the retry on the second"
+    );
+    let status = env.run(["status", "plan.toml"]);
+    assert!(
+        !status.stdout.contains("not delivered"),
+        "{}",
+        status.stdout
+    );
+}
