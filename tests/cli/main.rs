@@ -13,6 +13,7 @@ mod notify;
 mod oauth;
 mod plan;
 mod schedule;
+mod scheduling;
 mod schema;
 mod state_upgrade;
 mod support;

@@ -3,14 +3,12 @@
 //! TLS, plain to loopback — and a command; `{ credential = "NAME" }` secrets as systemd gives
 //! them; and no secret in anything cutover printed, wrote or sent.
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{TOKEN, TestEnv, fixture_plan, python_tools, repo};
+use crate::support::{Receiver, TOKEN, TestEnv, fixture_plan, python_tools, repo};
 
 /// The webhook URL's secret path, the SMTP password, and the API token (via credentials).
 const HOOK_SECRET: &str = "hooks/T0NOTIFY/B0NOTIFY/5e0c1a77b2d94f3a";
@@ -76,68 +74,6 @@ impl Drop for Smtp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A webhook receiver on loopback: answers 200 to every request, keeps each (path and body).
-struct Receiver {
-    port: u16,
-    got: Arc<Mutex<Vec<String>>>,
-}
-
-impl Receiver {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let got: Arc<Mutex<Vec<String>>> = Arc::default();
-        let keep = got.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let request = read_request(&mut stream);
-                keep.lock().expect("lock").push(request);
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                );
-            }
-        });
-        Self { port, got }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/{HOOK_SECRET}", self.port)
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.got.lock().expect("lock").clone()
-    }
-}
-
-/// One HTTP/1.1 request, head and body (by its content-length).
-fn read_request(stream: &mut std::net::TcpStream) -> String {
-    let mut bytes = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = stream.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        bytes.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&bytes);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if bytes.len() >= end + 4 + length {
-                break;
-            }
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn plan(notify: &str) -> String {
@@ -217,7 +153,7 @@ fn notify_test_reaches_every_channel_and_reports_each() {
         "CREDENTIALS_DIRECTORY",
         &env_dir.join("creds").display().to_string(),
     );
-    env.set_env("CUTOVER_WEBHOOK", &hook.url());
+    env.set_env("CUTOVER_WEBHOOK", &hook.url(HOOK_SECRET));
     // A secret of cutover's own, which the command must not inherit.
     env.set_env("CUTOVER_API_TOKEN", TOKEN);
 
@@ -350,8 +286,8 @@ fn notify_test_exit_codes() {
         "plan.toml",
         &plan("[[notify]]\nwebhook = { env = \"CUTOVER_WEBHOOK\" }\n\n[[notify]]\nwebhook = { env = \"CUTOVER_TEAMS_WEBHOOK\" }\nformat = \"teams\"\n"),
     );
-    env.set_env("CUTOVER_WEBHOOK", &hook.url());
-    env.set_env("CUTOVER_TEAMS_WEBHOOK", &hook.url());
+    env.set_env("CUTOVER_WEBHOOK", &hook.url(HOOK_SECRET));
+    env.set_env("CUTOVER_TEAMS_WEBHOOK", &hook.url(HOOK_SECRET));
     let run = env.run(["notify", "test", "plan.toml"]);
     assert_eq!(run.code, 0, "{}", run.transcript());
     assert!(run.stdout.ends_with("2 of 2 delivered\n"), "{}", run.stdout);
@@ -482,7 +418,7 @@ fn scheduled_runs_send_each_event_once_per_channel() {
     let mut env = TestEnv::new().sandbox("demo", 20, "40ms");
     let hook = Receiver::start();
     let smtp = Smtp::start(&env.path().join("smtp"), "plain", None);
-    env.set_env("CUTOVER_WEBHOOK", &hook.url());
+    env.set_env("CUTOVER_WEBHOOK", &hook.url(HOOK_SECRET));
     let notify = format!(
         "[[notify]]\nwebhook = {{ env = \"CUTOVER_WEBHOOK\" }}\n{}",
         email(smtp.port, "none", false)
@@ -576,7 +512,7 @@ fn repeat_reminds_and_a_receiver_that_was_down_gets_it_later() {
         drop(listener);
         port
     };
-    env.set_env("CUTOVER_WEBHOOK", &hook.url());
+    env.set_env("CUTOVER_WEBHOOK", &hook.url(HOOK_SECRET));
     env.set_env(
         "CUTOVER_DOWN_WEBHOOK",
         &format!("http://127.0.0.1:{down}/{HOOK_SECRET}"),
@@ -621,7 +557,7 @@ fn repeat_reminds_and_a_receiver_that_was_down_gets_it_later() {
     env.set_env("CUTOVER_TEST_CLOCK_SHIFT", "1h");
     assert_eq!(scheduled(&env).code, 6);
     assert_eq!(kinds(&hook), ["needs_person"]);
-    env.set_env("CUTOVER_DOWN_WEBHOOK", &hook.url());
+    env.set_env("CUTOVER_DOWN_WEBHOOK", &hook.url(HOOK_SECRET));
     env.set_env("CUTOVER_TEST_CLOCK_SHIFT", "5h");
     let later = scheduled(&env);
     assert_eq!(later.code, 6, "{}", later.transcript());

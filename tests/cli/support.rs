@@ -2,8 +2,12 @@
 //! it, the real binary, captured output.
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The repository root, where `plans/`, `schemas/` and `tests/fixtures/` live.
 pub fn repo() -> &'static Path {
@@ -300,4 +304,67 @@ pub fn python_tools() -> &'static Path {
         }
         venv.join("bin")
     })
+}
+
+/// A webhook receiver on loopback: answers 200 to every request, keeps each (path and body).
+pub struct Receiver {
+    pub port: u16,
+    got: Arc<Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let got: Arc<Mutex<Vec<String>>> = Arc::default();
+        let keep = got.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let request = read_request(&mut stream);
+                keep.lock().expect("lock").push(request);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+            }
+        });
+        Self { port, got }
+    }
+
+    /// Its URL, with `path` (a webhook's secret part).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.got.lock().expect("lock").clone()
+    }
+}
+
+/// One HTTP/1.1 request, head and body (by its content-length).
+fn read_request(stream: &mut std::net::TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&bytes);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if bytes.len() >= end + 4 + length {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }

@@ -91,7 +91,7 @@ fn findings(json: &serde_json::Value, prefix: &str) -> BTreeSet<Finding> {
         .collect()
 }
 
-/// The example plans and the valid fixtures pass, one summary line each.
+/// The example plans (`plans/`, `examples/`) and the valid fixtures pass, one summary line each.
 #[test]
 fn valid_plans_pass() {
     let mut plans: Vec<String> = std::fs::read_dir(repo().join("plans"))
@@ -110,6 +110,8 @@ fn valid_plans_pass() {
         let name = case.file_name().and_then(|n| n.to_str()).expect("name");
         plans.push(format!("tests/fixtures/plans/valid/{name}/plan.toml"));
     }
+    // The plan the scheduler examples run.
+    plans.push("examples/contoso.toml".to_owned());
     plans.sort();
     assert!(plans.len() >= 4, "{plans:?}");
     let mut args = vec!["validate".to_owned()];
