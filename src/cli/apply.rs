@@ -48,7 +48,7 @@ pub(crate) fn run(
     session.lock(&mut store, "apply", &operator)?;
     let started_at = clock.now();
 
-    let mut reporter = reporter(plan, settings.format, clock);
+    let mut reporter = reporter(plan, settings.format, clock, out.color);
     let mut noticed = Noticed::default();
     let result = execute(
         session,
@@ -111,7 +111,7 @@ pub(crate) fn run(
     let _ = store.unlock();
     let outcome = result?;
     if settings.format == Format::Text {
-        out.stdout(&final_report(plan, path, &outcome));
+        out.stdout(&out.paint_report(&final_report(plan, path, &outcome)));
     }
     Ok(exit)
 }
@@ -190,12 +190,17 @@ fn ask(question: &str) -> bool {
 }
 
 /// Bars on a terminal, plain lines in a log, or JSON.
-fn reporter(plan: &Plan, format: Format, clock: crate::clock::Clock) -> Box<dyn Reporter> {
+fn reporter(
+    plan: &Plan,
+    format: Format,
+    clock: crate::clock::Clock,
+    color: bool,
+) -> Box<dyn Reporter> {
     let (from, to) = (&plan.from.display_name, &plan.to.display_name);
     match format {
         Format::Json => Box::new(JsonReporter::new(clock)),
         Format::Text if std::io::stderr().is_terminal() && std::io::stdout().is_terminal() => {
-            Box::new(TerminalReporter::new(clock, from, to))
+            Box::new(TerminalReporter::new(clock, from, to, color))
         }
         Format::Text => Box::new(PlainReporter::new(clock, from, to)),
     }

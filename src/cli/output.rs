@@ -7,6 +7,8 @@ use std::io::{IsTerminal, Write};
 pub(crate) struct Output {
     /// Colour on stderr: a terminal, and `NO_COLOR` unset or empty, and not `TERM=dumb`.
     pub(crate) color: bool,
+    /// The same for stdout.
+    pub(crate) color_stdout: bool,
     /// Width for wrapped reports: the `COLUMNS` variable, else 100.
     pub(crate) width: usize,
 }
@@ -16,12 +18,47 @@ impl Output {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
         let color = std::io::stderr().is_terminal() && !no_color && !dumb;
+        let color_stdout = std::io::stdout().is_terminal() && !no_color && !dumb;
         let width = std::env::var("COLUMNS")
             .ok()
             .and_then(|c| c.parse().ok())
             .filter(|w| *w >= 40)
             .unwrap_or(100);
-        Self { color, width }
+        Self {
+            color,
+            color_stdout,
+            width,
+        }
+    }
+
+    /// A report for stdout (a run's end, a dry-run) with what needs attention marked in colour
+    /// when stdout is a terminal that takes it: a halt in red, warnings in yellow, the
+    /// irreversible step in magenta.
+    pub(crate) fn paint_report(&self, text: &str) -> String {
+        if !self.color_stdout {
+            return text.to_owned();
+        }
+        text.lines()
+            .map(|line| {
+                let code = if line.starts_with("HALTED")
+                    || line.starts_with("halted:")
+                    || line.contains("BLOCKING")
+                    || line.contains("GATE FAILED")
+                {
+                    Some("1;31")
+                } else if line.contains("IRREVERSIBLE") {
+                    Some("1;35")
+                } else if line.trim_start().starts_with("warning") || line.starts_with("waiting:") {
+                    Some("33")
+                } else {
+                    None
+                };
+                match code {
+                    Some(code) => format!("\x1b[{code}m{line}\x1b[0m\n"),
+                    None => format!("{line}\n"),
+                }
+            })
+            .collect()
     }
 
     /// Writes to stdout; a closed pipe (`cutover plan … | head`) is not an error worth a panic.

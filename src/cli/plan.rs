@@ -59,7 +59,10 @@ pub(crate) fn run(
         PlanFormat::Markdown => dry_run::markdown(&dry),
         PlanFormat::Json => dry_run::json(&dry),
     };
-    out.stdout(&rendered);
+    out.stdout(&match format {
+        PlanFormat::Text => out.paint_report(&rendered),
+        _ => rendered,
+    });
     Ok(if schedule.is_blocked() {
         Exit::Halted
     } else {

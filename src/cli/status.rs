@@ -516,7 +516,7 @@ fn text(status: &Status<'_>, plan: &Plan, stale_after: Option<SignedDuration>) -
     }
     if status.stale {
         let limit = stale_after
-            .map(super::run_end::duration_words)
+            .map(crate::report::human_duration)
             .unwrap_or_default();
         text.push_str(&format!(
             "STALE: no run has ended for more than {limit}: is the scheduler running?\n"

@@ -348,6 +348,12 @@ fn step_sizes(schedule: &Schedule) -> Vec<StepSize> {
             StepDetail::Move(d) => Some(StepSize {
                 step: s.id.clone(),
                 users: d.members.len(),
+                switched: d
+                    .members
+                    .iter()
+                    .filter(|m| m.state == planner::MemberState::OnTo)
+                    .count(),
+                phase: s.phase,
             }),
             _ => None,
         })

@@ -144,4 +144,8 @@ pub(crate) enum Event {
 pub(crate) struct StepSize {
     pub(crate) step: String,
     pub(crate) users: usize,
+    /// Members already on `to` alone (a resumed run's earlier work).
+    pub(crate) switched: usize,
+    /// Where a started step stands.
+    pub(crate) phase: Option<crate::state::StepPhase>,
 }

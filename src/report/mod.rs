@@ -34,3 +34,47 @@ fn write_stdout(text: &str) {
 fn stamp(clock: &Clock) -> String {
     clock.now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
+
+/// A duration for people: its two largest units, such as `2d 3h`, `5m 20s` or `45s`.
+pub(crate) fn human_duration(duration: jiff::SignedDuration) -> String {
+    let total = duration.as_secs().max(0);
+    let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
+    let mut parts = Vec::new();
+    let mut rest = total;
+    for (unit, seconds) in units {
+        let n = rest / seconds;
+        if n > 0 || (parts.is_empty() && unit == "s") {
+            parts.push(format!("{n}{unit}"));
+            rest -= n * seconds;
+        }
+        if parts.len() == 2 || (!parts.is_empty() && rest == 0) {
+            break;
+        }
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_their_two_largest_units() {
+        for (seconds, words) in [
+            (0, "0s"),
+            (45, "45s"),
+            (320, "5m 20s"),
+            (3_600, "1h"),
+            (3_660, "1h 1m"),
+            (289_950, "3d 8h"),
+            (86_400 * 2 + 3_600 * 3 + 59, "2d 3h"),
+            (-5, "0s"),
+        ] {
+            assert_eq!(
+                human_duration(jiff::SignedDuration::from_secs(seconds)),
+                words,
+                "{seconds}"
+            );
+        }
+    }
+}
