@@ -26,6 +26,7 @@ mod retry;
 mod sandbox;
 mod serve;
 mod signals;
+mod signing;
 mod sqlite_file;
 mod state;
 mod target;

@@ -107,10 +107,22 @@ pub(crate) enum Command {
         plan: PathBuf,
         /// The step to approve: `pilot`, a batch's name (all its waves), `<batch>#<n>`, or
         /// `disconnect`.
-        step: String,
+        #[arg(required_unless_present = "digest", conflicts_with = "digest")]
+        step: Option<String>,
+        /// Approve the plan as a whole by the digest `cutover plan` printed: an edit of a running
+        /// rollout, or (with `require_approved_digest`) the dry-run before the first change.
+        #[arg(long, value_name = "DIGEST")]
+        digest: Option<String>,
         /// Who approves (default: the OS user).
         #[arg(long)]
         by: Option<String>,
+        /// Withdraw the approval instead, while it has not been acted on.
+        #[arg(long)]
+        revoke: bool,
+        /// Sign the approval with this SSH key (a private key, or the .pub of one ssh-agent
+        /// holds): required when the plan names `[change_control] allowed_signers`.
+        #[arg(long, value_name = "KEY", conflicts_with = "revoke")]
+        sign: Option<PathBuf>,
     },
     /// Accept moving users without a clean OAuth sync: the disconnect moves them to the new
     /// configuration alone, and they stop syncing until fixed (recorded; `--revoke` undoes it).
@@ -132,6 +144,10 @@ pub(crate) enum Command {
         /// Withdraw their acceptance instead.
         #[arg(long)]
         revoke: bool,
+        /// Sign the acceptance with this SSH key (a private key, or the .pub of one ssh-agent
+        /// holds): required when the plan names `[change_control] allowed_signers`.
+        #[arg(long, value_name = "KEY", conflicts_with = "revoke")]
+        sign: Option<PathBuf>,
     },
     /// Move a started batch back to the old configuration (while it is still connected).
     #[command(after_help = "Example:\n  cutover rollback plans/contoso.toml --batch east")]

@@ -24,6 +24,7 @@ mod sandbox;
 mod schema;
 mod session;
 mod settings;
+mod signoff;
 mod status;
 mod status_live;
 mod unlock;
@@ -103,17 +104,44 @@ pub(crate) fn run() -> Exit {
             );
             session(&plan).and_then(|s| apply::run(&s, &settings, &out))
         }
-        Command::Approve { plan, step, by } => {
-            session(&plan).and_then(|s| approve::run(&s, &step, by, &out))
-        }
+        Command::Approve {
+            plan,
+            step,
+            digest,
+            by,
+            revoke,
+            sign,
+        } => session(&plan).and_then(|s| {
+            let what = match (step, digest) {
+                (_, Some(digest)) => approve::What::Digest(digest),
+                (Some(step), None) => approve::What::Step(step),
+                (None, None) => return Err(CommandError::invalid("name a step, or --digest")),
+            };
+            let request = approve::Request {
+                what,
+                by,
+                revoke,
+                sign,
+            };
+            approve::run(&s, request, &out)
+        }),
         Command::Accept {
             plan,
             users,
             reason,
             by,
             revoke,
-        } => session(&plan)
-            .and_then(|s| accept::run(&s, &users, reason.as_deref(), by, revoke, &out)),
+            sign,
+        } => session(&plan).and_then(|s| {
+            let request = accept::Request {
+                emails: &users,
+                reason: reason.as_deref(),
+                by,
+                revoke,
+                sign,
+            };
+            accept::run(&s, request, &out)
+        }),
         Command::Rollback { plan, batch } => {
             session(&plan).and_then(|s| rollback::run(&s, &batch, &out))
         }

@@ -43,15 +43,26 @@ pub(crate) fn run(
     });
     schedule.findings.extend(certificate_findings(plan, now));
     schedule.findings.sort_by_key(|f| f.severity);
+    // Before the rollout's first write its digest covers the plan and the platform (what the
+    // board approves with `apply --approved`); after, the plan alone (what `approve --digest`
+    // takes for an edit): the platform changes with every move.
     let snapshot = planner::Snapshot::of(plan, &observed);
-    let digest = snapshot.digest();
-    super::reviewed_dry_runs::save_dry_run(path, &snapshot);
+    let started = state.first_write_at.is_some();
+    let digest = if started {
+        planner::plan_digest(plan)
+    } else {
+        snapshot.digest()
+    };
+    if !started {
+        super::reviewed_dry_runs::save_dry_run(path, &snapshot);
+    }
     let dry = DryRun {
         plan,
         plan_file: path.display().to_string(),
         target: target.description.clone(),
         schedule: &schedule,
         digest: &digest,
+        digest_of_plan_alone: started,
         full,
     };
     let rendered = match format {

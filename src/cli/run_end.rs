@@ -27,7 +27,13 @@ pub(crate) fn waiting_line(
     if !detail.is_empty() {
         parts.push(detail.to_owned());
     }
-    if reason == "approval" {
+    if reason == "approval" && step == crate::planner::PLAN_STEP {
+        let digest = detail.split(':').take(2).collect::<Vec<_>>().join(":");
+        parts.push(format!(
+            "run `cutover approve {} --digest {digest}`",
+            path.display()
+        ));
+    } else if reason == "approval" {
         let name = step.split('#').next().unwrap_or(step);
         parts.push(format!("run `cutover approve {} {name}`", path.display()));
     }

@@ -101,12 +101,20 @@ impl<'a> Session<'a> {
         Ok(Some(Store::open(&state, self.plan.name.as_str())?))
     }
 
-    /// The stored state; a plan that never ran has an empty one.
+    /// The stored state, weighed; a plan that never ran has an empty one.
     pub(crate) fn read_state(&self) -> Result<RunState, CommandError> {
         match self.existing_store()? {
-            Some(store) => Ok(store.load()?),
+            Some(store) => Ok(self.weigh(store.load()?)),
             None => Ok(RunState::default()),
         }
+    }
+
+    /// `state` with only the approvals and acceptances the plan's `[change_control]` counts
+    /// (the rest set aside in `discounted`, with the reason).
+    pub(crate) fn weigh(&self, mut state: RunState) -> RunState {
+        let mut signatures = crate::signing::Signatures::of(&self.plan);
+        crate::signing::weigh(&self.plan, signatures.as_mut(), &mut state);
+        state
     }
 
     /// Takes the plan's run lock for `command`, or says who holds it and what to do.

@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use crate::exit_code::Exit;
 use crate::plan::Plan;
+use crate::planner;
 use crate::state::{
-    Acceptance, ApprovalRecord, Exception, FailingUser, Holder, RunEnd, RunRecord, RunState,
-    StepPhase,
+    Acceptance, Approval, Exception, FailingUser, Holder, RunEnd, RunRecord, RunState, StepPhase,
 };
 
 use super::run_end::waiting_line;
@@ -34,7 +34,7 @@ struct Status<'a> {
     lock: Option<LockLine>,
     hold: Option<HoldLine>,
     steps: Vec<StepLine>,
-    approvals: &'a [ApprovalRecord],
+    approvals: &'a [Approval],
     /// Users the last halt named, with the platform's words.
     failing: Vec<FailingUser>,
     exceptions: Vec<&'a Exception>,
@@ -88,7 +88,7 @@ pub(crate) fn run(
 ) -> Result<Exit, CommandError> {
     let plan = &session.plan;
     let (state, ledger) = match session.existing_store()? {
-        Some(store) => (store.load()?, store.notification_ledger()?),
+        Some(store) => (session.weigh(store.load()?), store.notification_ledger()?),
         None => Default::default(),
     };
     let now = session.clock.now();
@@ -113,7 +113,7 @@ pub(crate) fn run(
             at: h.at,
         }),
         steps: step_lines(plan, &state),
-        approvals: &state.approval_records,
+        approvals: &state.approvals,
         failing: match state.last_run.as_ref().map(|r| &r.end) {
             Some(RunEnd::Halted { failures, .. }) => failures.clone(),
             _ => Vec::new(),
@@ -177,7 +177,13 @@ fn standing(plan: &Plan, state: &RunState, now: Timestamp) -> (&'static str, Exi
     for record in state.steps.values() {
         match record.phase {
             StepPhase::RolledBack
-                if !state.approved(&record.id, &record.batch, Some(record.phase_at)) =>
+                if !planner::approved(
+                    plan,
+                    state,
+                    &record.id,
+                    &record.batch,
+                    Some(record.phase_at),
+                ) =>
             {
                 let detail = format!(
                     "rolled back at {}; it starts again only once approved",
@@ -220,7 +226,7 @@ fn standing(plan: &Plan, state: &RunState, now: Timestamp) -> (&'static str, Exi
             // A rolled-back step approved again is no longer halted: it starts again.
             let approved_again = state.steps.get(step).is_some_and(|r| {
                 r.phase == StepPhase::RolledBack
-                    && state.approved(&r.id, &r.batch, Some(r.phase_at))
+                    && planner::approved(plan, state, &r.id, &r.batch, Some(r.phase_at))
             });
             let held = state.hold.is_some() && step != "preflight";
             if approved_again || held || state.approvals.iter().any(|a| changed_since(a.at)) {
@@ -242,7 +248,23 @@ fn standing(plan: &Plan, state: &RunState, now: Timestamp) -> (&'static str, Exi
             let recorded = wait(reason, step, *until, detail.clone());
             let batch = step.split('#').next().unwrap_or(step);
             match reason.as_str() {
-                "approval" if !state.approved(step, batch, Some(run.ended_at)) => {
+                "approval" if step == planner::PLAN_STEP => {
+                    // The wait names the digest it needs approved (the dry-run's, before the
+                    // first write; the plan's, for an edit).
+                    let awaited = detail
+                        .split_whitespace()
+                        .next()
+                        .map(|d| d.trim_end_matches(':'))
+                        .unwrap_or_default();
+                    if planner::digest_approval(state, awaited).is_some()
+                        || planner::plan_approval(plan, state).is_some()
+                    {
+                        derived(plan, state, now)
+                    } else {
+                        ("waiting", Exit::NeedsPerson, recorded)
+                    }
+                }
+                "approval" if !planner::approved(plan, state, step, batch, Some(run.ended_at)) => {
                     ("waiting", Exit::NeedsPerson, recorded)
                 }
                 "authorization" | "confirmation" => ("waiting", Exit::NeedsPerson, recorded),
@@ -309,8 +331,9 @@ fn derived(plan: &Plan, state: &RunState, now: Timestamp) -> (&'static str, Exit
                     ));
                 }
                 None => {
-                    if step.approval && !state.approved(&id, name, None) {
-                        let detail = "needs `cutover approve`".to_owned();
+                    let standing = planner::approval_standing(plan, state, &id, name, None);
+                    if step.approval && standing != planner::ApprovalStanding::Approved {
+                        let detail = planner::approval_wait_detail(&standing);
                         return (
                             "waiting",
                             Exit::NeedsPerson,
@@ -354,7 +377,13 @@ fn derived(plan: &Plan, state: &RunState, now: Timestamp) -> (&'static str, Exit
         }
     }
     if plan.disconnect.approval
-        && !state.approved("disconnect", "disconnect", state.acceptances_changed)
+        && !planner::approved(
+            plan,
+            state,
+            "disconnect",
+            "disconnect",
+            state.acceptances_changed,
+        )
     {
         let detail = "needs `cutover approve`".to_owned();
         return (

@@ -65,7 +65,9 @@ pub(crate) fn run(
     // is approved again (then it is waiting to start again, or starting).
     let halted = state.steps.values().find(|s| match s.phase {
         StepPhase::Halted => true,
-        StepPhase::RolledBack => !state.approved(&s.id, &s.batch, Some(s.phase_at)),
+        StepPhase::RolledBack => {
+            !planner::approved(plan, &state, &s.id, &s.batch, Some(s.phase_at))
+        }
         _ => false,
     });
     let (label, exit) = match (&schedule.next, halted) {

@@ -13,6 +13,9 @@ struct Document<'a> {
     target: &'a str,
     as_of: String,
     digest: &'a str,
+    /// `plan_and_platform` until the rollout's first write (`apply --approved` takes it), then
+    /// `plan` (`approve --digest` takes it for an edit).
+    digest_covers: &'static str,
     from: &'a str,
     to: &'a str,
     blocked: bool,
@@ -44,6 +47,11 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
         target: &dry.target,
         as_of: s.now.to_string(),
         digest: dry.digest,
+        digest_covers: if dry.digest_of_plan_alone {
+            "plan"
+        } else {
+            "plan_and_platform"
+        },
         from: &s.from,
         to: &s.to,
         blocked: s.is_blocked(),

@@ -30,11 +30,7 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
     );
     let _ = writeln!(out, "| As of | {} |", dry.time(s.now, &zone));
     let _ = writeln!(out, "| Digest | `{}` |", dry.digest);
-    let _ = writeln!(
-        out,
-        "| Apply exactly this | `cutover apply {} --approved {}` |\n",
-        dry.plan_file, dry.digest
-    );
+    let _ = writeln!(out, "| Approval | {} |\n", dry.digest_use());
 
     let _ = writeln!(out, "## Preflight\n");
     if s.findings.is_empty() {

@@ -28,6 +28,9 @@ pub(crate) struct DryRun<'a> {
     pub(crate) target: String,
     pub(crate) schedule: &'a Schedule,
     pub(crate) digest: &'a str,
+    /// The rollout has written to the platform: the digest covers the plan alone, and approves
+    /// an edit (`approve --digest`) rather than the start (`apply --approved`).
+    pub(crate) digest_of_plan_alone: bool,
     /// Text only: list every user instead of folding long lists.
     pub(crate) full: bool,
 }
@@ -52,6 +55,21 @@ impl DryRun<'_> {
             text
         } else {
             format!("{text} {name}")
+        }
+    }
+
+    /// How the digest is approved.
+    fn digest_use(&self) -> String {
+        if self.digest_of_plan_alone {
+            format!(
+                "the plan's digest (the rollout has started): approve an edit with `cutover approve {} --digest {}`",
+                self.plan_file, self.digest
+            )
+        } else {
+            format!(
+                "approve this exact plan and tenant with `cutover apply {} --approved {}`",
+                self.plan_file, self.digest
+            )
         }
     }
 
@@ -99,7 +117,11 @@ fn status_text(status: &StepStatus, dry: &DryRun<'_>, step: &PlannedStep) -> Str
         StepStatus::Due => "due now".to_owned(),
         StepStatus::Later => "after the steps before it".to_owned(),
         StepStatus::Blocked { reason } => format!("blocked: {reason}"),
-        StepStatus::Waiting { reason, until } => {
+        StepStatus::Waiting {
+            reason,
+            until,
+            detail,
+        } => {
             let when = until
                 .map(|t| format!(" until {}", dry.time(t, &zone)))
                 .unwrap_or_default();
@@ -109,8 +131,15 @@ fn status_text(status: &StepStatus, dry: &DryRun<'_>, step: &PlannedStep) -> Str
                         StepDetail::Move(d) => d.step.clone(),
                         _ => step.id.clone(),
                     };
+                    // An approval that no longer counts says why.
+                    let why = if detail.contains("edited since") || detail.contains("changed since")
+                    {
+                        format!(" ({detail})")
+                    } else {
+                        String::new()
+                    };
                     format!(
-                        "waiting for approval: `{}`",
+                        "waiting for approval: `{}`{why}",
                         dry.approve_command(&step_name)
                     )
                 }

@@ -35,11 +35,7 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
     );
     let _ = writeln!(out, "As of    {}", dry.time(s.now, &zone));
     let _ = writeln!(out, "Digest   {}", dry.digest);
-    let _ = writeln!(
-        out,
-        "         approve this exact plan and tenant with `cutover apply {} --approved {}`",
-        dry.plan_file, dry.digest
-    );
+    let _ = writeln!(out, "         {}", dry.digest_use());
 
     let _ = writeln!(out, "\nPreflight");
     if s.findings.is_empty() {

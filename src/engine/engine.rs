@@ -12,8 +12,9 @@ use crate::plan::Plan;
 use crate::planner::{self, Action, Inputs, Schedule, Side, StepDetail};
 use crate::precheck::MailboxCheck;
 use crate::signals::Signal;
+use crate::signing::Signatures;
 use crate::state::MailboxAccess;
-use crate::state::{Store, StoreError};
+use crate::state::{RunState, Store, StoreError};
 use crate::target::{Observed, Target, TargetError, observe};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +95,8 @@ pub(crate) struct Engine<'a, T: Target> {
     pub(super) authorization_noted: bool,
     /// On a terminal: asks before a real target's disconnect.
     pub(super) confirm: Option<Confirm<'a>>,
+    /// The plan's approval signatures, checked once each (when it asks for them).
+    signatures: Option<Signatures>,
 }
 
 impl<'a, T: Target> Engine<'a, T> {
@@ -126,6 +129,7 @@ impl<'a, T: Target> Engine<'a, T> {
             shown_url: None,
             authorization_noted: false,
             confirm: None,
+            signatures: Signatures::of(plan),
         }
     }
 
@@ -140,7 +144,7 @@ impl<T: Target> Engine<'_, T> {
     /// Runs the rollout from where its state stands until it is done, must wait, or must halt.
     pub(crate) async fn run(&mut self) -> Result<RunOutcome, EngineError> {
         let run_started = self.clock.now();
-        let initial = self.store.load()?;
+        let initial = self.load_state()?;
         let identity = self.target.whoami().await?;
         self.emit(Event::RunStarted {
             plan: self.plan.name.to_string(),
@@ -179,7 +183,7 @@ impl<T: Target> Engine<'_, T> {
             if first {
                 self.begin(&observed, now)?;
             }
-            let state = self.store.load()?;
+            let state = self.load_state()?;
             let reauthorize = self.settings.reauthorize && !reauthorized;
             let schedule = planner::plan(&Inputs {
                 plan: self.plan,
@@ -236,7 +240,7 @@ impl<T: Target> Engine<'_, T> {
         let snapshot = planner::Snapshot::of(self.plan, observed);
         self.digest = snapshot.digest();
         self.reconcile(now)?;
-        let state = self.store.load()?;
+        let state = self.load_state()?;
         let edits = planner::edits(self.plan, &state);
         if !edits.refused.is_empty() {
             return Err(EngineError::PlanEdited(edits.refused));
@@ -257,6 +261,19 @@ impl<T: Target> Engine<'_, T> {
                 });
             }
         }
+        // Until the first write, what the rollout starts under is approved by `--approved`
+        // (unless the plan counts only signed approvals) or by `cutover approve --digest` of
+        // this very digest; read afresh every run, as a revocation or a changed platform undoes it.
+        let start_approval = state.first_write_at.is_none().then(|| {
+            planner::digest_approval(&state, &self.digest)
+                .map(|_| self.digest.clone())
+                .or_else(|| {
+                    self.settings
+                        .approved
+                        .clone()
+                        .filter(|_| !self.plan.change_control.signed())
+                })
+        });
         let plan_json = serde_json::to_string(self.plan).unwrap_or_default();
         if edits.unrecorded && edits.before_first_write {
             // Nothing ran: the edited plan is the rollout's, and an approval of the old one is
@@ -264,12 +281,13 @@ impl<T: Target> Engine<'_, T> {
             self.store.restart_rollout(
                 now,
                 &self.digest,
-                self.settings.approved.as_deref(),
+                start_approval.clone().flatten().as_deref(),
                 &plan_json,
                 &edits.accepted,
                 &self.settings.operator,
             )?;
-        } else if edits.unrecorded {
+        } else if edits.unrecorded && planner::plan_approval(self.plan, &state).is_some() {
+            // The edit was approved by its digest: it is the rollout's plan from here on.
             self.store.accept_plan_change(
                 now,
                 &plan_json,
@@ -282,12 +300,25 @@ impl<T: Target> Engine<'_, T> {
             self.store.start_rollout(
                 now,
                 &self.digest,
-                self.settings.approved.as_deref(),
+                start_approval.clone().flatten().as_deref(),
                 &plan_json,
                 &self.settings.operator,
             )?;
+        } else if let Some(approved) = start_approval {
+            // The approval itself is on the audit trail (`approve`, or this run's command line);
+            // this is the rollout taking it as its start.
+            if approved != state.approved_digest {
+                self.store.set_start_approval(approved.as_deref())?;
+            }
         }
         Ok(())
+    }
+
+    /// The stored state with only the approvals and acceptances the plan's rules count.
+    pub(super) fn load_state(&mut self) -> Result<RunState, StoreError> {
+        let mut state = self.store.load()?;
+        crate::signing::weigh(self.plan, self.signatures.as_mut(), &mut state);
+        Ok(state)
     }
 
     pub(super) fn emit(&mut self, event: Event) {

@@ -621,8 +621,19 @@ fn run_case(case: &Case) -> Result<(), Broken> {
                     ..
                 },
             )) if *fix => {
+                let state = store.load().map_err(|e| Broken(e.to_string()))?;
+                let batch = step.split('#').next().unwrap_or(&step).to_owned();
+                let digest = crate::planner::step_digest(&plan, &batch, &state);
                 store
-                    .approve(&step, "model", "model", "model", clock.now(), None)
+                    .approve(&crate::state::NewApproval {
+                        step: &step,
+                        by: "model",
+                        os_user: "model",
+                        host: "model",
+                        at: clock.now(),
+                        digest: &digest,
+                        signed: None,
+                    })
                     .map_err(|e| Broken(e.to_string()))?;
             }
             // Died, killed, halted, waiting for time: the next run resumes.

@@ -45,7 +45,7 @@ impl<T: Target> Engine<'_, T> {
     /// until their members are on `from` alone.
     pub(crate) async fn roll_back(&mut self, batch: &str) -> Result<RolledBack, EngineError> {
         let from = self.plan.from.display_name.clone();
-        let state = self.store.load()?;
+        let state = self.load_state()?;
         if state.disconnected_at.is_some() {
             return Err(RollbackRefused::Disconnected { from }.into());
         }

@@ -25,7 +25,7 @@ impl<T: Target> Engine<'_, T> {
         let StepDetail::Move(detail) = &planned.detail else {
             return Ok(());
         };
-        let state = self.store.load()?;
+        let state = self.load_state()?;
         let batch_members: Option<Vec<Email>> =
             (!state.batches.contains_key(&detail.step)).then(|| {
                 schedule

@@ -77,6 +77,34 @@ pub(crate) struct RawPlan {
     /// is sent, so that an unattended run reaches someone: one channel per entry.
     #[schemars(with = "Option<Vec<RawNotify>>")]
     pub(crate) notify: Option<Spanned<Vec<Spanned<RawNotify>>>>,
+    /// Change-management rules: approvals bound to what was reviewed, by whom, how signed.
+    #[schemars(with = "Option<RawChangeControl>")]
+    pub(crate) change_control: Option<Spanned<RawChangeControl>>,
+}
+
+/// Change-management rules a rollout must meet. Every rule is off unless set.
+// One key per rule, each turned into `ChangeControl` in `validate/change_control.rs`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ChangeControl")]
+pub(crate) struct RawChangeControl {
+    /// `true`: `apply` runs the plan only when the plan file and the CSV user files it names are
+    /// committed to git and unchanged (as `apply --require-clean-git`); otherwise it exits 2
+    /// before it writes anything.
+    #[schemars(with = "Option<bool>", extend("default" = false))]
+    pub(crate) require_clean_git: Option<Spanned<bool>>,
+    /// `true`: the rollout's first write waits (exit 6) until the plan's digest is approved,
+    /// with `apply --approved DIGEST` or `cutover approve PLAN --digest DIGEST`.
+    #[schemars(with = "Option<bool>", extend("default" = false))]
+    pub(crate) require_approved_digest: Option<Spanned<bool>>,
+    /// `true`: an approval (a step's, the disconnect's, an `accept`) counts only from another
+    /// identity than the one who started the rollout or approved its current digest.
+    #[schemars(with = "Option<bool>", extend("default" = false))]
+    pub(crate) four_eyes: Option<Spanned<bool>>,
+    /// An OpenSSH `allowed_signers` file, relative to the plan: approvals and acceptances then
+    /// count only when signed (`--sign KEY`) by a principal it lists, namespace `cutover`.
+    #[schemars(with = "Option<String>", length(min = 1))]
+    pub(crate) allowed_signers: Option<Spanned<String>>,
 }
 
 /// The format version: the integer 1.

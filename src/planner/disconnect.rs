@@ -8,7 +8,7 @@ use super::Inputs;
 use super::action::{Action, Side};
 use super::planner::{Ids, MAX_WRITE_USERS, hold, wait};
 use super::schedule::{PlannedStep, StepDetail, WaitReason};
-use super::{exceptions, gate};
+use super::{approvals, exceptions, gate};
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector, TargetSpec};
 use crate::state::{FailingUser, RunState};
@@ -98,15 +98,21 @@ pub(super) fn disconnect(
     }
     // The disconnect's approval covers the accepted users it moves: one given before the last
     // `accept` (or revocation) no longer counts.
-    if plan.disconnect.approval
-        && !state.approved("disconnect", "disconnect", state.acceptances_changed)
-    {
-        let detail = if state.approved("disconnect", "disconnect", None) {
-            "the accepted users changed since it was approved; needs `cutover approve` again"
-        } else {
-            "needs `cutover approve`"
-        };
-        return wait(WaitReason::Approval, "disconnect", None, detail);
+    if plan.disconnect.approval {
+        let since = state.acceptances_changed;
+        let standing = approvals::standing(plan, state, "disconnect", "disconnect", since);
+        if standing != approvals::Standing::Approved {
+            let earlier = state
+                .approvals_of("disconnect", "disconnect", None)
+                .next()
+                .is_some();
+            let detail = if earlier {
+                "the accepted users or the disconnect changed since it was approved; needs `cutover approve` again".to_owned()
+            } else {
+                approvals::wait_detail(&standing)
+            };
+            return wait(WaitReason::Approval, "disconnect", None, detail);
+        }
     }
     if let Some(h) = hold(inputs, "disconnect") {
         return Some(h);

@@ -23,6 +23,9 @@ pub(crate) struct PlanEdits {
     pub(crate) unrecorded: bool,
     /// Nothing was written to the platform yet: the rollout starts over from this plan.
     pub(crate) before_first_write: bool,
+    /// Changes since the version last approved (the rollout's start, or the last
+    /// `approve --digest`): what an approval of the edit must cover.
+    pub(crate) since_approved: Vec<String>,
 }
 
 /// The plan's steps (pilot and batches) in canonical form, by name.
@@ -50,6 +53,7 @@ pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
         json_changes("plan", start, &current, &mut accepted);
         return PlanEdits {
             refused: Vec::new(),
+            since_approved: accepted.clone(),
             accepted,
             unrecorded,
             before_first_write: true,
@@ -93,10 +97,18 @@ pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
             })
     };
     accepted.retain(|c| !touches_started(c));
+    let mut since_approved = Vec::new();
+    json_changes(
+        "plan",
+        state.plan_accepted.as_ref().unwrap_or(start),
+        &current,
+        &mut since_approved,
+    );
     PlanEdits {
         refused,
         accepted,
         unrecorded,
         before_first_write: false,
+        since_approved,
     }
 }

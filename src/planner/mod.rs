@@ -5,6 +5,8 @@
 //! or reads a clock, so the same inputs always give the same schedule.
 
 mod action;
+mod approvals;
+mod change_control;
 mod connect;
 mod digest;
 mod disconnect;
@@ -24,6 +26,11 @@ mod timeline;
 mod waves;
 
 pub(crate) use action::{Action, Side, refused_write};
+pub(crate) use approvals::{
+    PLAN_STEP, Standing as ApprovalStanding, approved, digest_approval, plan_approval, plan_digest,
+    standing as approval_standing, step_digest, wait_detail as approval_wait_detail,
+};
+pub(crate) use change_control::{enforce, requesters};
 pub(crate) use digest::Snapshot;
 pub(crate) use edits::{edits, step_definitions};
 pub(crate) use finding::{Finding, Severity};

@@ -4,13 +4,13 @@
 //! Writes always enable `to` before disabling `from` (and `from` before `to` when moving back),
 //! so no user is ever left with neither configuration.
 
-use super::Inputs;
 use super::action::{Action, Side};
 use super::disconnect::still_on_from;
 use super::gate::{self, GateInput, GateReading, Verdict};
 use super::planner::{Ids, MAX_WRITE_USERS, hold, wait};
 use super::readiness::{mailbox_check, not_yet, start};
 use super::schedule::{MoveDetail, PlannedStep, StepDetail, WaitReason};
+use super::{Inputs, approvals};
 use crate::plan::grammar::Email;
 use crate::state::{FailingUser, StepPhase, StepRecord};
 use crate::target::Observed;
@@ -293,10 +293,13 @@ impl Step<'_> {
             return hold(inputs, &self.record.id).or(Some(action));
         }
         let id = self.id();
-        if inputs
-            .state
-            .approved(&id, &self.record.batch, Some(self.record.phase_at))
-        {
+        if approvals::approved(
+            inputs.plan,
+            inputs.state,
+            &id,
+            &self.record.batch,
+            Some(self.record.phase_at),
+        ) {
             // Starting again is a start: its hold, `not_before` and window apply.
             return not_yet(inputs, &id, self.detail)
                 .or_else(|| mailbox_check(inputs, &id, &self.record.members, true))

@@ -136,6 +136,10 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
                 failures: Vec::new(),
             }
         }
+    } else if let Some(wait) = edit_awaiting_approval(inputs) {
+        wait
+    } else if let Some(wait) = start_awaiting_approval(inputs) {
+        wait
     } else {
         decide(inputs, &mut steps, ids)
     };
@@ -155,6 +159,64 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
         steps,
         next,
     }
+}
+
+/// A running rollout's plan edited (in steps that have not run) since it was last approved:
+/// nothing more happens until the edit is approved as a whole, by its digest.
+fn edit_awaiting_approval(inputs: &Inputs<'_>) -> Option<Action> {
+    let edits = super::edits(inputs.plan, inputs.state);
+    if !edits.unrecorded
+        || edits.before_first_write
+        || !edits.refused.is_empty()
+        || super::approvals::plan_approval(inputs.plan, inputs.state).is_some()
+    {
+        return None;
+    }
+    let digest = super::approvals::plan_digest(inputs.plan);
+    wait(
+        WaitReason::Approval,
+        super::approvals::PLAN_STEP,
+        None,
+        format!(
+            "{digest}: edited since it was approved ({})",
+            edits.since_approved.join("; ")
+        ),
+    )
+}
+
+/// `[change_control] require_approved_digest`: nothing is written until the plan and the
+/// platform as they are now were approved by their digest (`apply --approved`, or `cutover
+/// approve PLAN --digest`).
+fn start_awaiting_approval(inputs: &Inputs<'_>) -> Option<Action> {
+    let state = inputs.state;
+    let approved = match inputs.run_started {
+        // A run has settled what its start is approved by.
+        Some(_) => state.approved_digest.is_some(),
+        // A dry-run shows what the next `apply` would find: an approval of this digest.
+        None => {
+            state.approved_digest.is_some()
+                || super::approvals::digest_approval(state, &dry_run_digest(inputs)).is_some()
+        }
+    };
+    if !inputs.plan.change_control.require_approved_digest
+        || state.first_write_at.is_some()
+        || approved
+    {
+        return None;
+    }
+    wait(
+        WaitReason::Approval,
+        super::approvals::PLAN_STEP,
+        None,
+        format!(
+            "{}: [change_control] require_approved_digest: nothing changes until this dry-run is approved by its digest",
+            dry_run_digest(inputs)
+        ),
+    )
+}
+
+fn dry_run_digest(inputs: &Inputs<'_>) -> String {
+    super::Snapshot::of(inputs.plan, inputs.observed).digest()
 }
 
 /// The platform's ids of `from` and `to`, where they exist.
@@ -220,9 +282,15 @@ fn walk(inputs: &Inputs<'_>, steps: &mut [PlannedStep], ids: Ids<'_>) -> Action 
 /// What a step's next action says about it.
 fn status_of(action: &Action) -> StepStatus {
     match action {
-        Action::Wait { reason, until, .. } => StepStatus::Waiting {
+        Action::Wait {
+            reason,
+            until,
+            detail,
+            ..
+        } => StepStatus::Waiting {
             reason: *reason,
             until: *until,
+            detail: detail.clone(),
         },
         Action::Stop { reason, .. } => StepStatus::Blocked {
             reason: reason.clone(),
@@ -393,6 +461,21 @@ approval = false
             passed_at: (phase == StepPhase::Passed).then(|| t(at)),
             failures: Vec::new(),
             definition: None,
+        }
+    }
+
+    /// An approval of `step` at `t(at)`, unbound (as a release before digests recorded them).
+    fn approval(step: &str, at: i64) -> Approval {
+        Approval {
+            id: at,
+            step: step.to_owned(),
+            by: "cab".to_owned(),
+            os_user: "cab".to_owned(),
+            host: "host".to_owned(),
+            at: t(at),
+            digest: None,
+            principal: None,
+            signature: None,
         }
     }
 
@@ -574,10 +657,7 @@ approval = false
             record("pilot", "pilot", &["a", "b"], StepPhase::Passed, 10),
             record("rest", "rest", &["c"], StepPhase::RolledBack, 100),
         ]);
-        state.approvals.push(Approval {
-            step: "rest".to_owned(),
-            at: t(200),
-        });
+        state.approvals.push(approval("rest", 200));
         let saturday_nine = 25 * 3600;
         let s = schedule(&plan, &observed, &state, 300);
         assert_eq!(
@@ -816,10 +896,7 @@ approval = false
             StepPhase::RolledBack,
             5,
         )]);
-        rolled_back.approvals.push(Approval {
-            step: "pilot".to_owned(),
-            at: t(8),
-        });
+        rolled_back.approvals.push(approval("pilot", 8));
         let restart = |mailboxes: &MailboxAccess| {
             super::plan(&Inputs {
                 plan: &skip,

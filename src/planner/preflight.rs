@@ -303,11 +303,29 @@ pub(super) fn findings(
         inputs.observed,
         state,
     ));
-    if !edits.accepted.is_empty() {
+    let awaiting_approval = edits.unrecorded
+        && !edits.before_first_write
+        && super::approvals::plan_approval(plan, state).is_none();
+    if awaiting_approval && !edits.since_approved.is_empty() {
+        let digest = super::approvals::plan_digest(plan);
+        findings.push(
+            Finding::new(
+                Severity::Warning,
+                "plan-edit-unapproved",
+                format!(
+                    "edited since the version approved, in steps that have not run: {}",
+                    edits.since_approved.join("; ")
+                ),
+            )
+            .remedy(format!(
+                "nothing more runs until the edit is approved: `cutover approve PLAN --digest {digest}`"
+            )),
+        );
+    } else if !edits.accepted.is_empty() {
         let when = if edits.before_first_write {
             "edited before the rollout's first change to the platform (it starts over from this plan)"
         } else {
-            "edited since the rollout started, in steps that have not run"
+            "edited since the rollout started, in steps that have not run (approved)"
         };
         findings.push(Finding::new(
             Severity::Info,

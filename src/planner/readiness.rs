@@ -1,12 +1,12 @@
 //! Whether a step may start: its approval, the hold, `not_before`, the window, and the mailbox
 //! pre-check of its members.
 
-use super::Inputs;
 use super::action::Action;
 use super::membership;
 use super::planner::{hold, wait};
 use super::precheck_verdicts;
 use super::schedule::{MoveDetail, WaitReason};
+use super::{Inputs, approvals};
 use crate::plan::Plan;
 use crate::plan::grammar::Email;
 use crate::state::RunState;
@@ -14,8 +14,16 @@ use crate::target::Observed;
 
 /// A step not started yet: its approval, the hold, `not_before` and the window decide when.
 pub(super) fn start(inputs: &Inputs<'_>, id: &str, detail: &MoveDetail) -> Option<Action> {
-    if detail.approval && !inputs.state.approved(id, &detail.step, None) {
-        return wait(WaitReason::Approval, id, None, "needs `cutover approve`");
+    if detail.approval {
+        let standing = approvals::standing(inputs.plan, inputs.state, id, &detail.step, None);
+        if standing != approvals::Standing::Approved {
+            return wait(
+                WaitReason::Approval,
+                id,
+                None,
+                approvals::wait_detail(&standing),
+            );
+        }
     }
     not_yet(inputs, id, detail)
         .or_else(|| {

@@ -127,6 +127,8 @@ pub(crate) enum StepStatus {
     Waiting {
         reason: WaitReason,
         until: Option<Timestamp>,
+        /// What it waits for, in words (as the `waiting:` line says it).
+        detail: String,
     },
     /// Runs after the steps before it.
     Later,

@@ -6,35 +6,80 @@ use jiff::Timestamp;
 use rusqlite::{Connection, params};
 
 use super::schema::time;
-use super::{Acceptance, AuditKind, Store, StoreError, audit};
+use super::{Acceptance, AuditKind, Signed, Store, StoreError, audit};
 use crate::plan::grammar::Email;
 
+/// An acceptance to record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewAcceptance<'a> {
+    pub(crate) users: &'a [Email],
+    pub(crate) reason: &'a str,
+    pub(crate) by: &'a str,
+    pub(crate) os_user: &'a str,
+    pub(crate) host: &'a str,
+    pub(crate) at: Timestamp,
+    /// The signature, the statement it covers, and the principal it verified as.
+    pub(crate) signed: Option<(&'a Signed, &'a str)>,
+}
+
 impl Store {
-    /// Accepts `users`, once each: accepting an accepted user again changes nothing.
-    pub(crate) fn accept(
-        &mut self,
-        users: &[Email],
-        reason: &str,
-        by: &str,
-        os_user: &str,
-        host: &str,
-        now: Timestamp,
-    ) -> Result<usize, StoreError> {
+    /// Accepts `users`, once each: accepting an accepted user again changes nothing, unless
+    /// this acceptance is signed and theirs was not (a plan that asks for signatures counts only
+    /// the signed one).
+    pub(crate) fn accept(&mut self, acceptance: &NewAcceptance<'_>) -> Result<usize, StoreError> {
+        let NewAcceptance {
+            users,
+            reason,
+            by,
+            os_user,
+            host,
+            at: now,
+            signed,
+        } = *acceptance;
+        let (signature, statement, principal) = match signed {
+            Some((s, p)) => (
+                Some(s.signature.as_str()),
+                Some(s.statement.as_str()),
+                Some(p),
+            ),
+            None => (None, None, None),
+        };
         self.write(|tx| {
             let mut added = 0;
             for email in users {
                 added += tx.execute(
-                    "INSERT INTO acceptances (email, reason, by, os_user, host, at_ms)
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6
-                     WHERE NOT EXISTS (SELECT 1 FROM acceptances WHERE email = ?1 AND revoked_ms IS NULL)",
-                    params![email.to_string(), reason, by, os_user, host, now.as_millisecond()],
+                    "INSERT INTO acceptances
+                         (email, reason, by, os_user, host, at_ms, signature, statement, principal)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+                     WHERE NOT EXISTS (SELECT 1 FROM acceptances WHERE email = ?1
+                         AND revoked_ms IS NULL AND (signature IS NOT NULL OR ?7 IS NULL))",
+                    params![
+                        email.to_string(),
+                        reason,
+                        by,
+                        os_user,
+                        host,
+                        now.as_millisecond(),
+                        signature,
+                        statement,
+                        principal
+                    ],
                 )?;
             }
             let emails: Vec<String> = users.iter().map(ToString::to_string).collect();
             let detail = serde_json::json!({
                 "users": emails, "reason": reason, "os_user": os_user, "host": host,
+                "signed_by": principal,
             });
-            audit::insert(tx, now, AuditKind::Accepted, Some("disconnect"), by, None, &detail)?;
+            audit::insert(
+                tx,
+                now,
+                AuditKind::Accepted,
+                Some("disconnect"),
+                by,
+                None,
+                &detail,
+            )?;
             Ok(added)
         })
     }
@@ -74,27 +119,38 @@ impl Store {
 /// The acceptances in force, in the order given, and when any acceptance last changed.
 pub(super) fn read(db: &Connection) -> rusqlite::Result<(Vec<Acceptance>, Option<Timestamp>)> {
     let mut statement = db.prepare(
-        "SELECT email, reason, by, at_ms FROM acceptances WHERE revoked_ms IS NULL ORDER BY id",
+        "SELECT id, email, reason, by, os_user, at_ms, principal, signature, statement
+         FROM acceptances WHERE revoked_ms IS NULL ORDER BY id",
     )?;
     let rows = statement.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, i64>(3)?,
-        ))
+        let signed = match (
+            r.get::<_, Option<String>>(7)?,
+            r.get::<_, Option<String>>(8)?,
+        ) {
+            (Some(signature), Some(statement)) => Some(Signed {
+                signature,
+                statement,
+            }),
+            _ => None,
+        };
+        // An address that no longer parses (a hand-edited file) is dropped.
+        let Ok(email) = Email::parse(&r.get::<_, String>(1)?) else {
+            return Ok(None);
+        };
+        Ok(Some(Acceptance {
+            id: r.get(0)?,
+            email,
+            reason: r.get(2)?,
+            by: r.get(3)?,
+            os_user: r.get(4)?,
+            at: time(r.get(5)?),
+            principal: r.get(6)?,
+            signed,
+        }))
     })?;
     let mut acceptances = Vec::new();
     for row in rows {
-        let (email, reason, by, at) = row?;
-        if let Ok(email) = Email::parse(&email) {
-            acceptances.push(Acceptance {
-                email,
-                reason,
-                by,
-                at: time(at),
-            });
-        }
+        acceptances.extend(row?);
     }
     let changed: Option<i64> = db.query_row(
         "SELECT MAX(MAX(at_ms, COALESCE(revoked_ms, 0))) FROM acceptances",

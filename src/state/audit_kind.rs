@@ -39,10 +39,12 @@ pub(crate) enum AuditKind {
     Accepted,
     /// `cutover accept --revoke`.
     AcceptanceRevoked,
+    /// `cutover approve --revoke`.
+    ApprovalRevoked,
 }
 
 impl AuditKind {
-    const ALL: [AuditKind; 19] = [
+    const ALL: [AuditKind; 20] = [
         AuditKind::RolloutStarted,
         AuditKind::Authorized,
         AuditKind::StepStarted,
@@ -62,6 +64,7 @@ impl AuditKind {
         AuditKind::ExceptionClosed,
         AuditKind::Accepted,
         AuditKind::AcceptanceRevoked,
+        AuditKind::ApprovalRevoked,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -85,6 +88,7 @@ impl AuditKind {
             AuditKind::ExceptionClosed => "exception_closed",
             AuditKind::Accepted => "accepted",
             AuditKind::AcceptanceRevoked => "acceptance_revoked",
+            AuditKind::ApprovalRevoked => "approval_revoked",
         }
     }
 
@@ -148,6 +152,7 @@ mod tests {
                 "exception_closed",
                 "accepted",
                 "acceptance_revoked",
+                "approval_revoked",
             ]
         );
         for kind in AuditKind::ALL {

@@ -38,7 +38,6 @@ impl Store {
             state.first_write_at = first_write(db)?;
             state.last_run = runs::last(db)?;
             state.lock_holder = run_lock::holder_of(db)?;
-            state.approval_records = approval_records(db)?;
             Ok(state)
         };
         read().map_err(self.db())
@@ -73,6 +72,14 @@ fn read_rollout(db: &Connection, state: &mut RunState) -> rusqlite::Result<()> {
         )
         .optional()?;
     if let Some((started, approved, disconnected, plan, current, digest)) = rollout {
+        // The rollout's record keeps no operator: its audit line does.
+        state.started_by = db
+            .query_row(
+                "SELECT operator FROM audit WHERE kind = 'rollout_started' ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
         state.started_at = Some(time(started));
         state.approved_digest = approved;
         state.started_digest = Some(digest);
@@ -162,27 +169,23 @@ fn steps(db: &Connection, mut members: Members) -> rusqlite::Result<BTreeMap<Str
     Ok(steps)
 }
 
+/// The approvals in force (not revoked), in the order given.
 fn approvals(db: &Connection) -> rusqlite::Result<Vec<Approval>> {
-    let mut statement = db.prepare("SELECT step, at_ms FROM approvals ORDER BY id")?;
+    let mut statement = db.prepare(
+        "SELECT id, step, by, os_user, host, at_ms, digest, principal, signature
+         FROM approvals WHERE revoked_ms IS NULL ORDER BY id",
+    )?;
     let rows = statement.query_map([], |r| {
         Ok(Approval {
-            step: r.get(0)?,
-            at: time(r.get(1)?),
-        })
-    })?;
-    rows.collect()
-}
-
-fn approval_records(db: &Connection) -> rusqlite::Result<Vec<super::ApprovalRecord>> {
-    let mut statement =
-        db.prepare("SELECT step, by, os_user, host, at_ms FROM approvals ORDER BY id")?;
-    let rows = statement.query_map([], |r| {
-        Ok(super::ApprovalRecord {
-            step: r.get(0)?,
-            by: r.get(1)?,
-            os_user: r.get(2)?,
-            host: r.get(3)?,
-            at: time(r.get(4)?),
+            id: r.get(0)?,
+            step: r.get(1)?,
+            by: r.get(2)?,
+            os_user: r.get(3)?,
+            host: r.get(4)?,
+            at: time(r.get(5)?),
+            digest: r.get(6)?,
+            principal: r.get(7)?,
+            signature: r.get(8)?,
         })
     })?;
     rows.collect()

@@ -32,14 +32,16 @@ mod schema;
 mod skipped_users;
 mod store;
 
+pub(crate) use acceptances::NewAcceptance;
+pub(crate) use approvals::NewApproval;
 pub(crate) use audit_kind::AuditKind;
 pub(crate) use delivery_record::{DeliveryAttempt, DeliveryRecord};
 pub(crate) use journal_action::JournalAction;
 pub(crate) use lock::{Holder, host_name, is_stale as lock_is_stale, os_user};
 pub(crate) use mailbox_access::{Access, MailboxAccess, Verdict};
 pub(crate) use run_state::{
-    Acceptance, Approval, ApprovalRecord, Exception, FailingUser, Hold, RunState, StepPhase,
-    StepRecord,
+    Acceptance, Approval, Countable, Discounted, Exception, FailingUser, Hold, RunState, Signed,
+    StepPhase, StepRecord,
 };
 pub(crate) use runs::{RunEnd, RunRecord};
 pub(crate) use skipped_users::SkippedUser;

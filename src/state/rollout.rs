@@ -193,6 +193,17 @@ impl Store {
         })
     }
 
+    /// Records the digest approved for the rollout's start (or none), until its first write.
+    pub(crate) fn set_start_approval(&mut self, approved: Option<&str>) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE rollout SET approved_digest = ?1 WHERE id = 1",
+                [approved],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Accepts an edit of the plan that touches only steps that have not started.
     pub(crate) fn accept_plan_change(
         &mut self,

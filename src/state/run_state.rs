@@ -14,7 +14,10 @@ use crate::plan::grammar::Email;
 pub(crate) struct RunState {
     /// When the rollout's first `apply` began.
     pub(crate) started_at: Option<Timestamp>,
-    /// The digest checked by `--approved` when the rollout started.
+    /// Who started the rollout (the OS user of its first `apply`).
+    pub(crate) started_by: Option<String>,
+    /// The digest approved when the rollout started: checked by `--approved`, or approved
+    /// beforehand with `cutover approve PLAN --digest`.
     pub(crate) approved_digest: Option<String>,
     /// The digest of the plan and platform the rollout started with.
     pub(crate) started_digest: Option<String>,
@@ -48,29 +51,40 @@ pub(crate) struct RunState {
     pub(crate) last_run: Option<super::RunRecord>,
     /// Who holds the run lock now, if anyone (perhaps a process that died: `status` says so).
     pub(crate) lock_holder: Option<super::lock::Holder>,
-    /// Every approval's who and when, for `status` (the planner needs only `approvals`).
-    pub(crate) approval_records: Vec<ApprovalRecord>,
     /// The members each started step (by id) left out on the pre-check's word: they stay on
     /// `from`, so the disconnect counts them as stragglers until fixed or accepted.
     pub(crate) skipped: BTreeMap<String, Vec<SkippedUser>>,
+    /// Approvals and acceptances on record that do not count under the plan's
+    /// `[change_control]` (unsigned, not verifying, or the requester's own), and why: set aside
+    /// by `planner::enforce` and the signature check, so that reports can say so.
+    pub(crate) discounted: Vec<Discounted>,
 }
 
-/// An approval as recorded: by whom, from which OS user and host, when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct ApprovalRecord {
-    pub(crate) step: String,
-    pub(crate) by: String,
-    pub(crate) os_user: String,
-    pub(crate) host: String,
-    pub(crate) at: Timestamp,
+/// An approval or acceptance that does not count, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Discounted {
+    pub(crate) what: Countable,
+    pub(crate) why: String,
+}
+
+/// What an approval rule weighs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Countable {
+    Approval(Approval),
+    Acceptance(Acceptance),
 }
 
 impl RunState {
-    /// Whether `step` (or the batch it is a wave of) was approved after `since`.
-    pub(crate) fn approved(&self, step: &str, batch: &str, since: Option<Timestamp>) -> bool {
+    /// The approvals of `step` (or of the batch it is a wave of) given after `since`.
+    pub(crate) fn approvals_of<'a>(
+        &'a self,
+        step: &'a str,
+        batch: &'a str,
+        since: Option<Timestamp>,
+    ) -> impl Iterator<Item = &'a Approval> {
         self.approvals
             .iter()
-            .any(|a| (a.step == step || a.step == batch) && since.is_none_or(|s| a.at > s))
+            .filter(move |a| (a.step == step || a.step == batch) && since.is_none_or(|s| a.at > s))
     }
 
     /// When the last step passed.
@@ -186,17 +200,61 @@ pub(crate) struct Exception {
 /// disconnect moves them to `to` alone, and every report names them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Acceptance {
+    pub(crate) id: i64,
     pub(crate) email: Email,
     pub(crate) reason: String,
     pub(crate) by: String,
+    pub(crate) os_user: String,
     pub(crate) at: Timestamp,
+    /// The signer, when signed (`accept --sign`) and, once vetted, verified.
+    pub(crate) principal: Option<String>,
+    /// The SSH signature and the statement it signed (the plan's digest and every user the
+    /// `accept` named), armored.
+    #[serde(skip)]
+    pub(crate) signed: Option<Signed>,
 }
 
-#[derive(Debug, Clone)]
+/// A signature as recorded, and the statement it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Signed {
+    pub(crate) signature: String,
+    pub(crate) statement: String,
+}
+
+impl Acceptance {
+    /// Who accepted, for segregation of duties: the signer, else the OS user.
+    pub(crate) fn identity(&self) -> &str {
+        self.principal.as_deref().unwrap_or(&self.os_user)
+    }
+}
+
+/// An approval in force: of a step (a step id, or a batch name for all its waves), of the
+/// disconnect, or of the plan as edited (`plan`, by its digest), bound to the digest of what it
+/// approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Approval {
-    /// A step id, or a batch name (which covers its waves).
+    pub(crate) id: i64,
     pub(crate) step: String,
+    /// Who the approver said they were (`--by`).
+    pub(crate) by: String,
+    pub(crate) os_user: String,
+    pub(crate) host: String,
     pub(crate) at: Timestamp,
+    /// The digest of what was approved (the step as the plan had it, or the plan). `None` for
+    /// an approval recorded by a release that did not bind them: it counts as it did then.
+    pub(crate) digest: Option<String>,
+    /// The signer, when the approval was signed (`approve --sign`).
+    pub(crate) principal: Option<String>,
+    /// The SSH signature over what was approved, armored.
+    #[serde(skip)]
+    pub(crate) signature: Option<String>,
+}
+
+impl Approval {
+    /// Who approved, for segregation of duties: the signer, else the OS user.
+    pub(crate) fn identity(&self) -> &str {
+        self.principal.as_deref().unwrap_or(&self.os_user)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -15,9 +15,10 @@ use crate::sqlite_file::{FileFormat, Migration};
 /// before the mailbox pre-check lack it). Format 3: a gate's exceptions, and the users the
 /// change board accepted. Format 4: how each run ended, for `status` from the state alone.
 /// Format 5: the pre-check's four verdicts with Graph's own words, and the users a step skipped.
-/// Format 6: the notification ledger.
+/// Format 6: the notification ledger. Format 7: approvals bind the digest of what they approved,
+/// may be signed, and may be revoked.
 pub(super) const FORMAT: FileFormat = FileFormat {
-    current: 6,
+    current: 7,
     migrations: &[
         Migration {
             version: 2,
@@ -38,6 +39,10 @@ pub(super) const FORMAT: FileFormat = FileFormat {
         Migration {
             version: 6,
             apply: add_notifications,
+        },
+        Migration {
+            version: 7,
+            apply: bind_approvals,
         },
     ],
     durable: true,
@@ -222,6 +227,19 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 ";
 
+/// Format 7: an approval records the digest of what it approved, its signature and signer when
+/// signed, and its revocation; an acceptance, its signature, signer and the statement signed.
+const BOUND_APPROVALS: &[(&str, &str, &str)] = &[
+    ("approvals", "digest", "TEXT"),
+    ("approvals", "signature", "TEXT"),
+    ("approvals", "principal", "TEXT"),
+    ("approvals", "revoked_ms", "INTEGER"),
+    ("approvals", "revoked_by", "TEXT"),
+    ("acceptances", "signature", "TEXT"),
+    ("acceptances", "principal", "TEXT"),
+    ("acceptances", "statement", "TEXT"),
+];
+
 /// Fills a new state file for `plan_name` at the current format.
 pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()> {
     tx.execute_batch(TABLES)?;
@@ -230,6 +248,7 @@ pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()
     tx.execute_batch(RUNS)?;
     verdict_details(tx)?;
     tx.execute_batch(NOTIFICATIONS)?;
+    bind_approvals(tx)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)",
         [PLAN_NAME, plan_name],
@@ -260,6 +279,21 @@ fn verdict_details(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// Format 5 → 6.
 fn add_notifications(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(NOTIFICATIONS)
+}
+
+/// Format 6 → 7: each column once (SQLite has no `ADD COLUMN IF NOT EXISTS`).
+fn bind_approvals(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    for (table, column, kind) in BOUND_APPROVALS {
+        let present: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if present == 0 {
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// A stored time; one out of range (a hand-edited file) reads as the epoch rather than failing

@@ -718,7 +718,7 @@ fn approve_records_a_wave_as_the_planner_names_it_and_only_if_it_exists() {
     let padded = env.run(["approve", "plan.toml", "rest#01"]);
     assert_eq!(padded.code, 0, "{}", padded.transcript());
     assert!(
-        padded.stdout.starts_with("approved rest#1 by "),
+        padded.stdout.starts_with("approved rest#1 as sha256:") && padded.stdout.contains(" by "),
         "{}",
         padded.stdout
     );

@@ -275,7 +275,7 @@ fn an_accepted_exception_moves_at_the_disconnect_once_approved_again() {
     assert_eq!(waiting.code, 6, "{}", waiting.transcript());
     assert!(
         last_line(&waiting).starts_with("waiting: approval disconnect")
-            && last_line(&waiting).contains("the accepted users changed"),
+            && last_line(&waiting).contains("changed since it was approved"),
         "{}",
         waiting.transcript()
     );

@@ -332,20 +332,36 @@ impl Machine {
         output.status.code().unwrap_or(-1)
     }
 
-    /// `cutover approve`, as the change board does it.
-    fn approve(&self, state: &str, step: &str) {
+    /// `cutover approve`, as the change board does it: a step, or (`--digest D`) the dry-run.
+    fn approve(&self, state: &str, what: &[&str]) {
         let output = Command::new(binary())
-            .args([
-                "approve",
-                "examples/contoso.toml",
-                step,
-                "--state",
-                &self.map(state),
-            ])
+            .arg("approve")
+            .arg("examples/contoso.toml")
+            .args(what)
+            .args(["--state", &self.map(state)])
             .current_dir(self.at("/srv/cutover"))
+            .env("CREDENTIALS_DIRECTORY", self.at("/etc/cutover/credentials"))
             .output()
             .expect("approve runs");
         assert!(output.status.success(), "{output:?}");
+    }
+
+    /// The digest `cutover status` says the rollout waits for an approval of.
+    fn awaited_digest(&self, state: &str) -> String {
+        let output = Command::new(binary())
+            .args(["status", "examples/contoso.toml", "--format", "json"])
+            .args(["--state", &self.map(state)])
+            .current_dir(self.at("/srv/cutover"))
+            .output()
+            .expect("status runs");
+        let status: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("status as JSON");
+        let line = status["line"].as_str().unwrap_or_default();
+        let digest = line
+            .split_whitespace()
+            .find(|w| w.starts_with("sha256:"))
+            .map(|w| w.trim_end_matches(':').to_owned());
+        digest.unwrap_or_else(|| panic!("status names the digest to approve: {status}"))
     }
 }
 
@@ -368,6 +384,19 @@ fn until_settled(scheduler: &dyn Scheduler, machine: &Machine) -> (i32, bool, St
 /// A wait for a person is a normal end of a scheduled run; a halt is a failure.
 fn a_wait_passes_and_a_halt_fails(scheduler: &dyn Scheduler) {
     let machine = Machine::new();
+    // Nothing changes until the board approves the dry-run it reviewed.
+    let (status, success, output) = until_settled(scheduler, &machine);
+    assert_eq!(status, 6, "the first change waits for the digest: {output}");
+    assert!(success, "a wait for a person is a normal end: {output}");
+    assert!(
+        machine.tenant.inspect()["writes"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "nothing was written before the approval"
+    );
+    let digest = machine.awaited_digest(&scheduler.state());
+    machine.approve(&scheduler.state(), &["--digest", &digest]);
+
     let (status, success, output) = until_settled(scheduler, &machine);
     assert_eq!(status, 6, "east waits for its approval: {output}");
     assert!(success, "a wait for a person is a normal end: {output}");
@@ -386,7 +415,7 @@ fn a_wait_passes_and_a_halt_fails(scheduler: &dyn Scheduler) {
             .code,
         0
     );
-    machine.approve(&scheduler.state(), "east");
+    machine.approve(&scheduler.state(), &["east"]);
     let (status, success, output) = until_settled(scheduler, &machine);
     assert_eq!(status, 3, "east halted: {output}");
     assert!(!success, "a halt fails the scheduled run: {output}");

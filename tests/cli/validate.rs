@@ -226,7 +226,12 @@ fn unapproved_disconnect_of_a_real_platform_is_a_warning() {
         run.stderr
     );
     assert!(
-        run.stdout.contains("WITHOUT approval (1 warning)"),
+        run.stderr.contains("plan::unapproved-start"),
+        "a real platform without an approved digest is warned of too: {}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("WITHOUT approval (2 warnings)"),
         "{}",
         run.stdout
     );

@@ -10,6 +10,7 @@
 //! Each section is checked in a file named after it, as methods on the one [`Validator`] they
 //! share; the grammars inside strings belong to [`super::grammar`], not here.
 
+mod change_control;
 mod configurations;
 mod credentials;
 mod disconnect;
@@ -53,6 +54,7 @@ pub(super) fn validate(
         .as_ref()
         .and_then(|n| v.grammar(n, StepName::parse, "plan::bad-name"));
     let description = raw.description.map(Spanned::into_inner).unwrap_or_default();
+    let target_span = raw.target.as_ref().map(Spanned::span);
     let target = raw
         .target
         .map(Spanned::into_inner)
@@ -79,6 +81,7 @@ pub(super) fn validate(
         .disconnect
         .map(|d| v.disconnect(d.into_inner(), target.as_ref()));
     let notify = v.notify(raw.notify);
+    let change_control = v.change_control(raw.change_control, target.as_ref(), target_span);
 
     if v.any_error() {
         return None;
@@ -95,6 +98,7 @@ pub(super) fn validate(
         disconnect: disconnect?,
         precheck: precheck?,
         notify,
+        change_control,
         _validated: Validated(()),
     })
 }
