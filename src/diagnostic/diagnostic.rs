@@ -43,7 +43,9 @@ impl Diagnostic {
             label: String::new(),
             help: None,
             file: Arc::clone(file),
-            span,
+            // Whatever a pass computed (a parser's "one past the end", a range inside a
+            // character), the span is drawable from here on.
+            span: file.clamp(span),
         }
     }
 
@@ -117,7 +119,7 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(self.file.named())
+        Some(&*self.file)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {

@@ -10,5 +10,5 @@ mod render;
 mod source_file;
 
 pub(crate) use diagnostic::{Diagnostic, Severity};
-pub(crate) use render::{DiagnosticJson, render_text};
+pub(crate) use render::{DiagnosticJson, render_text_report};
 pub(crate) use source_file::SourceFile;

@@ -1,5 +1,6 @@
 //! Reading a plan file: syntax, secrets, structure, then meaning — every error of every pass.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -25,22 +26,61 @@ pub(crate) enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the plan file {path} is not UTF-8 text")]
-    NotUtf8 { path: PathBuf },
+    #[error(
+        "the plan file {path} is larger than {} MiB: a plan is a short text file",
+        MAX_PLAN_BYTES >> 20
+    )]
+    TooLarge { path: PathBuf },
     #[error("{} error(s) in the plan", diagnostics.iter().filter(|d| d.is_error()).count())]
     Invalid { diagnostics: Vec<Diagnostic> },
 }
 
+/// The largest plan file read (16 MiB); a plan is a few kilobytes. The read stops there, so a
+/// plan path that names a device or a pipe that never ends cannot fill the memory.
+pub(crate) const MAX_PLAN_BYTES: u64 = 16 << 20;
+
 /// Reads and validates the plan at `path` (named in diagnostics exactly as given).
 pub(crate) fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Unreadable {
+    let unreadable = |source| LoadError::Unreadable {
         path: path.to_path_buf(),
         source,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 {
-        path: path.to_path_buf(),
-    })?;
-    load_text(path, &text)
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PLAN_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => load_text(path, &text),
+        Err(e) => Err(LoadError::Invalid {
+            diagnostics: vec![not_utf8(path, e.as_bytes(), e.utf8_error())],
+        }),
+    }
+}
+
+/// The finding for a plan file that is not UTF-8: it points at the first byte that is not, in
+/// the text before it (which is UTF-8, and masked line by line in case a secret is in it).
+fn not_utf8(path: &Path, bytes: &[u8], error: std::str::Utf8Error) -> Diagnostic {
+    let at = error.valid_up_to();
+    let prefix = String::from_utf8_lossy(&bytes[..at]);
+    let file = SourceFile::masked(
+        path.display().to_string(),
+        &prefix,
+        &secrets::mask_lines_textually(&prefix),
+    );
+    let byte = bytes.get(at).copied().unwrap_or_default();
+    Diagnostic::error(
+        "plan::not-utf8",
+        &file,
+        at..at,
+        format!("the plan file is not UTF-8 text: the byte 0x{byte:02X} here is not"),
+    )
+    .label("not UTF-8")
+    .help("save the plan as UTF-8 (an editor's \"Save with encoding\"); TOML files are UTF-8")
 }
 
 /// Validates plan text as if it were read from `path`: relative paths in it resolve against
