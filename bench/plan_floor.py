@@ -47,7 +47,7 @@ def main(plan_path):
         "service_address, authorized_account, error FROM configurations ORDER BY id"
     ).fetchall()
     users = db.execute(
-        "SELECT id, email, location, groups FROM users ORDER BY email"
+        "SELECT id, email, location, groups FROM users"
     ).fetchall()
     assignments = db.execute(
         "SELECT user_id, configuration_id, enabled_ms FROM assignments"

@@ -42,7 +42,7 @@ pub(crate) fn run(
     });
     let snapshot = planner::Snapshot::of(plan, &observed);
     let digest = snapshot.digest();
-    super::reviewed_dry_runs::save_dry_run(path, &snapshot);
+    super::reviewed_dry_runs::save_dry_run(path, &snapshot, &digest);
     let dry = DryRun {
         plan,
         plan_file: path.display().to_string(),

@@ -19,8 +19,9 @@ fn dry_run_file(path: &Path, digest: &str) -> Option<PathBuf> {
 }
 
 /// Keeps the snapshot behind a dry-run's digest (best effort: the dry-run itself matters more).
-pub(crate) fn save_dry_run(path: &Path, snapshot: &crate::planner::Snapshot) {
-    let Some(file) = dry_run_file(path, &snapshot.digest()) else {
+/// `digest` is `snapshot.digest()`, which the caller has already computed.
+pub(crate) fn save_dry_run(path: &Path, snapshot: &crate::planner::Snapshot, digest: &str) {
+    let Some(file) = dry_run_file(path, digest) else {
         return;
     };
     if file.exists() || crate::workdir::ensure(&plan_dir(path)).is_err() {

@@ -14,6 +14,20 @@ use sha2::{Digest as _, Sha256};
 use crate::plan::Plan;
 use crate::target::Observed;
 
+/// Feeds what is written into a hash.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// What a digest is a hash of.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Snapshot {
@@ -69,7 +83,9 @@ impl Snapshot {
     pub(crate) fn digest(&self) -> String {
         let mut hasher = Sha256::new();
         hasher.update(b"cutover-digest-v1\n");
-        hasher.update(serde_json::to_vec(self).unwrap_or_default());
+        // Streamed into the hash: the canonical JSON of a large tenant is never held whole.
+        // (Serializing these types cannot fail: every map has string keys.)
+        let _ = serde_json::to_writer(HashWriter(&mut hasher), self);
         let hash = hasher.finalize();
         let hex: String = hash.iter().take(10).map(|b| format!("{b:02x}")).collect();
         format!("sha256:{hex}")

@@ -235,6 +235,8 @@ pub(super) fn check<'o>(
         }
     }
 
+    // The platform's locations and groups, listed once however many steps match none.
+    let mut known_values: [Option<String>; 2] = [None, None];
     for resolved in &resolution.steps {
         if resolved.members.is_empty()
             && !matches!(
@@ -252,7 +254,11 @@ pub(super) fn check<'o>(
                         describe_selector(&resolved.step.users)
                     ),
                 )
-                .remedy(selector_remedy(&resolved.step.users, observed)),
+                .remedy(selector_remedy(
+                    &resolved.step.users,
+                    observed,
+                    &mut known_values,
+                )),
             );
         }
     }
@@ -346,27 +352,29 @@ pub(super) fn describe_selector(selector: &Selector) -> String {
     }
 }
 
-fn selector_remedy(selector: &Selector, observed: &Observed) -> String {
-    let mut values: Vec<&str> = match selector {
-        Selector::Location { .. } => observed.users.iter().map(|u| u.location.as_str()).collect(),
-        Selector::Group { .. } => observed
-            .users
-            .iter()
-            .flat_map(|u| u.groups.iter().map(String::as_str))
-            .collect(),
+/// `known` keeps the list of locations (`[0]`) and of groups (`[1]`) once made.
+fn selector_remedy(
+    selector: &Selector,
+    observed: &Observed,
+    known: &mut [Option<String>; 2],
+) -> String {
+    let (slot, what) = match selector {
+        Selector::Location { .. } => (0, "locations"),
+        Selector::Group { .. } => (1, "groups"),
         _ => return "check the selector".to_owned(),
     };
-    values.sort_unstable();
-    values.dedup();
-    let what = if matches!(selector, Selector::Location { .. }) {
-        "locations"
-    } else {
-        "groups"
-    };
-    format!(
-        "check the spelling; {what} on the platform: {}",
-        values.join(", ")
-    )
+    let values = known[slot].get_or_insert_with(|| {
+        let mut values: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for user in &observed.users {
+            if slot == 0 {
+                values.insert(user.location.as_str());
+            } else {
+                values.extend(user.groups.iter().map(String::as_str));
+            }
+        }
+        values.into_iter().collect::<Vec<_>>().join(", ")
+    });
+    format!("check the spelling; {what} on the platform: {values}")
 }
 
 /// One finding per step not yet started whose members include mailboxes the OAuth app may not
