@@ -11,4 +11,4 @@ mod source_file;
 
 pub(crate) use diagnostic::{Diagnostic, Severity};
 pub(crate) use render::{DiagnosticJson, render_text_report};
-pub(crate) use source_file::SourceFile;
+pub(crate) use source_file::{SourceFile, through_bad_line};

@@ -16,7 +16,11 @@ use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanConten
 #[derive(Debug)]
 pub(crate) struct SourceFile {
     name: String,
-    text: String,
+    /// The text, and one space after it: a snippet of the last line draws a finding "at the end
+    /// of the file" under that space, where a parser places it.
+    padded: String,
+    /// The length of the text itself.
+    len: usize,
     /// The byte offset where each line starts; the first is 0. Lines end at `\n` (a `\r` before
     /// it belongs to the line, as miette draws it).
     line_starts: Vec<usize>,
@@ -31,9 +35,13 @@ impl SourceFile {
                 .filter(|(_, b)| *b == b'\n')
                 .map(|(i, _)| i + 1),
         );
+        let len = text.len();
+        let mut padded = text;
+        padded.push(' ');
         Arc::new(Self {
             name: name.as_ref().to_owned(),
-            text,
+            padded,
+            len,
             line_starts,
         })
     }
@@ -59,7 +67,7 @@ impl SourceFile {
     }
 
     pub(crate) fn text(&self) -> &str {
-        &self.text
+        &self.padded[..self.len]
     }
 
     /// The 0-based line that holds a byte offset (offsets past the end are on the last line).
@@ -71,10 +79,7 @@ impl SourceFile {
 
     /// Where the 0-based `line` ends, its `\n` included.
     fn line_end(&self, line: usize) -> usize {
-        self.line_starts
-            .get(line + 1)
-            .copied()
-            .unwrap_or(self.text.len())
+        self.line_starts.get(line + 1).copied().unwrap_or(self.len)
     }
 
     /// The longest line (in bytes) among the 0-based lines `lines` (those past the last line
@@ -98,7 +103,7 @@ impl SourceFile {
     /// header does (it reads them from here), so the text and JSON renderings always name the
     /// same place.
     pub(crate) fn line_column(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
+        let offset = offset.min(self.len);
         let line = self.line_of(offset);
         (line + 1, offset - self.line_starts[line] + 1)
     }
@@ -106,7 +111,7 @@ impl SourceFile {
     /// `span` made safe to draw: inside the text (a span past the end, such as a parser's "at
     /// the end of the file", ends at the end), on character boundaries, start before end.
     pub(crate) fn clamp(&self, span: Range<usize>) -> Range<usize> {
-        let text = &self.text;
+        let text = self.text();
         let mut start = span.start.min(text.len());
         let mut end = span.end.clamp(start, text.len());
         while !text.is_char_boundary(start) {
@@ -119,6 +124,19 @@ impl SourceFile {
     }
 }
 
+/// The text of a file that is not UTF-8, for a finding at its first bad byte (`valid_up_to`):
+/// everything before it, then the rest of its line with each bad byte as `�`, so that the bad
+/// byte keeps its line and column and a snippet can underline it.
+pub(crate) fn through_bad_line(bytes: &[u8], valid_up_to: usize) -> String {
+    let line_end = bytes[valid_up_to..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(bytes.len(), |i| valid_up_to + i);
+    let mut text = String::from_utf8_lossy(&bytes[..valid_up_to]).into_owned();
+    text.push_str(&String::from_utf8_lossy(&bytes[valid_up_to..line_end]));
+    text
+}
+
 impl SourceCode for SourceFile {
     fn read_span<'a>(
         &'a self,
@@ -128,7 +146,7 @@ impl SourceCode for SourceFile {
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
         let start = span.offset();
         let end = start + span.len();
-        if end > self.text.len() {
+        if end > self.len {
             return Err(MietteError::OutOfBounds);
         }
         let (data, line, column) = if context_lines_before == 0 && context_lines_after == 0 {
@@ -139,12 +157,16 @@ impl SourceCode for SourceFile {
             let lines = self.lines_of(&(start..end));
             let first = lines.start.saturating_sub(context_lines_before);
             let last = (lines.end - 1 + context_lines_after).min(self.line_starts.len() - 1);
-            (self.line_starts[first]..self.line_end(last), first, 0)
+            let mut data_end = self.line_end(last);
+            if end == self.len && data_end == self.len {
+                data_end += 1; // the space after the text, under which a finding at its end is drawn
+            }
+            (self.line_starts[first]..data_end, first, 0)
         };
         let line_count = self.lines_of(&data).len();
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
-            &self.text.as_bytes()[data.clone()],
+            &self.padded.as_bytes()[data.clone()],
             SourceSpan::from((data.start, data.len())),
             line,
             column,
@@ -220,6 +242,10 @@ mod tests {
             .read_span(&SourceSpan::from((8, 5)), 1, 1)
             .expect("in bounds");
         assert_eq!(contents.data(), b"two\nthree\nfour\n");
+        let end = file
+            .read_span(&SourceSpan::from((19, 0)), 1, 1)
+            .expect("at the end");
+        assert_eq!(end.data(), b"four\n ");
         assert_eq!((contents.line(), contents.column()), (1, 0));
         let exact = file
             .read_span(&SourceSpan::from((9, 2)), 0, 0)

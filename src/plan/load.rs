@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::de::DeTable;
 
-use crate::diagnostic::{Diagnostic, SourceFile};
+use crate::diagnostic::{Diagnostic, SourceFile, through_bad_line};
 
 use super::raw::RawPlan;
 use super::{Plan, schema, secrets, structure, validate};
@@ -62,21 +62,22 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, LoadError> {
     }
 }
 
-/// The finding for a plan file that is not UTF-8: it points at the first byte that is not, in
-/// the text before it (which is UTF-8, and masked line by line in case a secret is in it).
+/// The finding for a plan file that is not UTF-8: it points at the first byte that is not, shown
+/// with the text before it and the rest of its line (masked line by line in case a secret is in
+/// it).
 fn not_utf8(path: &Path, bytes: &[u8], error: std::str::Utf8Error) -> Diagnostic {
     let at = error.valid_up_to();
-    let prefix = String::from_utf8_lossy(&bytes[..at]);
+    let text = through_bad_line(bytes, at);
     let file = SourceFile::masked(
         path.display().to_string(),
-        &prefix,
-        &secrets::mask_lines_textually(&prefix),
+        &text,
+        &secrets::mask_lines_textually(&text),
     );
     let byte = bytes.get(at).copied().unwrap_or_default();
     Diagnostic::error(
         "plan::not-utf8",
         &file,
-        at..at,
+        at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
         format!("the plan file is not UTF-8 text: the byte 0x{byte:02X} here is not"),
     )
     .label("not UTF-8")

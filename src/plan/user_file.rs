@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::diagnostic::{Diagnostic, SourceFile};
+use crate::diagnostic::{Diagnostic, SourceFile, through_bad_line};
 
 use super::grammar::Email;
 
@@ -87,14 +87,13 @@ impl UserFile {
             Err(e) => {
                 // Point at the first byte that is not UTF-8, in the text before it.
                 let at = e.valid_up_to();
-                let prefix = String::from_utf8_lossy(&bytes[..at]).into_owned();
-                let file = SourceFile::new(display, prefix);
+                let file = SourceFile::new(display, through_bad_line(bytes, at));
                 let byte = bytes.get(at).copied().unwrap_or_default();
                 diagnostics.push(
                     Diagnostic::error(
                         "plan::not-utf8",
                         &file,
-                        at..at,
+                        at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
                         format!(
                             "this user file is not UTF-8 text: the byte 0x{byte:02X} here is not"
                         ),
