@@ -78,7 +78,7 @@ pub(crate) fn suggest(given: &str) -> Option<String> {
              IANA zone (CLDR windowsZones)"
         ));
     }
-    if let Some(minutes) = offset_minutes(given) {
+    if let Some(minutes) = offset_minutes(given).or_else(|| posix_offset_minutes(given)) {
         return Some(for_offset(given, minutes));
     }
     if looks_like_abbreviation(given) {
@@ -131,6 +131,22 @@ fn offset_minutes(given: &str) -> Option<i32> {
     }
     let (hours, minutes): (i32, i32) = (hours.parse().ok()?, minutes.parse().ok()?);
     Some(sign * (hours * 60 + minutes))
+}
+
+/// The offset of a POSIX `TZ` value without daylight saving time, such as `EST5` (UTC-5: POSIX
+/// counts hours west of Greenwich).
+fn posix_offset_minutes(given: &str) -> Option<i32> {
+    let split = given.find(|c: char| !c.is_ascii_alphabetic())?;
+    let (name, hours) = given.split_at(split);
+    let (sign, digits) = match hours.strip_prefix('-') {
+        Some(digits) => (1, digits),
+        None => (-1, hours.strip_prefix('+').unwrap_or(hours)),
+    };
+    let valid = (3..=5).contains(&name.len())
+        && (1..=2).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    let hours: i32 = digits.parse().ok().filter(|_| valid)?;
+    (hours <= 14).then_some(sign * hours * 60)
 }
 
 /// Zones that keep a fixed offset: `Etc/GMT±N` for whole hours (the IANA database writes their
@@ -241,6 +257,8 @@ mod tests {
             ("UTC+5:30", "\"Asia/Kolkata\"", "Etc/"),
             ("+0545", "\"Asia/Kathmandu\"", "Etc/"),
             ("UTC+0", "\"UTC\"", "Etc/"),
+            ("EST5", "\"Etc/GMT+5\"", "EST5EDT"),
+            ("CET-1", "\"Etc/GMT-1\"", "\"CET\""),
             ("PST", "\"America/Los_Angeles\"", "PST8PDT"),
             ("BST", "\"Europe/London\"", "EST"),
             ("Central Standard Time", "\"America/Chicago\"", "CET"),
