@@ -69,11 +69,17 @@ pub(super) fn resolve<'p>(
             continue;
         }
         let mut taken: Vec<usize> = Vec::new();
-        // Users this step matches that an earlier step claimed, by that step.
-        let mut overlaps: BTreeMap<u32, usize> = BTreeMap::new();
+        // Users this step matches that an earlier step claimed, by that step's number.
+        let mut overlaps: Vec<usize> = Vec::new();
         let mut take = |i: usize| match claimed[i] {
             UNCLAIMED => taken.push(i),
-            owner => *overlaps.entry(owner).or_default() += 1,
+            owner => {
+                let owner = owner as usize;
+                if overlaps.len() <= owner {
+                    overlaps.resize(owner + 1, 0);
+                }
+                overlaps[owner] += 1;
+            }
         };
         match &step.users {
             Selector::Emails { emails } | Selector::File { emails, .. } => {
@@ -122,15 +128,17 @@ pub(super) fn resolve<'p>(
         if matches!(step.users, Selector::Remaining) {
             overlaps.clear();
         }
-        let owner_name = |owner: u32| {
+        let owner_name = |owner: usize| {
             plan.pilot
                 .iter()
                 .chain(&plan.batches)
-                .nth(owner as usize)
+                .nth(owner)
                 .map_or_else(String::new, |s| s.name.to_string())
         };
         let mut notes: Vec<String> = overlaps
             .into_iter()
+            .enumerate()
+            .filter(|(_, count)| *count > 0)
             .map(|(owner, count)| {
                 let who = if count == 1 { "1 user it matches is".to_owned() } else { format!("{count} users it matches are") };
                 format!("{who} in `{}`, an earlier step: a user belongs to the first step in file order", owner_name(owner))
@@ -157,11 +165,36 @@ pub(super) fn resolve<'p>(
     }
 }
 
+/// FNV-1a: these maps are keyed by short strings the platform gave, hashed once per user.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// An attribute's values (a location, groups) as numbers: values equal when trimmed and
 /// compared ASCII case-insensitively — as a selector matches them — get the same number.
 struct Values {
     /// The number of each lowercased, trimmed value.
-    classes: HashMap<String, u32>,
+    classes: FnvMap<String, u32>,
     /// Every user's numbers in one list: user `i`'s are `numbers[starts[i]..starts[i + 1]]`.
     numbers: Vec<u32>,
     starts: Vec<usize>,
@@ -170,8 +203,8 @@ struct Values {
 impl Values {
     fn of(users: &[PlatformUser], values: impl Fn(&PlatformUser) -> &[String]) -> Self {
         // Most users share a few spellings: each distinct one is lowercased once.
-        let mut spellings: HashMap<&str, u32> = HashMap::new();
-        let mut classes: HashMap<String, u32> = HashMap::new();
+        let mut spellings: FnvMap<&str, u32> = FnvMap::default();
+        let mut classes: FnvMap<String, u32> = FnvMap::default();
         let mut numbers = Vec::with_capacity(users.len());
         let mut starts = Vec::with_capacity(users.len() + 1);
         for user in users {

@@ -9,29 +9,33 @@
 //! (`simulation.rs`), never stored. Writing assignments is `assignments.rs`'s.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
-
 
 use super::simulation::{self, Enabled, TenantFaults};
 use super::{SandboxError, SandboxFile};
 use crate::plan::grammar::Email;
 use crate::target::{Configuration, PlatformUser};
 
-/// One row of `users`.
+/// One row of `users`: its text lives in the view's `text`, at these ranges.
 struct UserRow {
     id: i64,
-    email: String,
-    location: String,
+    email: Range<usize>,
+    location: Range<usize>,
     /// A JSON array of group names.
-    groups: String,
+    groups: Range<usize>,
+    /// This user's entries in the view's `enabled`.
+    enabled: Range<usize>,
 }
 
 /// The tenant as a page of users is computed from: every user row (in email order, as `ORDER
 /// BY email` would give them), configuration, fault, assignment and re-check, and the sync
-/// interval.
+/// interval. The rows' text is one buffer, so reading and dropping a view of a large tenant costs
+/// a few allocations, not a few per user.
 pub(crate) struct TenantView {
     /// `(PRAGMA data_version, total changes of this connection)` when it was read.
     version: (i64, u64),
+    text: String,
     /// In email order (byte order, as SQLite compares them).
     users: Vec<UserRow>,
     configurations: Vec<Configuration>,
@@ -46,17 +50,15 @@ pub(crate) struct TenantView {
 }
 
 impl TenantView {
-    /// What `user` is enabled on: `(configuration id, enabled since)`, by configuration id.
-    fn enabled(&self, user: i64) -> impl Iterator<Item = (i64, i64)> + '_ {
-        let start = self.enabled.partition_point(|e| e.0 < user);
-        self.enabled[start..]
-            .iter()
-            .take_while(move |e| e.0 == user)
-            .map(|e| (e.1, e.2))
+    fn text(&self, range: &Range<usize>) -> &str {
+        &self.text[range.clone()]
     }
 
     /// The latest re-check of `user` on `configuration` at or before `now_ms`.
     fn latest_recheck(&self, user: i64, configuration: i64, now_ms: i64) -> Option<i64> {
+        if self.rechecks.is_empty() {
+            return None;
+        }
         let end = self
             .rechecks
             .partition_point(|r| (r.0, r.1, r.2) <= (user, configuration, now_ms));
@@ -75,16 +77,17 @@ impl SandboxFile {
     ) -> Result<(Vec<PlatformUser>, bool), SandboxError> {
         let view = self.tenant_view()?;
         let after = after.unwrap_or("");
-        let start = view.users.partition_point(|u| u.email.as_str() <= after);
+        let start = view.users.partition_point(|u| view.text(&u.email) <= after);
         let end = start.saturating_add(limit.max(1)).min(view.users.len());
         let mut users = Vec::with_capacity(end - start);
         let mut enabled: Vec<Enabled<'_>> = Vec::new();
         for row in &view.users[start..end] {
-            let Ok(email) = Email::parse(&row.email) else {
+            let stored_email = view.text(&row.email);
+            let Ok(email) = Email::parse(stored_email) else {
                 continue;
             };
             enabled.clear();
-            for (configuration_id, enabled_ms) in view.enabled(row.id) {
+            for &(_, configuration_id, enabled_ms) in &view.enabled[row.enabled.clone()] {
                 let Some(&i) = view.by_id.get(&configuration_id) else {
                     continue;
                 };
@@ -96,7 +99,7 @@ impl SandboxFile {
             }
             // The email as stored: a user's sync offset is computed from it.
             let sync = simulation::sync_results(
-                &row.email,
+                stored_email,
                 &enabled,
                 &view.faults,
                 view.interval_ms,
@@ -104,8 +107,8 @@ impl SandboxFile {
             );
             users.push(PlatformUser {
                 email,
-                location: row.location.clone(),
-                groups: parse_groups(&row.groups),
+                location: view.text(&row.location).to_owned(),
+                groups: parse_groups(view.text(&row.groups)),
                 enabled: enabled
                     .iter()
                     .map(|on| on.configuration.id.clone())
@@ -150,24 +153,53 @@ impl SandboxFile {
     fn read_tenant_view(&self, version: (i64, u64)) -> Result<TenantView, SandboxError> {
         let connection = self.connection();
         let read = connection.unchecked_transaction().map_err(self.db())?;
+        let mut text = String::new();
         let mut users: Vec<UserRow> = Vec::new();
         let mut statement = read
             .prepare_cached("SELECT id, email, location, groups FROM users")
             .map_err(self.db())?;
         let mut rows = statement.query([]).map_err(self.db())?;
         while let Some(r) = rows.next().map_err(self.db())? {
+            let mut column = |i: usize| -> Result<Range<usize>, SandboxError> {
+                let value = r.get_ref(i).map_err(self.db())?;
+                let value = value.as_str().map_err(|e| self.db()(e.into()))?;
+                let start = text.len();
+                text.push_str(value);
+                Ok(start..text.len())
+            };
+            let (email, location, groups) = (column(1)?, column(2)?, column(3)?);
             users.push(UserRow {
                 id: r.get(0).map_err(self.db())?,
-                email: r.get(1).map_err(self.db())?,
-                location: r.get(2).map_err(self.db())?,
-                groups: r.get(3).map_err(self.db())?,
+                email,
+                location,
+                groups,
+                enabled: 0..0,
             });
         }
         drop(rows);
         drop(statement);
-        users.sort_unstable_by(|a, b| a.email.cmp(&b.email));
-        let enabled = self.triples(&read, "SELECT user_id, configuration_id, enabled_ms FROM assignments")?;
-        let rechecks = self.triples(&read, "SELECT user_id, configuration_id, at_ms FROM rechecks")?;
+        let enabled = self.triples(
+            &read,
+            "SELECT user_id, configuration_id, enabled_ms FROM assignments",
+        )?;
+        // Each user's assignments, found in one merge of the two lists by user id.
+        users.sort_unstable_by_key(|u| u.id);
+        let mut next = 0;
+        for user in &mut users {
+            while enabled.get(next).is_some_and(|e| e.0 < user.id) {
+                next += 1;
+            }
+            let start = next;
+            while enabled.get(next).is_some_and(|e| e.0 == user.id) {
+                next += 1;
+            }
+            user.enabled = start..next;
+        }
+        users = in_email_order(users, &self.user_ids_by_email(&read)?);
+        let rechecks = self.triples(
+            &read,
+            "SELECT user_id, configuration_id, at_ms FROM rechecks",
+        )?;
         let configurations = self.configurations()?;
         let by_id = configurations
             .iter()
@@ -176,6 +208,7 @@ impl SandboxFile {
             .collect();
         let view = TenantView {
             version,
+            text,
             users,
             configurations,
             by_id,
@@ -186,6 +219,23 @@ impl SandboxFile {
         };
         read.commit().map_err(self.db())?;
         Ok(view)
+    }
+
+    /// Every user's id, in email order: a scan of the email index alone (it holds the ids), so
+    /// SQLite orders them without a lookup per user.
+    fn user_ids_by_email(
+        &self,
+        read: &rusqlite::Transaction<'_>,
+    ) -> Result<Vec<i64>, SandboxError> {
+        let mut statement = read
+            .prepare_cached("SELECT id FROM users ORDER BY email")
+            .map_err(self.db())?;
+        let mut rows = statement.query([]).map_err(self.db())?;
+        let mut ids = Vec::new();
+        while let Some(r) = rows.next().map_err(self.db())? {
+            ids.push(r.get(0).map_err(self.db())?);
+        }
+        Ok(ids)
     }
 
     /// Every row of a query of three integers, sorted.
@@ -207,6 +257,19 @@ impl SandboxFile {
         triples.sort_unstable();
         Ok(triples)
     }
+}
+
+/// `users` (sorted by id) in the order of `ids`.
+fn in_email_order(users: Vec<UserRow>, ids: &[i64]) -> Vec<UserRow> {
+    let keys: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let mut slots: Vec<Option<UserRow>> = users.into_iter().map(Some).collect();
+    let mut ordered = Vec::with_capacity(slots.len());
+    for id in ids {
+        if let Some(row) = keys.binary_search(id).ok().and_then(|i| slots[i].take()) {
+            ordered.push(row);
+        }
+    }
+    ordered
 }
 
 /// A user's groups, stored as a JSON array of strings. The plain form the sandbox writes
@@ -233,7 +296,6 @@ fn parse_groups(json: &str) -> Vec<String> {
         None => serde_json::from_str(json).unwrap_or_default(),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
