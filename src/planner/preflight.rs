@@ -32,7 +32,10 @@ pub(super) fn check<'o>(
                 "from-missing",
                 format!("the platform has no configuration named {:?} to migrate from", plan.from.display_name),
             )
-            .remedy("check `[from] display_name` against the Display Names in the platform's Configuration tab"),
+            .remedy(format!(
+                "check `[from] display_name` against the Display Names in the platform's Configuration tab; {}",
+                configuration_names(observed)
+            )),
         ),
         Some(c) if c.state != ConfigurationState::Connected => findings.push(
             Finding::new(
@@ -139,7 +142,11 @@ pub(super) fn check<'o>(
                     plan.to.display_name
                 ),
             )
-            .remedy("ask your platform's support to add a second service account slot"),
+            .remedy(format!(
+                "ask your platform's support to add a second service account slot, or, if the new \
+                 configuration is already there, write its name in `[to] display_name`; {}",
+                configuration_names(observed)
+            )),
         ),
         None => {}
     }
@@ -340,6 +347,29 @@ pub(super) fn disconnected_from<'o>(
                 .trim()
                 .eq_ignore_ascii_case(plan.from.display_name.trim())
     })
+}
+
+/// The platform's configurations, for a remedy: `the platform has "Basic Auth" (basic,
+/// connected), "OAuth" (oauth, pending)`.
+fn configuration_names(observed: &Observed) -> String {
+    let names: Vec<String> = observed
+        .configurations
+        .iter()
+        .filter(|c| c.state != ConfigurationState::Disconnected)
+        .map(|c| {
+            format!(
+                "{:?} ({}, {})",
+                c.display_name,
+                c.auth_type.as_str(),
+                c.state.as_str()
+            )
+        })
+        .collect();
+    if names.is_empty() {
+        "the platform has no configurations".to_owned()
+    } else {
+        format!("the platform has {}", names.join(", "))
+    }
 }
 
 pub(super) fn describe_selector(selector: &Selector) -> String {
