@@ -40,9 +40,10 @@ pub(crate) fn run(
         reauthorize: false,
         mailboxes: mailboxes.as_ref(),
     });
-    let snapshot = planner::Snapshot::of(plan, &observed);
-    let digest = snapshot.digest();
-    super::reviewed_dry_runs::save_dry_run(path, &snapshot, &digest);
+    let digest = planner::Snapshot::digest_of(plan, &observed);
+    super::reviewed_dry_runs::save_dry_run(path, &digest, || {
+        planner::Snapshot::of(plan, &observed)
+    });
     let dry = DryRun {
         plan,
         plan_file: path.display().to_string(),

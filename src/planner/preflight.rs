@@ -394,7 +394,7 @@ fn selector_remedy(
         _ => return "check the selector".to_owned(),
     };
     let values = known[slot].get_or_insert_with(|| {
-        let mut values: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        let mut values: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for user in &observed.users {
             if slot == 0 {
                 values.insert(user.location.as_str());
@@ -402,7 +402,9 @@ fn selector_remedy(
                 values.extend(user.groups.iter().map(String::as_str));
             }
         }
-        values.into_iter().collect::<Vec<_>>().join(", ")
+        let mut values: Vec<&str> = values.into_iter().collect();
+        values.sort_unstable();
+        values.join(", ")
     });
     format!("check the spelling; {what} on the platform: {values}")
 }
