@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::de::DeTable;
 
-use crate::diagnostic::{Diagnostic, SourceFile, through_bad_line};
+use crate::diagnostic::{Diagnostic, MAX_FINDINGS, SourceFile, through_bad_line};
 
 use super::raw::RawPlan;
 use super::{Plan, schema, secrets, structure, validate};
@@ -35,9 +35,14 @@ pub(crate) enum LoadError {
     Invalid { diagnostics: Vec<Diagnostic> },
 }
 
-/// The largest plan file read (16 MiB); a plan is a few kilobytes. The read stops there, so a
-/// plan path that names a device or a pipe that never ends cannot fill the memory.
-pub(crate) const MAX_PLAN_BYTES: u64 = 16 << 20;
+/// The largest plan file read (4 MiB); a plan is a few kilobytes, one listing 50,000 users
+/// under 2 MiB. The read stops there, so a plan path that names a device or a pipe that never
+/// ends cannot fill the memory.
+pub(crate) const MAX_PLAN_BYTES: u64 = 4 << 20;
+
+/// The most TOML syntax errors reported: past the first, the parser's recovery mostly reports
+/// its own confusion (one error per character of a line of `=`).
+const MAX_SYNTAX_ERRORS: usize = 1_000;
 
 /// Reads and validates the plan at `path` (named in diagnostics exactly as given).
 pub(crate) fn load(path: &Path) -> Result<Loaded, LoadError> {
@@ -99,7 +104,7 @@ pub(crate) fn load_text(path: &Path, text: &str) -> Result<Loaded, LoadError> {
     let file = SourceFile::masked(&name, text, &masked);
 
     let mut diagnostics = Vec::new();
-    for error in &syntax_errors {
+    for error in syntax_errors.iter().take(MAX_SYNTAX_ERRORS) {
         let span = error.span().unwrap_or(0..0);
         diagnostics.push(
             Diagnostic::error(
@@ -110,6 +115,19 @@ pub(crate) fn load_text(path: &Path, text: &str) -> Result<Loaded, LoadError> {
             )
             .label("here")
             .help("fix the TOML syntax here; see https://toml.io for the format"),
+        );
+    }
+    if let Some(next) = syntax_errors.get(MAX_SYNTAX_ERRORS) {
+        let more = syntax_errors.len() - MAX_SYNTAX_ERRORS;
+        diagnostics.push(
+            Diagnostic::error(
+                "plan::syntax",
+                &file,
+                next.span().unwrap_or(0..0),
+                format!("{more} more TOML syntax errors from here on are not reported"),
+            )
+            .label("and more from here")
+            .help("fix the syntax errors above first: the rest may go with them"),
         );
     }
     for literal in &literals {
@@ -165,6 +183,17 @@ pub(crate) fn load_text(path: &Path, text: &str) -> Result<Loaded, LoadError> {
     };
 
     sort(&mut diagnostics);
+    if diagnostics.len() >= MAX_FINDINGS {
+        diagnostics.push(
+            Diagnostic::error(
+                "plan::too-many-findings",
+                &file,
+                0..0,
+                format!("cutover stopped after {MAX_FINDINGS} findings; this plan has more"),
+            )
+            .help("fix the ones reported first; a plan a person writes has a handful"),
+        );
+    }
     match plan {
         Some(plan) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(Loaded {
             plan,

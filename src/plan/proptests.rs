@@ -140,3 +140,21 @@ proptest! {
         prop_assert_eq!(Window::parse(&window.to_string()), Ok(window));
     }
 }
+
+/// Input that would make a finding per character or per line is answered with a bounded number
+/// of findings, the last saying that there are more.
+#[test]
+fn findings_are_bounded() {
+    use crate::diagnostic::MAX_FINDINGS;
+    let equals = format!("name = \"x\"\nna{}\n", "=".repeat(100_000));
+    let keys: String = (0..20_000).map(|i| format!("key{i} = 1\n")).collect();
+    for (text, most) in [(equals, 1_002), (keys, MAX_FINDINGS + 1)] {
+        match load_text(Path::new("plans/p.toml"), &text) {
+            Err(LoadError::Invalid { diagnostics }) => {
+                assert!(diagnostics.len() <= most, "{}", diagnostics.len());
+                assert!(diagnostics.len() > 500, "{}", diagnostics.len());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -117,7 +117,7 @@ impl<'a> Pass<'a> {
     }
 
     fn report(&mut self, diagnostic: Diagnostic) {
-        self.diagnostics.push(diagnostic);
+        crate::diagnostic::keep(self.diagnostics, diagnostic);
     }
 
     fn check_table(

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::diagnostic::{Diagnostic, SourceFile, through_bad_line};
+use crate::diagnostic::{Diagnostic, MAX_FINDINGS, SourceFile, through_bad_line};
 
 use super::grammar::Email;
 
@@ -153,7 +153,7 @@ impl UserFile {
         let mut email_column = None;
         let mut seen: std::collections::HashMap<Email, usize> = std::collections::HashMap::new();
         let mut record = csv::StringRecord::new();
-        loop {
+        while diagnostics.len() < MAX_FINDINGS {
             let position = reader.position().clone();
             match reader.read_record(&mut record) {
                 Ok(false) => break,

@@ -69,7 +69,9 @@ impl Validator<'_> {
                 let mut file_diagnostics = Vec::new();
                 let read =
                     UserFile::read(&display, &path, column.as_deref(), &mut file_diagnostics);
-                self.diagnostics.extend(file_diagnostics);
+                for d in file_diagnostics {
+                    crate::diagnostic::keep(self.diagnostics, d);
+                }
                 let users = match read {
                     Ok(users) => users,
                     Err(e) => {
@@ -150,7 +152,7 @@ impl Validator<'_> {
             let d = Diagnostic::error("plan::duplicate-user", &file, span, message)
                 .label("listed again here")
                 .help(help);
-            self.diagnostics.push(d);
+            crate::diagnostic::keep(self.diagnostics, d);
             return false;
         }
         let seen = Seen {
