@@ -158,3 +158,21 @@ fn findings_are_bounded() {
         }
     }
 }
+
+/// A value or key tens of thousands of characters long is not compared, character by character,
+/// against every name it might be a typo of (the fuzzer's 66 KB plan took 16 s): suggestions stay
+/// cheap, and still found for real typos.
+#[test]
+fn long_names_are_not_typos() {
+    use super::grammar::Window;
+    let long = "x".repeat(65_000);
+    assert_eq!(super::structure::closest(&long, &["soak", "timeout"]), None);
+    assert_eq!(
+        super::structure::closest("timout", &["soak", "timeout"]),
+        Some("timeout")
+    );
+    let e = Window::parse(&format!("Mon-Fri 18:00-22:00 {long}")).expect_err("zone");
+    assert!(!e.help.contains("did you mean"), "{}", e.help);
+    let e = Window::parse(&format!("{long} 18:00-22:00 UTC")).expect_err("days");
+    assert!(!e.help.contains("did you mean"), "{}", e.help);
+}

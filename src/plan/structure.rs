@@ -656,10 +656,15 @@ pub(crate) fn closest<'c>(given: &str, candidates: &[&'c str]) -> Option<&'c str
             return Some(prefixed);
         }
     }
+    let length = given.chars().count();
+    let allowed = |c: &str| (c.len() / 3).max(1) + usize::from(c.len() > 6);
     candidates
         .iter()
+        // The edit distance is at least the difference in length: a key far longer than every
+        // candidate (the fuzzer's 65,000 characters) is no typo, and is never compared.
+        .filter(|c| length.abs_diff(c.chars().count()) <= allowed(c))
         .map(|c| (strsim::damerau_levenshtein(&given, &c.to_lowercase()), *c))
-        .filter(|(distance, c)| *distance <= (c.len() / 3).max(1) + usize::from(c.len() > 6))
+        .filter(|(distance, c)| *distance <= allowed(c))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }

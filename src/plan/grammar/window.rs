@@ -262,6 +262,7 @@ fn day(text: &str, at: usize) -> Result<Weekday, GrammarError> {
             .or_else(|| {
                 Weekday::NAMES
                     .iter()
+                    .filter(|n| lower.chars().count().abs_diff(n.len()) <= 1)
                     .find(|n| strsim::damerau_levenshtein(&lower, &n.to_lowercase()) <= 1)
             });
         let help = match guess {

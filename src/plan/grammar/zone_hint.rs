@@ -224,7 +224,10 @@ fn closest_name(given: &str) -> Option<String> {
     let windows = WINDOWS_ZONES
         .iter()
         .map(|(windows, zone)| ((*windows).to_owned(), Some(*zone)));
+    let length = lower.chars().count();
     iana.chain(windows)
+        // The edit distance is at least the difference in length: compare only names it allows.
+        .filter(|(name, _)| length.abs_diff(name.chars().count()) <= 3)
         // A short name is an abbreviation or an offset: a typo of one is a different offset.
         .filter(|(name, _)| !looks_like_abbreviation(name) && offset_minutes(name).is_none())
         .map(|(name, zone)| {
