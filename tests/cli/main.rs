@@ -3,6 +3,7 @@
 mod api;
 mod apply;
 mod change_control;
+mod hard_inputs;
 mod http;
 mod idp;
 mod oauth;
