@@ -19,15 +19,20 @@ fn dry_run_file(path: &Path, digest: &str) -> Option<PathBuf> {
 }
 
 /// Keeps the snapshot behind a dry-run's digest (best effort: the dry-run itself matters more).
-pub(crate) fn save_dry_run(path: &Path, snapshot: &crate::planner::Snapshot) {
-    let Some(file) = dry_run_file(path, &snapshot.digest()) else {
+/// `snapshot` makes it (its digest is `digest`), only if it is not kept already.
+pub(crate) fn save_dry_run(
+    path: &Path,
+    digest: &str,
+    snapshot: impl FnOnce() -> crate::planner::Snapshot,
+) {
+    let Some(file) = dry_run_file(path, digest) else {
         return;
     };
     if file.exists() || crate::workdir::ensure(&plan_dir(path)).is_err() {
         return;
     }
     if std::fs::create_dir_all(dry_run_dir(path)).is_ok() {
-        if let Ok(json) = serde_json::to_vec(snapshot) {
+        if let Ok(json) = serde_json::to_vec(&snapshot()) {
             let _ = crate::atomic_file::write(&file, &json);
         }
     }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::diagnostic::{Diagnostic, DiagnosticJson, Severity, render_text};
+use crate::diagnostic::{Diagnostic, DiagnosticJson, Severity, render_text_report};
 use crate::exit_code::Exit;
 use crate::plan::{LoadError, Plan, Selector, TargetSpec, load};
 
@@ -29,7 +29,7 @@ pub(crate) fn run(paths: &[PathBuf], format: Format, out: &Output) -> Exit {
                 diagnostics,
                 unreadable: None,
             },
-            Err(e @ (LoadError::Unreadable { .. } | LoadError::NotUtf8 { .. })) => PlanReport {
+            Err(e @ (LoadError::Unreadable { .. } | LoadError::TooLarge { .. })) => PlanReport {
                 file: path.display().to_string(),
                 valid: false,
                 summary: None,
@@ -57,12 +57,10 @@ struct PlanReport {
     unreadable: Option<String>,
 }
 
-/// Renders diagnostics to stderr, each followed by a blank line.
+/// Renders diagnostics to stderr, each followed by a blank line: the first fifty, then how many
+/// more there are (`--format json` lists them all).
 pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], out: &Output) {
-    for diagnostic in diagnostics {
-        out.stderr(&render_text(diagnostic, out.color, out.width));
-        out.stderr("\n");
-    }
+    out.stderr(&render_text_report(diagnostics, out.color, out.width));
 }
 
 fn print_text(reports: &[PlanReport], out: &Output) {

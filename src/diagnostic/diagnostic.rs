@@ -43,7 +43,9 @@ impl Diagnostic {
             label: String::new(),
             help: None,
             file: Arc::clone(file),
-            span,
+            // Whatever a pass computed (a parser's "one past the end", a range inside a
+            // character), the span is drawable from here on.
+            span: file.clamp(span),
         }
     }
 
@@ -90,6 +92,18 @@ impl Diagnostic {
     }
 }
 
+/// The most findings kept for one file: a hostile or generated plan (a million `=` signs, a
+/// million unknown keys) must not make cutover build a million findings. A plan a person wrote
+/// has a few; past this many, the rest are counted out, not kept.
+pub(crate) const MAX_FINDINGS: usize = 10_000;
+
+/// Adds `diagnostic` to `diagnostics` unless they already hold [`MAX_FINDINGS`].
+pub(crate) fn keep(diagnostics: &mut Vec<Diagnostic>, diagnostic: Diagnostic) {
+    if diagnostics.len() < MAX_FINDINGS {
+        diagnostics.push(diagnostic);
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
@@ -117,7 +131,7 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(self.file.named())
+        Some(&*self.file)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {

@@ -9,6 +9,6 @@ mod diagnostic;
 mod render;
 mod source_file;
 
-pub(crate) use diagnostic::{Diagnostic, Severity};
-pub(crate) use render::{DiagnosticJson, render_text};
-pub(crate) use source_file::SourceFile;
+pub(crate) use diagnostic::{Diagnostic, MAX_FINDINGS, Severity, keep};
+pub(crate) use render::{DiagnosticJson, render_text_report};
+pub(crate) use source_file::{SourceFile, through_bad_line};

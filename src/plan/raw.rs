@@ -639,8 +639,12 @@ pub(crate) enum RawUsers {
     Location(Spanned<String>),
     /// `{ group = "..." }`.
     Group(Spanned<String>),
-    /// `{ file = "users.csv" }`.
-    File(Spanned<String>),
+    /// `{ file = "users.csv" }`, and the name of its email column if the plan gives one:
+    /// `{ file = "mailboxes.csv", column = "PrimarySmtpAddress" }`.
+    File {
+        file: Spanned<String>,
+        column: Option<Spanned<String>>,
+    },
 }
 
 impl JsonSchema for RawUsers {
@@ -677,8 +681,24 @@ impl JsonSchema for RawUsers {
                 },
                 selector("location", "Every user whose location is this value."),
                 selector("group", "Every user in this group."),
-                selector("file", "The emails in this CSV file (an `email` column; `,` or `;`); \
-                    relative paths resolve against the plan's folder.")
+                {
+                    "type": "object",
+                    "description": "The emails in this CSV file (`,` or `;` between fields); \
+                        relative paths resolve against the plan's folder.",
+                    "properties": {
+                        "file": { "type": "string", "minLength": 1 },
+                        "column": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "The header of the email column. Default: `email`, \
+                                or else `PrimarySmtpAddress` (any case); a `UserPrincipalName` \
+                                column is the email only if named here.",
+                            "examples": ["PrimarySmtpAddress"]
+                        }
+                    },
+                    "required": ["file"],
+                    "additionalProperties": false
+                }
             ]
         })
     }
@@ -707,21 +727,38 @@ impl<'de> Deserialize<'de> for RawUsers {
                 Ok(RawUsers::List(emails))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawUsers, A::Error> {
-                let Some(key) = map.next_key::<String>()? else {
-                    return Err(de::Error::custom("a selector needs one key"));
-                };
-                let value = map.next_value::<Spanned<String>>()?;
-                if map.next_key::<String>()?.is_some() {
-                    return Err(de::Error::custom("a selector has exactly one key"));
+                const KEYS: &[&str] = &["location", "group", "file", "column"];
+                let mut entries: Vec<(String, Spanned<String>)> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if entries.len() == 2 {
+                        return Err(de::Error::custom("a selector has one key (a file, two)"));
+                    }
+                    entries.push((key, map.next_value::<Spanned<String>>()?));
                 }
-                match key.as_str() {
-                    "location" => Ok(RawUsers::Location(value)),
-                    "group" => Ok(RawUsers::Group(value)),
-                    "file" => Ok(RawUsers::File(value)),
-                    other => Err(de::Error::unknown_field(
-                        other,
-                        &["location", "group", "file"],
-                    )),
+                let mut column = None;
+                let mut selector = None;
+                for (key, value) in entries {
+                    match key.as_str() {
+                        "column" => column = Some(value),
+                        "location" | "group" | "file" if selector.is_none() => {
+                            selector = Some((key, value));
+                        }
+                        "location" | "group" | "file" => {
+                            return Err(de::Error::custom("a selector has exactly one key"));
+                        }
+                        other => return Err(de::Error::unknown_field(other, KEYS)),
+                    }
+                }
+                match (selector, column) {
+                    (Some((key, file)), column) if key == "file" => {
+                        Ok(RawUsers::File { file, column })
+                    }
+                    (Some(_), Some(_)) => Err(de::Error::custom("`column` goes with `file`")),
+                    (Some((key, value)), None) if key == "location" => {
+                        Ok(RawUsers::Location(value))
+                    }
+                    (Some((_, value)), None) => Ok(RawUsers::Group(value)),
+                    (None, _) => Err(de::Error::custom("a selector needs one key")),
                 }
             }
         }

@@ -21,6 +21,10 @@ pub(crate) enum Selector {
     File {
         /// The path as written in the plan.
         file: String,
+        /// The email column's header, as the plan names it (unset: `email` or
+        /// `PrimarySmtpAddress`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        column: Option<String>,
         #[serde(skip)]
         path: PathBuf,
         emails: Vec<Email>,

@@ -117,7 +117,7 @@ impl<'a> Pass<'a> {
     }
 
     fn report(&mut self, diagnostic: Diagnostic) {
-        self.diagnostics.push(diagnostic);
+        crate::diagnostic::keep(self.diagnostics, diagnostic);
     }
 
     fn check_table(
@@ -386,19 +386,58 @@ impl<'a> Pass<'a> {
             return None;
         };
 
-        // Tables: the branch whose single required key is present.
+        // Tables: the branch whose required keys are present and that has every key present,
+        // such as `{ location = "East" }` or `{ file = "a.csv", column = "Mail" }`.
         let keys: Vec<&str> = table.keys().map(|k| k.get_ref().as_ref()).collect();
         let mut choices: Vec<&str> = Vec::new();
+        // A key that only some branch allows beside its required key: `column` goes with `file`.
+        let mut companions: Vec<(&str, &str)> = Vec::new();
         for branch in &fitting {
             let parts = self.parts(branch);
             let required: Vec<&str> = lookup(&parts, "required")
                 .and_then(Value::as_array)
                 .map(|r| r.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
+            let allowed: Vec<&str> = lookup(&parts, "properties")
+                .and_then(Value::as_object)
+                .map(|p| p.keys().map(String::as_str).collect())
+                .unwrap_or_default();
             choices.extend(required.iter().copied());
-            if keys.len() == 1 && required.iter().all(|r| keys.contains(r)) {
+            if let Some(first) = required.first() {
+                companions.extend(
+                    allowed
+                        .iter()
+                        .filter(|k| !required.contains(k))
+                        .map(|k| (*k, *first)),
+                );
+            }
+            let all_allowed = keys
+                .iter()
+                .all(|k| allowed.contains(k) || required.contains(k));
+            if !keys.is_empty() && required.iter().all(|r| keys.contains(r)) && all_allowed {
                 return Some(branch);
             }
+        }
+        let selectors = keys.iter().filter(|k| choices.contains(k)).count();
+        if let Some((key, with)) = keys
+            .iter()
+            .find_map(|k| companions.iter().find(|(c, _)| c == k))
+            .filter(|_| selectors <= 1)
+        {
+            let key_span = table
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == *key)
+                .map_or(span.clone(), |(k, _)| k.span());
+            let message = format!("`{key}` goes only with `{with}` in `{}`", place.key_name());
+            let d = self
+                .error("plan::unknown-key", key_span, message)
+                .label(format!("needs `{with}` beside it"))
+                .help(format!(
+                    "write `{} = {{ {with} = \"...\", {key} = \"...\" }}`, or remove `{key}`",
+                    place.path.last().map_or("key", String::as_str)
+                ));
+            self.report(d);
+            return None;
         }
         let list = backticked(&choices);
         if fitting.is_empty() {
@@ -617,10 +656,15 @@ pub(crate) fn closest<'c>(given: &str, candidates: &[&'c str]) -> Option<&'c str
             return Some(prefixed);
         }
     }
+    let length = given.chars().count();
+    let allowed = |c: &str| (c.len() / 3).max(1) + usize::from(c.len() > 6);
     candidates
         .iter()
+        // The edit distance is at least the difference in length: a key far longer than every
+        // candidate (the fuzzer's 65,000 characters) is no typo, and is never compared.
+        .filter(|c| length.abs_diff(c.chars().count()) <= allowed(c))
         .map(|c| (strsim::damerau_levenshtein(&given, &c.to_lowercase()), *c))
-        .filter(|(distance, c)| *distance <= (c.len() / 3).max(1) + usize::from(c.len() > 6))
+        .filter(|(distance, c)| *distance <= allowed(c))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }

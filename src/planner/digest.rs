@@ -14,6 +14,68 @@ use sha2::{Digest as _, Sha256};
 use crate::plan::Plan;
 use crate::target::Observed;
 
+/// `sha256:` and the first 20 hex digits of the hash of `value`'s JSON.
+fn digest_of_json(value: &impl Serialize) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"cutover-digest-v1\n");
+    // Streamed into the hash: the canonical JSON of a large tenant is never held whole.
+    // (Serializing these types cannot fail: every map has string keys.)
+    let _ = serde_json::to_writer(HashWriter(&mut hasher), value);
+    let hash = hasher.finalize();
+    let hex: String = hash.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// A [`Snapshot`] serialized from borrowed parts: the same fields, in the same order.
+#[derive(Serialize)]
+struct SnapshotView<'a> {
+    format_version: u32,
+    plan: &'a serde_json::Value,
+    configurations: &'a [String],
+    assignments: Assignments<'a>,
+}
+
+/// `Snapshot::assignments` read from the observation: users are in email order, which is the
+/// order of the map's keys.
+struct Assignments<'a>(&'a Observed);
+
+impl<'a> Serialize for Assignments<'a> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let observed: &'a Observed = self.0;
+        let name_of = |id: &'a str| -> &'a str {
+            observed
+                .configurations
+                .iter()
+                .find(|c| c.id == id)
+                .map_or(id, |c| c.display_name.as_str())
+        };
+        let mut map = serializer.serialize_map(Some(observed.users.len()))?;
+        let mut enabled: Vec<&str> = Vec::new();
+        for user in &observed.users {
+            enabled.clear();
+            enabled.extend(user.enabled.iter().map(|id| name_of(id)));
+            enabled.sort_unstable();
+            map.serialize_entry(&user.email, &enabled)?;
+        }
+        map.end()
+    }
+}
+
+/// Feeds what is written into a hash.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// What a digest is a hash of.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Snapshot {
@@ -67,12 +129,27 @@ impl Snapshot {
 
     /// `sha256:` and the first 20 hex digits of the hash of the canonical JSON.
     pub(crate) fn digest(&self) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(b"cutover-digest-v1\n");
-        hasher.update(serde_json::to_vec(self).unwrap_or_default());
-        let hash = hasher.finalize();
-        let hex: String = hash.iter().take(10).map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        digest_of_json(self)
+    }
+
+    /// The digest of `Snapshot::of(plan, observed)`, without building it: the same canonical
+    /// JSON is written straight into the hash from the observation, no email or configuration
+    /// name copied per user.
+    pub(crate) fn digest_of(plan: &Plan, observed: &Observed) -> String {
+        let of = Self::of(
+            plan,
+            &Observed {
+                configurations: observed.configurations.clone(),
+                free_slots: observed.free_slots,
+                users: Vec::new(),
+            },
+        );
+        digest_of_json(&SnapshotView {
+            format_version: of.format_version,
+            plan: &of.plan,
+            configurations: &of.configurations,
+            assignments: Assignments(observed),
+        })
     }
 
     /// What changed from `self` (the approved snapshot) to `now`, in words, one change a line.
@@ -206,5 +283,51 @@ mod tests {
         );
         assert_ne!(before.digest(), after.digest());
         assert_eq!(before.digest(), before.clone().digest());
+    }
+
+    /// The streamed digest is the digest of the snapshot.
+    #[test]
+    fn digest_of_is_the_snapshots_digest() {
+        use crate::target::{AuthType, Configuration, ConfigurationState, PlatformUser};
+        let plan = crate::plan::load_text(
+            std::path::Path::new("plans/p.toml"),
+            include_str!("../../plans/quickstart.toml"),
+        )
+        .expect("the quickstart plan")
+        .plan;
+        let configuration = |id: &str, name: &str, auth_type| Configuration {
+            id: id.to_owned(),
+            display_name: name.to_owned(),
+            auth_type,
+            state: ConfigurationState::Connected,
+            tenant_id: None,
+            exchange_version: None,
+            service_address: None,
+            authorized_account: None,
+            error: None,
+        };
+        let user = |email: &str, enabled: &[&str]| PlatformUser {
+            email: crate::plan::grammar::Email::parse(email).expect("email"),
+            location: "East".to_owned(),
+            groups: Vec::new(),
+            enabled: enabled.iter().map(|s| (*s).to_owned()).collect(),
+            sync: BTreeMap::new(),
+        };
+        let observed = Observed {
+            configurations: vec![
+                configuration("1", "Basic Auth", AuthType::Basic),
+                configuration("2", "OAuth", AuthType::Oauth),
+            ],
+            free_slots: 0,
+            users: vec![
+                user("ana@x.io", &["2", "1"]),
+                user("ben@x.io", &[]),
+                user("cy@x.io", &["9"]),
+            ],
+        };
+        assert_eq!(
+            Snapshot::digest_of(&plan, &observed),
+            Snapshot::of(&plan, &observed).digest()
+        );
     }
 }

@@ -8,12 +8,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector, Step};
-use crate::target::Observed;
+use crate::target::{Observed, PlatformUser};
 
 pub(super) struct ResolvedStep<'p> {
     pub(super) step: &'p Step,
     /// In email order.
     pub(super) members: Vec<Email>,
+    /// Where each member is in `observed.users` (`None`: not on the platform), beside `members`.
+    pub(super) at: Vec<Option<usize>>,
     pub(super) notes: Vec<String>,
 }
 
@@ -26,105 +28,217 @@ pub(super) struct Resolution<'p> {
 }
 
 /// Resolves every step. A step whose members were frozen when it started keeps them.
+///
+/// Users are claimed by their index in `observed.users` (which is in email order, so sorted
+/// indices are members in email order): nothing is cloned or hashed per user per step, only each
+/// member's email once, into its step.
 pub(super) fn resolve<'p>(
     plan: &'p Plan,
     observed: &Observed,
     from_id: Option<&str>,
     frozen: &BTreeMap<String, Vec<Email>>,
 ) -> Resolution<'p> {
-    let mut claimed: HashMap<Email, String> = HashMap::new();
+    const UNCLAIMED: u32 = u32::MAX;
+    let users = &observed.users;
+    // The step (by its index in file order) that claimed each user.
+    let mut claimed: Vec<u32> = vec![UNCLAIMED; users.len()];
+    let index_of = |email: &Email| users.binary_search_by(|u| u.email.cmp(email)).ok();
     let mut missing = Vec::new();
     let mut steps = Vec::new();
-    for step in plan.pilot.iter().chain(&plan.batches) {
+    // Each user's location and groups as numbers, made on first use: a selector then compares
+    // numbers, not strings, for every user of every step.
+    let mut locations: Option<Values> = None;
+    let mut groups: Option<Values> = None;
+    for (number, step) in plan.pilot.iter().chain(&plan.batches).enumerate() {
+        let number = u32::try_from(number).unwrap_or(UNCLAIMED - 1);
         let name = step.name.to_string();
-        let mut members = Vec::new();
-        let mut overlaps: HashMap<String, usize> = HashMap::new();
-        let mut take = |email: &Email, members: &mut Vec<Email>| match claimed.get(email) {
-            Some(owner) => *overlaps.entry(owner.clone()).or_default() += 1,
-            None => members.push(email.clone()),
-        };
         if let Some(members) = frozen.get(&name) {
             let mut members = members.clone();
             members.sort();
-            for email in &members {
-                claimed.insert(email.clone(), name.clone());
+            let at: Vec<Option<usize>> = members.iter().map(index_of).collect();
+            // Frozen members no longer on the platform claim nobody a later step could take.
+            for &i in at.iter().flatten() {
+                claimed[i] = number;
             }
             steps.push(ResolvedStep {
                 step,
                 members,
+                at,
                 notes: Vec::new(),
             });
             continue;
         }
+        let mut taken: Vec<usize> = Vec::new();
+        // Users this step matches that an earlier step claimed, by that step's number.
+        let mut overlaps: Vec<usize> = Vec::new();
+        let mut take = |i: usize| match claimed[i] {
+            UNCLAIMED => taken.push(i),
+            owner => {
+                let owner = owner as usize;
+                if overlaps.len() <= owner {
+                    overlaps.resize(owner + 1, 0);
+                }
+                overlaps[owner] += 1;
+            }
+        };
         match &step.users {
             Selector::Emails { emails } | Selector::File { emails, .. } => {
                 for email in emails {
-                    if observed.user(email).is_none() {
-                        missing.push((email.clone(), name.clone()));
-                    } else {
-                        take(email, &mut members);
+                    match index_of(email) {
+                        Some(i) => take(i),
+                        None => missing.push((email.clone(), name.clone())),
                     }
                 }
             }
             Selector::Location { location } => {
-                for user in observed
-                    .users
-                    .iter()
-                    .filter(|u| u.location.trim().eq_ignore_ascii_case(location))
-                {
-                    take(&user.email, &mut members);
+                let values = locations.get_or_insert_with(|| {
+                    Values::of(users, |u| std::slice::from_ref(&u.location))
+                });
+                if let Some(wanted) = values.class(location) {
+                    for i in 0..users.len() {
+                        if values.of_user(i).contains(&wanted) {
+                            take(i);
+                        }
+                    }
                 }
             }
             Selector::Group { group } => {
-                for user in &observed.users {
-                    if user
-                        .groups
-                        .iter()
-                        .any(|g| g.trim().eq_ignore_ascii_case(group))
-                    {
-                        take(&user.email, &mut members);
+                let values = groups.get_or_insert_with(|| Values::of(users, |u| &u.groups));
+                if let Some(wanted) = values.class(group) {
+                    for i in 0..users.len() {
+                        if values.of_user(i).contains(&wanted) {
+                            take(i);
+                        }
                     }
                 }
             }
             Selector::Remaining => {
-                for user in &observed.users {
+                for (i, user) in users.iter().enumerate() {
                     if from_id.is_some_and(|f| user.is_enabled_on(f)) {
-                        take(&user.email, &mut members);
+                        take(i);
                     }
                 }
             }
         }
-        members.sort();
-        for email in &members {
-            claimed.insert(email.clone(), name.clone());
+        taken.sort_unstable();
+        for &i in &taken {
+            claimed[i] = number;
         }
         // `remaining` excludes earlier steps by definition; saying so per step is noise.
         if matches!(step.users, Selector::Remaining) {
             overlaps.clear();
         }
+        let owner_name = |owner: usize| {
+            plan.pilot
+                .iter()
+                .chain(&plan.batches)
+                .nth(owner)
+                .map_or_else(String::new, |s| s.name.to_string())
+        };
         let mut notes: Vec<String> = overlaps
             .into_iter()
+            .enumerate()
+            .filter(|(_, count)| *count > 0)
             .map(|(owner, count)| {
                 let who = if count == 1 { "1 user it matches is".to_owned() } else { format!("{count} users it matches are") };
-                format!("{who} in `{owner}`, an earlier step: a user belongs to the first step in file order")
+                format!("{who} in `{}`, an earlier step: a user belongs to the first step in file order", owner_name(owner))
             })
             .collect();
         notes.sort();
         steps.push(ResolvedStep {
             step,
-            members,
+            members: taken.iter().map(|&i| users[i].email.clone()).collect(),
+            at: taken.into_iter().map(Some).collect(),
             notes,
         });
     }
-    let unclaimed_on_from = observed
-        .users
+    let unclaimed_on_from = users
         .iter()
-        .filter(|u| from_id.is_some_and(|f| u.is_enabled_on(f)) && !claimed.contains_key(&u.email))
-        .map(|u| u.email.clone())
+        .zip(&claimed)
+        .filter(|(u, owner)| **owner == UNCLAIMED && from_id.is_some_and(|f| u.is_enabled_on(f)))
+        .map(|(u, _)| u.email.clone())
         .collect();
     Resolution {
         steps,
         missing,
         unclaimed_on_from,
+    }
+}
+
+/// FNV-1a: these maps are keyed by short strings the platform gave, hashed once per user.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// An attribute's values (a location, groups) as numbers: values equal when trimmed and
+/// compared ASCII case-insensitively — as a selector matches them — get the same number.
+struct Values {
+    /// The number of each lowercased, trimmed value.
+    classes: FnvMap<String, u32>,
+    /// Every user's numbers in one list: user `i`'s are `numbers[starts[i]..starts[i + 1]]`.
+    numbers: Vec<u32>,
+    starts: Vec<usize>,
+}
+
+impl Values {
+    fn of(users: &[PlatformUser], values: impl Fn(&PlatformUser) -> &[String]) -> Self {
+        // Most users share a few spellings: each distinct one is lowercased once.
+        let mut spellings: FnvMap<&str, u32> = FnvMap::default();
+        let mut classes: FnvMap<String, u32> = FnvMap::default();
+        let mut numbers = Vec::with_capacity(users.len());
+        let mut starts = Vec::with_capacity(users.len() + 1);
+        for user in users {
+            starts.push(numbers.len());
+            for value in values(user) {
+                let value = value.trim();
+                let number = match spellings.get(value) {
+                    Some(&n) => n,
+                    None => {
+                        let next = u32::try_from(classes.len()).unwrap_or(u32::MAX);
+                        let n = *classes.entry(value.to_ascii_lowercase()).or_insert(next);
+                        spellings.insert(value, n);
+                        n
+                    }
+                };
+                numbers.push(number);
+            }
+        }
+        starts.push(numbers.len());
+        Self {
+            classes,
+            numbers,
+            starts,
+        }
+    }
+
+    /// The number of a selector's value; `None` when no user has it.
+    fn class(&self, value: &str) -> Option<u32> {
+        self.classes
+            .get(&value.trim().to_ascii_lowercase())
+            .copied()
+    }
+
+    fn of_user(&self, i: usize) -> &[u32] {
+        &self.numbers[self.starts[i]..self.starts[i + 1]]
     }
 }

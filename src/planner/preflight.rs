@@ -31,7 +31,10 @@ pub(super) fn check<'o>(
                 "from-missing",
                 format!("the platform has no configuration named {:?} to migrate from", plan.from.display_name),
             )
-            .remedy("check `[from] display_name` against the Display Names in the platform's Configuration tab"),
+            .remedy(format!(
+                "check `[from] display_name` against the Display Names in the platform's Configuration tab; {}",
+                configuration_names(observed)
+            )),
         ),
         Some(c) if c.state != ConfigurationState::Connected => findings.push(
             Finding::new(
@@ -138,7 +141,11 @@ pub(super) fn check<'o>(
                     plan.to.display_name
                 ),
             )
-            .remedy("ask your platform's support to add a second service account slot"),
+            .remedy(format!(
+                "ask your platform's support to add a second service account slot, or, if the new \
+                 configuration is already there, write its name in `[to] display_name`; {}",
+                configuration_names(observed)
+            )),
         ),
         None => {}
     }
@@ -234,6 +241,8 @@ pub(super) fn check<'o>(
         }
     }
 
+    // The platform's locations and groups, listed once however many steps match none.
+    let mut known_values: [Option<String>; 2] = [None, None];
     for resolved in &resolution.steps {
         if resolved.members.is_empty()
             && !matches!(
@@ -251,7 +260,11 @@ pub(super) fn check<'o>(
                         describe_selector(&resolved.step.users)
                     ),
                 )
-                .remedy(selector_remedy(&resolved.step.users, observed)),
+                .remedy(selector_remedy(
+                    &resolved.step.users,
+                    observed,
+                    &mut known_values,
+                )),
             );
         }
     }
@@ -357,6 +370,29 @@ pub(super) fn disconnected_from<'o>(
     })
 }
 
+/// The platform's configurations, for a remedy: `the platform has "Basic Auth" (basic,
+/// connected), "OAuth" (oauth, pending)`.
+fn configuration_names(observed: &Observed) -> String {
+    let names: Vec<String> = observed
+        .configurations
+        .iter()
+        .filter(|c| c.state != ConfigurationState::Disconnected)
+        .map(|c| {
+            format!(
+                "{:?} ({}, {})",
+                c.display_name,
+                c.auth_type.as_str(),
+                c.state.as_str()
+            )
+        })
+        .collect();
+    if names.is_empty() {
+        "the platform has no configurations".to_owned()
+    } else {
+        format!("the platform has {}", names.join(", "))
+    }
+}
+
 pub(super) fn describe_selector(selector: &Selector) -> String {
     match selector {
         Selector::Remaining => "the remaining users".to_owned(),
@@ -367,25 +403,29 @@ pub(super) fn describe_selector(selector: &Selector) -> String {
     }
 }
 
-fn selector_remedy(selector: &Selector, observed: &Observed) -> String {
-    let mut values: Vec<&str> = match selector {
-        Selector::Location { .. } => observed.users.iter().map(|u| u.location.as_str()).collect(),
-        Selector::Group { .. } => observed
-            .users
-            .iter()
-            .flat_map(|u| u.groups.iter().map(String::as_str))
-            .collect(),
+/// `known` keeps the list of locations (`[0]`) and of groups (`[1]`) once made.
+fn selector_remedy(
+    selector: &Selector,
+    observed: &Observed,
+    known: &mut [Option<String>; 2],
+) -> String {
+    let (slot, what) = match selector {
+        Selector::Location { .. } => (0, "locations"),
+        Selector::Group { .. } => (1, "groups"),
         _ => return "check the selector".to_owned(),
     };
-    values.sort_unstable();
-    values.dedup();
-    let what = if matches!(selector, Selector::Location { .. }) {
-        "locations"
-    } else {
-        "groups"
-    };
-    format!(
-        "check the spelling; {what} on the platform: {}",
+    let values = known[slot].get_or_insert_with(|| {
+        let mut values: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for user in &observed.users {
+            if slot == 0 {
+                values.insert(user.location.as_str());
+            } else {
+                values.extend(user.groups.iter().map(String::as_str));
+            }
+        }
+        let mut values: Vec<&str> = values.into_iter().collect();
+        values.sort_unstable();
         values.join(", ")
-    )
+    });
+    format!("check the spelling; {what} on the platform: {values}")
 }

@@ -6,7 +6,7 @@ use super::preflight::{self, describe_selector};
 use super::schedule::{Member, MemberState, MoveDetail, PlannedStep, StepDetail, StepStatus};
 use crate::plan::grammar::Email;
 use crate::state::RunState;
-use crate::target::Observed;
+use crate::target::{Observed, PlatformUser};
 
 /// The step (or its waves) with each member's state as the platform shows it.
 pub(super) fn move_steps(
@@ -17,32 +17,33 @@ pub(super) fn move_steps(
     to_id: Option<&str>,
 ) -> Vec<PlannedStep> {
     let step = resolved.step;
-    let member = |email: &Email| {
-        let user = observed.user(email);
+    let state_of = |user: Option<&PlatformUser>| {
         let on_from = user.is_some_and(|u| from_id.is_some_and(|f| u.is_enabled_on(f)));
         let on_to = user.is_some_and(|u| to_id.is_some_and(|t| u.is_enabled_on(t)));
-        let state = match (on_from, on_to) {
+        match (on_from, on_to) {
             (true, false) => MemberState::Move,
             (true, true) => MemberState::FinishMove,
             (false, true) => MemberState::OnTo,
             (false, false) => MemberState::Neither,
-        };
-        Member {
-            email: email.clone(),
-            state,
         }
     };
-    let chunks: Vec<&[Email]> = match step.max_size {
-        Some(size) if !resolved.members.is_empty() => {
-            resolved.members.chunks(size.get() as usize).collect()
-        }
-        _ => vec![resolved.members.as_slice()],
+    let failing = |user: Option<&PlatformUser>| {
+        user.is_some_and(|u| from_id.is_some_and(|f| preflight::already_failing(u, f)))
+    };
+    // Members and where each is on the platform, a chunk per wave.
+    let chunks: Vec<(&[Email], &[Option<usize>])> = match step.max_size {
+        Some(size) if !resolved.members.is_empty() => resolved
+            .members
+            .chunks(size.get() as usize)
+            .zip(resolved.at.chunks(size.get() as usize))
+            .collect(),
+        _ => vec![(resolved.members.as_slice(), resolved.at.as_slice())],
     };
     let waves = chunks.len();
     chunks
         .into_iter()
         .enumerate()
-        .map(|(i, chunk)| {
+        .map(|(i, (chunk, at))| {
             // A batch with `max_size` runs in waves named `<batch>#<n>`, even when one suffices,
             // so a wave keeps its name as the tenant grows.
             let id = if step.max_size.is_some() {
@@ -57,24 +58,43 @@ pub(super) fn move_steps(
                 .filter(|e| e.step == id)
                 .cloned()
                 .collect();
-            let emails: Vec<Email> = record.map_or_else(|| chunk.to_vec(), |r| r.members.clone());
-            let members: Vec<Member> = emails.iter().map(member).collect();
+            let (members, preexisting): (Vec<Member>, Vec<Email>) = match record {
+                // A wave that started keeps its recorded members (looked up by email).
+                Some(r) => (
+                    r.members
+                        .iter()
+                        .map(|email| Member {
+                            email: email.clone(),
+                            state: state_of(observed.user(email)),
+                        })
+                        .collect(),
+                    r.preexisting.iter().cloned().collect(),
+                ),
+                None => {
+                    let users: Vec<Option<&PlatformUser>> =
+                        at.iter().map(|i| i.map(|i| &observed.users[i])).collect();
+                    (
+                        chunk
+                            .iter()
+                            .zip(&users)
+                            .map(|(email, user)| Member {
+                                email: email.clone(),
+                                state: state_of(*user),
+                            })
+                            .collect(),
+                        chunk
+                            .iter()
+                            .zip(&users)
+                            .filter(|(_, user)| failing(**user))
+                            .map(|(email, _)| email.clone())
+                            .collect(),
+                    )
+                }
+            };
             let movable = members
                 .iter()
                 .filter(|m| m.state != MemberState::Neither)
                 .count() as u64;
-            let preexisting = match record {
-                Some(r) => r.preexisting.iter().cloned().collect(),
-                None => emails
-                    .iter()
-                    .filter(|e| {
-                        observed.user(e).is_some_and(|u| {
-                            from_id.is_some_and(|f| preflight::already_failing(u, f))
-                        })
-                    })
-                    .cloned()
-                    .collect(),
-            };
             PlannedStep {
                 id,
                 detail: StepDetail::Move(Box::new(MoveDetail {

@@ -9,19 +9,24 @@
 //! Several processes may use one file at once (`sandbox serve` plus `deny-access`, say): it runs
 //! in WAL mode with a busy timeout, and every write is one immediate transaction.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction, params};
 
 use super::SandboxError;
 use super::file_format::{FORMAT, SCHEMA};
 use super::scenario::Tenant;
+use super::users::TenantView;
 use crate::sqlite_file::SqliteFile;
 
 /// An open sandbox file.
 pub(crate) struct SandboxFile {
     file: SqliteFile,
+    /// The tenant as user pages need it, from the last read (see `users.rs`).
+    view: RefCell<Option<Arc<TenantView>>>,
 }
 
 impl SandboxFile {
@@ -53,7 +58,16 @@ impl SandboxFile {
         }
         Ok(Self {
             file: SqliteFile::open(path, &FORMAT)?,
+            view: RefCell::new(None),
         })
+    }
+
+    pub(super) fn cached_view(&self) -> Option<Arc<TenantView>> {
+        self.view.borrow().clone()
+    }
+
+    pub(super) fn cache_view(&self, view: Arc<TenantView>) {
+        *self.view.borrow_mut() = Some(view);
     }
 
     pub(crate) fn path(&self) -> &Path {

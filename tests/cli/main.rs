@@ -7,6 +7,7 @@ mod docs;
 mod ews;
 mod exceptions;
 mod graph;
+mod hard_inputs;
 mod http;
 mod idp;
 mod notify;

@@ -296,3 +296,48 @@ fn sandbox_init_refuses_fewer_users_than_its_scenario_needs() {
     ]);
     assert_eq!(run.code, 0, "{}", run.transcript());
 }
+
+/// A `[from]` or `[to]` display name the platform does not have lists the names it has.
+#[test]
+fn preflight_lists_the_configuration_names_the_platform_has() {
+    let tail = "[[batch]]\nname = \"all\"\nusers = \"remaining\"";
+    let plan = fixture_plan("preflight", &[("steps", tail)]);
+    for (scenario, from, to, code, listed) in [
+        (
+            "demo",
+            "Basic Authentication",
+            "OAuth",
+            "from-missing",
+            "the platform has \"Basic Auth\" (basic, connected)",
+        ),
+        (
+            "part-migrated",
+            "Basic Auth",
+            "OAuth (new)",
+            "no-free-slot",
+            "the platform has \"Basic Auth\" (basic, connected), \"OAuth\" (oauth, connected)",
+        ),
+    ] {
+        let plan = plan
+            .replace(
+                "display_name = \"Basic Auth\"",
+                &format!("display_name = \"{from}\""),
+            )
+            .replace(
+                "display_name = \"OAuth\"",
+                &format!("display_name = \"{to}\""),
+            );
+        let env = TestEnv::new()
+            .sandbox(scenario, 48, "1s")
+            .file("plan.toml", &plan);
+        let json = env.run(["plan", "plan.toml", "--format", "json"]).json();
+        let finding = json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["code"] == code)
+            .unwrap_or_else(|| panic!("{scenario}: no {code}: {json}"));
+        let remedy = finding["remedy"].as_str().unwrap_or_default();
+        assert!(remedy.contains(listed), "{scenario}: {remedy}");
+    }
+}

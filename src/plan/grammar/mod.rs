@@ -14,6 +14,8 @@ mod start_time;
 mod tenant;
 mod url;
 mod window;
+mod windows_zones;
+mod zone_hint;
 
 pub(crate) use duration::PlanDuration;
 pub(crate) use email::{EMAIL_PATTERN, Email};

@@ -83,6 +83,14 @@ impl Window {
             )
             .at(i..i + 1));
         }
+        // A Windows zone name has spaces in it (`Central Standard Time`): name it as a zone.
+        if let [days, times, zone @ ..] = parts.as_slice() {
+            let zone = zone.join(" ");
+            if zone.contains(' ') && super::zone_hint::windows_zone(&zone).is_some() {
+                let zone_at = days.len() + times.len() + 2;
+                return Err(unknown_zone(&zone).at(zone_at..text.len()));
+            }
+        }
         let [days, times, zone] = parts.as_slice() else {
             let message = match parts.len() {
                 1 if text.contains(':') => "this window has no days and no time zone".to_owned(),
@@ -100,16 +108,8 @@ impl Window {
         let zone_at = times_at + times.len() + 1;
         let days_set = parse_days(days).map_err(|e| shift(e, days_at))?;
         let (start, end) = parse_times(times).map_err(|e| shift(e, times_at))?;
-        let tz = TimeZone::get(zone).map_err(|_| {
-            let mut help =
-                "use an IANA time zone name such as \"America/New_York\" or \"Europe/London\""
-                    .to_owned();
-            if let Some(close) = closest_zone(zone) {
-                help = format!("did you mean \"{close}\"?");
-            }
-            GrammarError::new(format!("\"{zone}\" is not a known IANA time zone"), help)
-                .at(zone_at..zone_at + zone.len())
-        })?;
+        let tz = TimeZone::get(zone)
+            .map_err(|_| unknown_zone(zone).at(zone_at..zone_at + zone.len()))?;
         let zone_name = tz.iana_name().unwrap_or(zone).to_owned();
         Ok(Self {
             days: days_set,
@@ -262,6 +262,7 @@ fn day(text: &str, at: usize) -> Result<Weekday, GrammarError> {
             .or_else(|| {
                 Weekday::NAMES
                     .iter()
+                    .filter(|n| lower.chars().count().abs_diff(n.len()) <= 1)
                     .find(|n| strsim::damerau_levenshtein(&lower, &n.to_lowercase()) <= 1)
             });
         let help = match guess {
@@ -314,20 +315,12 @@ fn clock(text: &str, at: usize) -> Result<Time, GrammarError> {
     Time::new(hour, minute, 0, 0).map_err(|_| bad())
 }
 
-fn closest_zone(given: &str) -> Option<String> {
-    let lower = given.to_lowercase();
-    jiff::tz::db()
-        .available()
-        .map(|name| name.as_str().to_owned())
-        .map(|name| {
-            (
-                strsim::damerau_levenshtein(&lower, &name.to_lowercase()),
-                name,
-            )
-        })
-        .filter(|(distance, _)| *distance <= 3)
-        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)))
-        .map(|(_, name)| name)
+/// The error for a zone that is not an IANA name, with a suggestion that keeps its offset.
+fn unknown_zone(zone: &str) -> GrammarError {
+    let help = super::zone_hint::suggest(zone).unwrap_or_else(|| {
+        "use an IANA time zone name such as \"America/New_York\" or \"Europe/London\"".to_owned()
+    });
+    GrammarError::new(format!("\"{zone}\" is not a known IANA time zone"), help)
 }
 
 impl fmt::Display for Window {
@@ -461,5 +454,18 @@ mod tests {
         }
         let e = Window::parse("Mon-Fri 18:00-22:00 America/New_Yrok").expect_err("zone");
         assert!(e.help.contains("America/New_York"), "{}", e.help);
+        let text = "Mon-Fri 18:00-22:00 Central Standard Time";
+        let e = Window::parse(text).expect_err(text);
+        assert_eq!(e.at, Some(20..text.len()));
+        assert!(e.help.contains("\"America/Chicago\""), "{}", e.help);
+        for (zone, suggested) in [("CST", "America/Chicago"), ("UTC-6", "Etc/GMT+6")] {
+            let e = Window::parse(&format!("Mon 09:00-10:00 {zone}")).expect_err(zone);
+            assert!(e.help.contains(suggested), "{zone}: {}", e.help);
+            assert!(
+                !e.help.contains("CET") && !e.help.contains("\"UTC\""),
+                "{}",
+                e.help
+            );
+        }
     }
 }

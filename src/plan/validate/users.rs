@@ -14,7 +14,7 @@ use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::plan::Selector;
 use crate::plan::grammar::Email;
 use crate::plan::raw::RawUsers;
-use crate::plan::user_file::{UnreadableFile, UserFile};
+use crate::plan::user_file::{MAX_USER_FILE_BYTES, UnreadableFile, UserFile};
 
 use super::validator::Validator;
 
@@ -56,8 +56,9 @@ impl Validator<'_> {
                 }
                 ok.then_some(Selector::Emails { emails })
             }
-            RawUsers::File(f) => {
+            RawUsers::File { file: f, column } => {
                 let written = f.get_ref().clone();
+                let column = column.map(|c| c.into_inner().trim().to_owned());
                 let path = self.dir.join(&written);
                 let display = if Path::new(&written).is_absolute() {
                     written.clone()
@@ -66,8 +67,11 @@ impl Validator<'_> {
                 };
                 let before = self.diagnostics.len();
                 let mut file_diagnostics = Vec::new();
-                let read = UserFile::read(&display, &path, &mut file_diagnostics);
-                self.diagnostics.extend(file_diagnostics);
+                let read =
+                    UserFile::read(&display, &path, column.as_deref(), &mut file_diagnostics);
+                for d in file_diagnostics {
+                    crate::diagnostic::keep(self.diagnostics, d);
+                }
                 let users = match read {
                     Ok(users) => users,
                     Err(e) => {
@@ -79,9 +83,20 @@ impl Validator<'_> {
                                     display_dir(self.dir)
                                 ),
                             ),
-                            UnreadableFile::NotUtf8 => (
-                                format!("the user file `{display}` is not UTF-8 text"),
-                                "export the sheet as \"CSV UTF-8\"".to_owned(),
+                            UnreadableFile::NotRegular(kind) => (
+                                format!(
+                                    "the user file `{display}` is not a regular file: it is {kind}"
+                                ),
+                                "name a CSV file; cutover does not read folders, devices or pipes"
+                                    .to_owned(),
+                            ),
+                            UnreadableFile::TooLarge(size) => (
+                                format!(
+                                    "the user file `{display}` is {} MiB, more than the {} MiB a user file may be",
+                                    size >> 20,
+                                    MAX_USER_FILE_BYTES >> 20
+                                ),
+                                "split it into one file per batch".to_owned(),
                             ),
                             UnreadableFile::Io(e) => (
                                 format!("the user file `{display}` cannot be read: {e}"),
@@ -101,6 +116,7 @@ impl Validator<'_> {
                 let clean = self.diagnostics[before..].iter().all(|d| !d.is_error());
                 clean.then_some(Selector::File {
                     file: written,
+                    column,
                     path,
                     emails,
                 })
@@ -136,7 +152,7 @@ impl Validator<'_> {
             let d = Diagnostic::error("plan::duplicate-user", &file, span, message)
                 .label("listed again here")
                 .help(help);
-            self.diagnostics.push(d);
+            crate::diagnostic::keep(self.diagnostics, d);
             return false;
         }
         let seen = Seen {

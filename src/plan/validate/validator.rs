@@ -64,7 +64,7 @@ impl Validator<'_> {
         let d = Diagnostic::error(code, self.file, span, message)
             .label(label)
             .help(help);
-        self.diagnostics.push(d);
+        crate::diagnostic::keep(self.diagnostics, d);
     }
 
     /// Parses a string value with one of the plan's grammars, reporting a failure at the
@@ -82,7 +82,7 @@ impl Validator<'_> {
                 let d = Diagnostic::error(code, self.file, span, e.message)
                     .label("here")
                     .help(e.help);
-                self.diagnostics.push(d);
+                crate::diagnostic::keep(self.diagnostics, d);
                 None
             }
         }
