@@ -39,10 +39,13 @@ pub(crate) enum AuditKind {
     Accepted,
     /// `cutover accept --revoke`.
     AcceptanceRevoked,
+    /// A run (`apply`, `rollback`) took the lock: which plan it runs — the plan file's git
+    /// commit, and whether the file is as committed.
+    RunStarted,
 }
 
 impl AuditKind {
-    const ALL: [AuditKind; 19] = [
+    const ALL: [AuditKind; 20] = [
         AuditKind::RolloutStarted,
         AuditKind::Authorized,
         AuditKind::StepStarted,
@@ -62,6 +65,7 @@ impl AuditKind {
         AuditKind::ExceptionClosed,
         AuditKind::Accepted,
         AuditKind::AcceptanceRevoked,
+        AuditKind::RunStarted,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -85,6 +89,7 @@ impl AuditKind {
             AuditKind::ExceptionClosed => "exception_closed",
             AuditKind::Accepted => "accepted",
             AuditKind::AcceptanceRevoked => "acceptance_revoked",
+            AuditKind::RunStarted => "run_started",
         }
     }
 
@@ -148,6 +153,7 @@ mod tests {
                 "exception_closed",
                 "accepted",
                 "acceptance_revoked",
+                "run_started",
             ]
         );
         for kind in AuditKind::ALL {
