@@ -4,6 +4,7 @@
 //! every pass reports all it finds. Only [`load`] produces a [`Plan`]; the rest of cutover never
 //! sees raw input.
 
+mod change_control;
 mod credentials;
 mod gate;
 pub(crate) mod grammar;
@@ -24,6 +25,7 @@ mod target;
 mod user_file;
 mod validate;
 
+pub(crate) use change_control::ChangeControl;
 pub(crate) use credentials::{
     ApiAuth, AssertionAlgorithm, CertificateCredential, ClientCredential, ClientCredentials,
 };

@@ -4,7 +4,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::grammar::{Email, PlanDuration, StepName};
-use super::{Gate, NotifyChannel, Precheck, Step, TargetSpec};
+use super::{ChangeControl, Gate, NotifyChannel, Precheck, Step, TargetSpec};
 
 /// A plan that passed validation. Only [`validate`](super::validate) can build one (it alone
 /// holds a [`Validated`] token), so nothing downstream can see raw input.
@@ -27,6 +27,10 @@ pub(crate) struct Plan {
     /// board approves, and editing one mid-rollout is no edit of the rollout.
     #[serde(skip)]
     pub(crate) notify: Vec<NotifyChannel>,
+    /// `[change_control]`. Part of the canonical form once a rule is on (what a change board
+    /// approves includes how it is enforced); left out while none is, so digests stay put.
+    #[serde(skip_serializing_if = "ChangeControl::is_default")]
+    pub(crate) change_control: ChangeControl,
     #[serde(skip)]
     pub(crate) _validated: Validated,
 }

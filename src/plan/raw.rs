@@ -77,6 +77,23 @@ pub(crate) struct RawPlan {
     /// is sent, so that an unattended run reaches someone: one channel per entry.
     #[schemars(with = "Option<Vec<RawNotify>>")]
     pub(crate) notify: Option<Spanned<Vec<Spanned<RawNotify>>>>,
+    /// Change-management rules a run must meet before it touches anything.
+    #[schemars(with = "Option<RawChangeControl>")]
+    pub(crate) change_control: Option<Spanned<RawChangeControl>>,
+}
+
+/// Change-management rules: what a run must meet before it touches anything. Every rule is off
+/// unless set.
+// One key per rule, each turned into `ChangeControl` in `validate/change_control.rs`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ChangeControl")]
+pub(crate) struct RawChangeControl {
+    /// `true`: `apply` runs the plan only when the plan file and the CSV user files it names are
+    /// committed to git and unchanged (as `apply --require-clean-git`); otherwise it exits 2
+    /// before it writes anything.
+    #[schemars(with = "Option<bool>", extend("default" = false))]
+    pub(crate) require_clean_git: Option<Spanned<bool>>,
 }
 
 /// The format version: the integer 1.

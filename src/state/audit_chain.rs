@@ -298,7 +298,7 @@ impl BrokenRecord {
 
 /// Whether the chain passes through a head kept elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "found", rename_all = "snake_case")]
+#[serde(tag = "check", rename_all = "snake_case")]
 pub(crate) enum HeadCheck {
     /// The head is a record of the chain: `record`, followed by `after` later records.
     Found { record: i64, after: u64 },

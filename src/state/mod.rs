@@ -35,14 +35,15 @@ mod schema;
 mod skipped_users;
 mod store;
 
-pub(crate) use audit_chain::{
-    AuditHead, BadChainHash, BrokenReason, BrokenRecord, ChainHash, ChainVerdict, HeadCheck,
-    RecordPlace,
-};
+pub(crate) use audit::AuditEntry;
+// The rest of the chain's types (`AuditHead`, `BrokenRecord`, …) are reached through these.
+pub(crate) use audit_chain::{ChainHash, ChainVerdict, HeadCheck};
 pub(crate) use audit_kind::AuditKind;
 pub(crate) use delivery_record::{DeliveryAttempt, DeliveryRecord};
 pub(crate) use journal_action::JournalAction;
-pub(crate) use journal_moves::{MoveResult, UserMove};
+#[cfg(test)]
+pub(crate) use journal_moves::MoveResult;
+pub(crate) use journal_moves::UserMove;
 pub(crate) use lock::{Holder, host_name, is_stale as lock_is_stale, os_user};
 pub(crate) use mailbox_access::{Access, MailboxAccess, Verdict};
 pub(crate) use run_state::{

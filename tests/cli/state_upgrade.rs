@@ -89,7 +89,7 @@ fn a_rollout_stopped_by_the_previous_release_resumes_where_it_stopped() {
     }
     assert_eq!(
         state_format(&state),
-        ("6".to_owned(), true),
+        ("7".to_owned(), true),
         "opening the file upgraded it"
     );
 

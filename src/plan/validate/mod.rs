@@ -10,6 +10,7 @@
 //! Each section is checked in a file named after it, as methods on the one [`Validator`] they
 //! share; the grammars inside strings belong to [`super::grammar`], not here.
 
+mod change_control;
 mod configurations;
 mod credentials;
 mod disconnect;
@@ -79,6 +80,7 @@ pub(super) fn validate(
         .disconnect
         .map(|d| v.disconnect(d.into_inner(), target.as_ref()));
     let notify = v.notify(raw.notify);
+    let change_control = v.change_control(raw.change_control);
 
     if v.any_error() {
         return None;
@@ -95,6 +97,7 @@ pub(super) fn validate(
         disconnect: disconnect?,
         precheck: precheck?,
         notify,
+        change_control,
         _validated: Validated(()),
     })
 }
