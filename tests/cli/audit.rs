@@ -417,9 +417,9 @@ fn a_plan_that_must_be_committed_runs_only_once_it_is() {
         .run(["log", "plan.toml", "--format", "json"])
         .stdout
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["kind"] == "run_started")
-        .last()
+        .find(|r| r["kind"] == "run_started")
         .expect("the second run");
     assert_eq!(last["detail"]["git"]["state"], "uncommitted");
     assert_eq!(
