@@ -56,6 +56,14 @@ fn text(plan: &Plan, verdict: &ChainVerdict) -> String {
         _ => None,
     };
     match (&verdict.broken, missing) {
+        (None, _) if verdict.records == 0 => {
+            text.push_str("audit chain: empty: nothing has been recorded for this plan yet\n");
+            if let Some(hash) = missing {
+                text.push_str(&format!(
+                    "  so it cannot pass through {hash}: the trail was removed or replaced since that head was taken\n"
+                ));
+            }
+        }
         (Some(broken), _) => {
             let place = &broken.place;
             let at = place.at.map(|t| plan.time(t)).unwrap_or_default();
