@@ -14,6 +14,7 @@ mod diagnostic;
 mod dry_run;
 mod engine;
 mod exit_code;
+mod git;
 mod http_target;
 mod notify;
 mod oauth;

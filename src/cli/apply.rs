@@ -15,6 +15,7 @@ use crate::state::{RunEnd, RunRecord, host_name, os_user};
 use super::engine_error::engine_error;
 use super::run_end::{final_report, recorded};
 use super::run_notifications::{Noticed, notifications};
+use super::run_provenance;
 use super::settings::ApplySettings;
 use super::{CommandError, Format, Output, Session};
 
@@ -26,6 +27,10 @@ pub(crate) fn run(
     let plan = &session.plan;
     let path = session.path.as_path();
     let clock = session.clock;
+    // Which plan this run executes, in git. A plan that must be committed and is not is
+    // refused before anything at all is written, the state file included.
+    let provenance = run_provenance::provenance(plan, path);
+    run_provenance::require_clean(&provenance, plan, path, settings.require_clean_git)?;
     // The runtime and the signal handlers come first: from here on SIGINT and SIGTERM stop the
     // run at its next safe point instead of killing it, so the lock taken below is always given
     // back and the state is always saved.
@@ -47,6 +52,17 @@ pub(crate) fn run(
     let operator = os_user();
     session.lock(&mut store, "apply", &operator)?;
     let started_at = clock.now();
+    if let Err(e) = run_provenance::record_start(
+        &mut store,
+        started_at,
+        "apply",
+        &operator,
+        path,
+        &provenance,
+    ) {
+        let _ = store.unlock();
+        return Err(e.into());
+    }
 
     let mut reporter = reporter(plan, settings.format, clock, out.color);
     let mut noticed = Noticed::default();
@@ -83,11 +99,15 @@ pub(crate) fn run(
         exit_code: exit as i32,
         end,
     });
+    // The audit chain's head once the run has recorded all it will: printed last, sent with
+    // the notifications, so a copy of it lives outside the state file.
+    let head = store.audit_head().ok().flatten();
     // After the run's platform actions: who must hear of what it found. Bounded in time, and
     // never a reason for the run to fail.
     let notifier = Notifier::new(plan, &session.plan_dir());
     if !notifier.channels().is_empty() {
-        let current = notifications(plan, path, &result, &noticed, clock.now());
+        let chain_head = head.as_ref().map(|h| h.hash.as_str());
+        let current = notifications(plan, path, &result, &noticed, chain_head, clock.now());
         let report = runtime.block_on(notifier.notify(&mut store, &current, clock.now()));
         for result in &report.results {
             match &result.outcome {
@@ -109,6 +129,12 @@ pub(crate) fn run(
         }
     }
     let _ = store.unlock();
+    if let (Format::Text, Some(head)) = (settings.format, &head) {
+        out.stdout(&format!(
+            "audit chain head: {} (record {})\n",
+            head.hash, head.record
+        ));
+    }
     let outcome = result?;
     if settings.format == Format::Text {
         out.stdout(&out.paint_report(&final_report(plan, path, &outcome)));
@@ -175,6 +201,7 @@ fn execute(
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
+        chain_head: store.audit_head().ok().flatten().map(|h| h.hash),
     });
     result.map_err(|e| engine_error(e, &session.path))
 }

@@ -97,6 +97,11 @@ pub(crate) enum Command {
         /// Open the authorization URL in the default browser.
         #[arg(long)]
         open: bool,
+        /// Run only a plan committed to git: refuse (exit 2, before anything is written) when
+        /// the plan file or a CSV user file it names has uncommitted changes, is untracked, or
+        /// is outside a git repository. Also `[change_control] require_clean_git = true`.
+        #[arg(long)]
+        require_clean_git: bool,
     },
     /// Record an approval of a step (`pilot`, a batch, `<batch>#<n>`, or `disconnect`).
     #[command(
@@ -199,14 +204,35 @@ pub(crate) enum Command {
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         stale_after: Option<jiff::SignedDuration>,
     },
-    /// The audit trail: every step, gate, approval, hold and unlock, with time and operator.
-    #[command(after_help = "Example:\n  cutover log plans/contoso.toml --format json | jq .")]
+    /// The audit trail: every step, gate, approval, hold and unlock, with time and operator,
+    /// and which users each platform write touched. `--verify` checks its hash chain.
+    #[command(
+        after_help = "Example:\n  cutover log plans/contoso.toml --format json | jq .\n  cutover log plans/contoso.toml --user ana@contoso.example --since 2d\n  cutover log plans/contoso.toml --format csv > audit.csv\n  cutover log plans/contoso.toml --verify --head sha256:…   # exit 1 if broken"
+    )]
     Log {
         /// The plan file.
         plan: PathBuf,
-        /// `text` for people, `json` (one object per line) for tools.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        /// `text` for people, `json` (one object per line) for tools, `csv` for spreadsheets.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        format: LogFormat,
+        /// Check the audit trail's hash chain instead of listing it: exit 0 when it is whole,
+        /// 1 when a record was changed, removed or added (the first broken one is named).
+        #[arg(long, conflicts_with_all = ["step", "user", "since"])]
+        verify: bool,
+        /// With `--verify`: also check that the chain passes through this head, kept from an
+        /// earlier run (`apply` prints it; notifications carry it), so a rewritten chain fails.
+        #[arg(long, value_name = "HASH", requires = "verify", value_parser = crate::state::ChainHash::parse)]
+        head: Option<crate::state::ChainHash>,
+        /// Only this step's records: a batch (and its waves), `<batch>#<n>`, `pilot`,
+        /// `disconnect`.
+        #[arg(long, value_name = "NAME")]
+        step: Option<String>,
+        /// Only this user's moves, and the records that name them.
+        #[arg(long, value_name = "EMAIL", value_parser = super::log_filter::parse_user)]
+        user: Option<crate::plan::grammar::Email>,
+        /// Only records from this RFC 3339 time on, or from this long ago (`2d`, `1h30m`).
+        #[arg(long, value_name = "TIME|DURATION", value_parser = super::log_filter::Since::parse)]
+        since: Option<super::log_filter::Since>,
     },
     /// Remove a run lock left by a process that can no longer release it (recorded).
     #[command(after_help = "Example:\n  cutover unlock plans/contoso.toml --force")]
@@ -275,6 +301,14 @@ pub(crate) enum NotifyCommand {
 pub(crate) enum Format {
     Text,
     Json,
+}
+
+/// `cutover log`'s formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -13,6 +13,8 @@ mod completions;
 mod engine_error;
 mod hold;
 mod log;
+mod log_filter;
+mod log_verify;
 mod notify;
 mod output;
 mod plan;
@@ -20,6 +22,7 @@ mod reviewed_dry_runs;
 mod rollback;
 mod run_end;
 mod run_notifications;
+mod run_provenance;
 mod sandbox;
 mod schema;
 mod session;
@@ -40,7 +43,7 @@ pub(crate) use args::{Format, PlanFormat};
 pub(crate) use command_error::{CommandError, ErrorKind};
 pub(crate) use output::Output;
 pub(crate) use session::{Session, block_on};
-use settings::{ApplySettings, GlobalSettings};
+use settings::{ApplySettings, GlobalSettings, LogSettings};
 
 /// What a command's result means for the process: its exit code, or its error printed to
 /// standard error and classified.
@@ -92,6 +95,7 @@ pub(crate) fn run() -> Exit {
             poll_interval,
             reauthorize,
             open,
+            require_clean_git,
         } => {
             let settings = ApplySettings::resolve(
                 until_blocked,
@@ -101,6 +105,7 @@ pub(crate) fn run() -> Exit {
                 poll_interval,
                 reauthorize,
                 open,
+                require_clean_git,
             );
             session(&plan).and_then(|s| apply::run(&s, &settings, &out))
         }
@@ -161,7 +166,25 @@ pub(crate) fn run() -> Exit {
             live: true,
             ..
         } => session(&plan).and_then(|s| status_live::run(&s, format, &out)),
-        Command::Log { plan, format } => session(&plan).and_then(|s| log::run(&s, format, &out)),
+        Command::Log {
+            plan,
+            format,
+            verify,
+            head,
+            step,
+            user,
+            since,
+        } => {
+            let settings = LogSettings {
+                format,
+                verify,
+                head,
+                step,
+                user,
+                since,
+            };
+            session(&plan).and_then(|s| log::run(&s, &settings, &out))
+        }
         Command::Unlock { plan, force } => {
             session(&plan).and_then(|s| unlock::run(&s, force, &out))
         }

@@ -26,9 +26,22 @@ pub(crate) fn run(session: &Session<'_>, batch: &str, out: &Output) -> Result<Ex
     let target = session.open_target()?;
     // The rest of the plan goes on after the rollback, so a step it starts is pre-checked too.
     let mailbox_check = session.mailbox_check()?;
+    let provenance = super::run_provenance::provenance(plan, &session.path);
     let mut store = session.open_store()?;
     let operator = os_user();
     session.lock(&mut store, "rollback", &operator)?;
+    // On the record like any run; a rollback is never refused for an uncommitted plan.
+    if let Err(e) = super::run_provenance::record_start(
+        &mut store,
+        session.clock.now(),
+        "rollback",
+        &operator,
+        &session.path,
+        &provenance,
+    ) {
+        let _ = store.unlock();
+        return Err(e.into());
+    }
     let mut reporter = PlainReporter::new(
         session.clock,
         &plan.from.display_name,

@@ -32,8 +32,24 @@ impl EventSink for Noticed {
     }
 }
 
-/// The notifications of a run that ended with `result`.
+/// The notifications of a run that ended with `result`, each carrying the audit chain's head
+/// as the run left it.
 pub(crate) fn notifications(
+    plan: &Plan,
+    path: &Path,
+    result: &Result<RunOutcome, CommandError>,
+    noticed: &Noticed,
+    chain_head: Option<&str>,
+    now: Timestamp,
+) -> Vec<Notification> {
+    let mut all = events(plan, path, result, noticed, now);
+    for notification in &mut all {
+        notification.chain_head = chain_head.map(str::to_owned);
+    }
+    all
+}
+
+fn events(
     plan: &Plan,
     path: &Path,
     result: &Result<RunOutcome, CommandError>,

@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::args::{Cli, Format};
+use super::args::{Cli, Format, LogFormat};
+use super::log_filter::Since;
+use crate::plan::grammar::Email;
+use crate::state::ChainHash;
 
 /// What every command may be told, whichever it is.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +52,8 @@ pub(crate) struct ApplySettings {
     pub(crate) reauthorize: bool,
     /// `--open`: hand the authorization URL to the desktop's browser.
     pub(crate) open: bool,
+    /// `--require-clean-git`: run only a plan committed to git (the plan may ask for it too).
+    pub(crate) require_clean_git: bool,
 }
 
 impl ApplySettings {
@@ -61,6 +66,7 @@ impl ApplySettings {
         poll_ms: i64,
         reauthorize: bool,
         open: bool,
+        require_clean_git: bool,
     ) -> Self {
         Self {
             until_blocked,
@@ -70,6 +76,20 @@ impl ApplySettings {
             poll: Duration::from_millis(u64::try_from(poll_ms).unwrap_or(1_000)),
             reauthorize,
             open,
+            require_clean_git,
         }
     }
+}
+
+/// `cutover log`.
+#[derive(Debug, Clone)]
+pub(crate) struct LogSettings {
+    pub(crate) format: LogFormat,
+    /// `--verify`: check the hash chain instead of listing the trail.
+    pub(crate) verify: bool,
+    /// `--head`: a head kept elsewhere that the chain must pass through.
+    pub(crate) head: Option<ChainHash>,
+    pub(crate) step: Option<String>,
+    pub(crate) user: Option<Email>,
+    pub(crate) since: Option<Since>,
 }

@@ -31,6 +31,11 @@ struct Status<'a> {
     /// The last line: `waiting: …`, `halted: …`, `done`, `due: …`, `error: …`.
     line: String,
     last_run: Option<&'a RunRecord>,
+    /// The audit chain's head (`sha256:…`), as stored: what `cutover log --verify --head`
+    /// checks a kept copy against. `None` before anything was recorded.
+    audit_chain_head: Option<String>,
+    /// How many records the audit trail has.
+    audit_records: u64,
     lock: Option<LockLine>,
     hold: Option<HoldLine>,
     steps: Vec<StepLine>,
@@ -87,8 +92,12 @@ pub(crate) fn run(
     out: &Output,
 ) -> Result<Exit, CommandError> {
     let plan = &session.plan;
-    let (state, ledger) = match session.existing_store()? {
-        Some(store) => (session.weigh(store.load()?), store.notification_ledger()?),
+    let (state, ledger, head) = match session.existing_store()? {
+        Some(store) => (
+            session.weigh(store.load()?),
+            store.notification_ledger()?,
+            store.audit_head()?,
+        ),
         None => Default::default(),
     };
     let now = session.clock.now();
@@ -106,6 +115,8 @@ pub(crate) fn run(
         next,
         line,
         last_run: state.last_run.as_ref(),
+        audit_records: head.as_ref().map_or(0, |h| h.records),
+        audit_chain_head: head.map(|h| h.hash),
         lock: state.lock_holder.as_ref().map(lock_line),
         hold: state.hold.as_ref().map(|h| HoldLine {
             reason: h.reason.clone(),
@@ -542,6 +553,12 @@ fn text(status: &Status<'_>, plan: &Plan, stale_after: Option<SignedDuration>) -
             run.exit_code
         )),
         None => text.push_str("last run: none recorded\n"),
+    }
+    if let Some(head) = &status.audit_chain_head {
+        text.push_str(&format!(
+            "audit chain head: {head} ({} record(s); `cutover log --verify` checks it)\n",
+            status.audit_records
+        ));
     }
     if status.stale {
         let limit = stale_after

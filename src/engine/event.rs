@@ -132,11 +132,14 @@ pub(crate) enum Event {
         failures: Vec<FailingUser>,
     },
     Interrupted,
-    /// The run's cost: how long it took, how much of that was waiting, and its platform calls.
+    /// The run's cost: how long it took, how much of that was waiting, and its platform calls;
+    /// and the audit chain's head as the run leaves it (emitted by the command line, which
+    /// reads it from the store).
     RunEnded {
         elapsed_ms: u64,
         waiting_ms: u64,
         calls: std::collections::BTreeMap<String, u64>,
+        chain_head: Option<String>,
     },
 }
 

@@ -97,7 +97,19 @@ impl<T: Target> Engine<'_, T> {
                 target.set_enabled(&id, users, enabled),
                 |results| {
                     let (changed, unchanged, failed) = tally(results, now);
-                    serde_json::json!({ "changed": changed, "unchanged": unchanged, "failed": failed })
+                    // Who was already so, by name, so `cutover log` can say for each user
+                    // whether this write changed them (the rest of those not failed were).
+                    let unchanged_users: Vec<&Email> = results
+                        .iter()
+                        .filter(|r| r.result == WriteResult::Unchanged)
+                        .map(|r| &r.email)
+                        .collect();
+                    serde_json::json!({
+                        "changed": changed,
+                        "unchanged": unchanged,
+                        "failed": failed,
+                        "unchanged_users": unchanged_users,
+                    })
                 },
             )
             .await?;

@@ -72,8 +72,8 @@ pub(crate) struct Notification {
     pub(crate) next_command: Option<String>,
     /// When it happened, as the plan shows times (RFC 3339, the plan's offset).
     pub(crate) at_text: String,
-    /// The head of the audit trail's hash chain when the event happened; filled by the audit
-    /// trail's signing, when a plan has it.
+    /// The head of the audit trail's hash chain as the run that noticed the event left it
+    /// (filled by `apply`), so a copy of it lives outside the state file.
     pub(crate) chain_head: Option<String>,
 }
 

@@ -77,7 +77,7 @@ pub(crate) struct RawPlan {
     /// is sent, so that an unattended run reaches someone: one channel per entry.
     #[schemars(with = "Option<Vec<RawNotify>>")]
     pub(crate) notify: Option<Spanned<Vec<Spanned<RawNotify>>>>,
-    /// Change-management rules: approvals bound to what was reviewed, by whom, how signed.
+    /// Change-management rules: a committed plan, an approved digest, four eyes, signed approvals.
     #[schemars(with = "Option<RawChangeControl>")]
     pub(crate) change_control: Option<Spanned<RawChangeControl>>,
 }

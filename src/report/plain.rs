@@ -245,6 +245,7 @@ pub(crate) fn describe(event: &Event, from: &str, to: &str) -> Option<String> {
             elapsed_ms,
             waiting_ms,
             calls,
+            ..
         } => {
             let total: u64 = calls.values().sum();
             format!(

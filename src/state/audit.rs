@@ -2,10 +2,12 @@
 //! against which digest (`cutover log`).
 //!
 //! Other writes add their line inside their own transaction through [`insert`], so a change and
-//! its audit line land together; [`Store::audit`] adds a line on its own. What the kinds are is
-//! `audit_kind.rs`'s.
+//! its audit line land together; [`Store::audit`] adds a line on its own. Every line is sealed
+//! into the trail's hash chain as it is written (`audit_chain.rs`: the encoding, the head,
+//! verification). What the kinds are is `audit_kind.rs`'s.
 
 use jiff::Timestamp;
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 
@@ -16,15 +18,19 @@ use super::{Store, StoreError};
 /// One line of the audit trail.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct AuditEntry {
+    /// Its sequence number in the trail.
+    pub(crate) id: i64,
     pub(crate) at: Timestamp,
     pub(crate) kind: AuditKind,
     pub(crate) step: Option<String>,
     pub(crate) operator: String,
     pub(crate) digest: Option<String>,
     pub(crate) detail: serde_json::Value,
+    /// Its hash in the chain (`None` for a line something other than cutover added).
+    pub(crate) hash: Option<String>,
 }
 
-const COLUMNS: &str = "at_ms, kind, step, operator, digest, detail";
+const COLUMNS: &str = "at_ms, kind, step, operator, digest, detail, id, hash";
 
 impl Store {
     /// Adds a line to the audit trail.
@@ -63,7 +69,8 @@ impl Store {
     }
 }
 
-/// Adds a line to the audit trail inside the caller's transaction.
+/// Adds a line to the audit trail inside the caller's transaction, sealed into the chain. The
+/// detail is stored as canonical JSON (compact, keys sorted), which the chain's hash covers.
 pub(super) fn insert(
     tx: &Transaction<'_>,
     now: Timestamp,
@@ -85,19 +92,33 @@ pub(super) fn insert(
             detail.to_string()
         ],
     )?;
-    Ok(())
+    super::audit_chain::seal(tx, tx.last_insert_rowid())
 }
 
 /// A row of [`COLUMNS`].
+/// A value of another type than cutover writes (a hand-edited file) reads as the epoch, no
+/// detail or no hash, so the trail can still be shown — and `log --verify` names the line.
 fn entry(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
-    let detail: String = r.get(5)?;
+    let at = match r.get::<_, Value>(0)? {
+        Value::Integer(ms) => ms,
+        _ => 0,
+    };
+    let detail = match r.get::<_, Value>(5)? {
+        Value::Text(text) => serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        _ => serde_json::Value::Null,
+    };
     Ok(AuditEntry {
-        at: time(r.get(0)?),
+        at: time(at),
         kind: r.get(1)?,
         step: r.get(2)?,
         operator: r.get(3)?,
         digest: r.get(4)?,
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        detail,
+        id: r.get(6)?,
+        hash: match r.get::<_, Value>(7)? {
+            Value::Text(hash) => Some(hash),
+            _ => None,
+        },
     })
 }
 

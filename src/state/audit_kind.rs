@@ -41,10 +41,13 @@ pub(crate) enum AuditKind {
     AcceptanceRevoked,
     /// `cutover approve --revoke`.
     ApprovalRevoked,
+    /// A run (`apply`, `rollback`) took the lock: which plan it runs — the plan file's git
+    /// commit, and whether the file is as committed.
+    RunStarted,
 }
 
 impl AuditKind {
-    const ALL: [AuditKind; 20] = [
+    const ALL: [AuditKind; 21] = [
         AuditKind::RolloutStarted,
         AuditKind::Authorized,
         AuditKind::StepStarted,
@@ -65,6 +68,7 @@ impl AuditKind {
         AuditKind::Accepted,
         AuditKind::AcceptanceRevoked,
         AuditKind::ApprovalRevoked,
+        AuditKind::RunStarted,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -89,6 +93,7 @@ impl AuditKind {
             AuditKind::Accepted => "accepted",
             AuditKind::AcceptanceRevoked => "acceptance_revoked",
             AuditKind::ApprovalRevoked => "approval_revoked",
+            AuditKind::RunStarted => "run_started",
         }
     }
 
@@ -153,6 +158,7 @@ mod tests {
                 "accepted",
                 "acceptance_revoked",
                 "approval_revoked",
+                "run_started",
             ]
         );
         for kind in AuditKind::ALL {

@@ -16,9 +16,9 @@ use crate::sqlite_file::{FileFormat, Migration};
 /// change board accepted. Format 4: how each run ended, for `status` from the state alone.
 /// Format 5: the pre-check's four verdicts with Graph's own words, and the users a step skipped.
 /// Format 6: the notification ledger. Format 7: approvals bind the digest of what they approved,
-/// may be signed, and may be revoked.
+/// may be signed, and may be revoked. Format 8: the audit trail's hash chain.
 pub(super) const FORMAT: FileFormat = FileFormat {
-    current: 7,
+    current: 8,
     migrations: &[
         Migration {
             version: 2,
@@ -43,6 +43,10 @@ pub(super) const FORMAT: FileFormat = FileFormat {
         Migration {
             version: 7,
             apply: bind_approvals,
+        },
+        Migration {
+            version: 8,
+            apply: chain_audit_trail,
         },
     ],
     durable: true,
@@ -240,6 +244,13 @@ const BOUND_APPROVALS: &[(&str, &str, &str)] = &[
     ("acceptances", "statement", "TEXT"),
 ];
 
+/// Format 8: each audit record's link to the one before it and its own hash (`audit_chain.rs`
+/// defines both). Records of an older file are chained in order by [`chain_audit_trail`].
+const AUDIT_CHAIN: &str = "
+ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+ALTER TABLE audit ADD COLUMN hash TEXT;
+";
+
 /// Fills a new state file for `plan_name` at the current format.
 pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()> {
     tx.execute_batch(TABLES)?;
@@ -249,6 +260,7 @@ pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()
     verdict_details(tx)?;
     tx.execute_batch(NOTIFICATIONS)?;
     bind_approvals(tx)?;
+    chain_audit_trail(tx)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)",
         [PLAN_NAME, plan_name],
@@ -292,6 +304,24 @@ fn bind_approvals(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         if present == 0 {
             tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
         }
+    }
+    Ok(())
+}
+
+/// Format 7 → 8: adds the chain's columns and chains the records already there, oldest first,
+/// so an upgraded file verifies. How many were chained this way is kept in `meta`: they were
+/// not protected before, and `log --verify` says so.
+fn chain_audit_trail(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(AUDIT_CHAIN)?;
+    let chained = super::audit_chain::chain_unsealed(tx)?;
+    if chained > 0 {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            [
+                super::audit_chain::CHAINED_ON_UPGRADE,
+                chained.to_string().as_str(),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -359,7 +389,8 @@ mod tests {
             .and_then(|db| {
                 db.execute_batch(
                     "DROP TABLE mailbox_checks; DROP TABLE exceptions; DROP TABLE acceptances;
-                     DROP TABLE runs; DROP TABLE skipped_users;
+                     DROP TABLE runs; DROP TABLE skipped_users; DROP TABLE notifications;
+                     ALTER TABLE audit DROP COLUMN prev_hash; ALTER TABLE audit DROP COLUMN hash;
                      UPDATE meta SET value = '1' WHERE key = 'format_version';",
                 )
             })
@@ -432,6 +463,51 @@ mod tests {
         Ok(())
     }
 
+    /// A format 6 file's audit trail is chained in order on upgrade, so it verifies, and says
+    /// how many of its records predate the chain.
+    #[test]
+    fn a_format_6_trail_is_chained_in_order_on_upgrade() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("p.state.db");
+        Store::open_or_create(&path, "p").expect("created");
+        Connection::open(&path)
+            .and_then(|db| {
+                db.execute_batch(
+                    "ALTER TABLE audit DROP COLUMN prev_hash; ALTER TABLE audit DROP COLUMN hash;
+                     INSERT INTO audit (at_ms, kind, step, operator, digest, detail) VALUES
+                         (1000, 'rollout_started', NULL, 'op', 'sha256:ab', '{\"approved_digest\":null}'),
+                         (2000, 'step_started', 'pilot', 'op', 'sha256:ab', '{\"users\":2}'),
+                         (3000, 'approved', 'east', 'cab', NULL, '{}');
+                     UPDATE meta SET value = '6' WHERE key = 'format_version';",
+                )
+            })
+            .expect("made format 6");
+
+        let mut store = Store::open(&path, "p")?;
+        assert_eq!(format_of(&path), FORMAT.current.to_string());
+        let verdict = store.verify_audit_chain(None)?;
+        assert!(verdict.is_intact(), "{verdict:?}");
+        assert_eq!((verdict.records, verdict.chained_on_upgrade), (3, 3));
+        let head = store.audit_head()?.expect("a head");
+        assert_eq!(verdict.head.as_deref(), Some(head.hash.as_str()));
+
+        // Records written after the upgrade extend the same chain.
+        store.hold("freeze", "op", Timestamp::from_second(4).expect("time"))?;
+        let verdict = store.verify_audit_chain(None)?;
+        assert!(verdict.is_intact(), "{verdict:?}");
+        assert_eq!((verdict.records, verdict.chained_on_upgrade), (4, 3));
+        let kinds: Vec<&str> = store
+            .audit_trail()?
+            .iter()
+            .map(|e| e.kind.as_str())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["rollout_started", "step_started", "approved", "hold"]
+        );
+        Ok(())
+    }
+
     /// A format 2 file (the pre-check's `allowed`/`denied`/`no_mailbox`) reads its verdicts by
     /// their new names, and gains the skipped users' table.
     #[test]
@@ -443,7 +519,8 @@ mod tests {
             .and_then(|db| {
                 db.execute_batch(
                     "DROP TABLE skipped_users; DROP TABLE exceptions; DROP TABLE acceptances;
-                     DROP TABLE runs;
+                     DROP TABLE runs; DROP TABLE notifications;
+                     ALTER TABLE audit DROP COLUMN prev_hash; ALTER TABLE audit DROP COLUMN hash;
                      DROP TABLE mailbox_checks;
                      CREATE TABLE mailbox_checks (
                          email TEXT PRIMARY KEY, access TEXT NOT NULL, seen_ms INTEGER NOT NULL);

@@ -89,8 +89,20 @@ fn a_rollout_stopped_by_the_previous_release_resumes_where_it_stopped() {
     }
     assert_eq!(
         state_format(&state),
-        ("7".to_owned(), true),
+        ("8".to_owned(), true),
         "opening the file upgraded it"
+    );
+    // The old trail was chained in order on the upgrade: it verifies, and says it predates
+    // the chain.
+    let verify = env.run(["log", "plan.toml", "--verify"]);
+    assert_eq!(verify.code, 0, "{}", verify.transcript());
+    assert!(
+        verify.stdout.starts_with("audit chain: intact, ")
+            && verify
+                .stdout
+                .contains(" predate the chain (state format 7)"),
+        "{}",
+        verify.stdout
     );
 
     let waiting = env.run([
@@ -158,4 +170,7 @@ fn a_rollout_stopped_by_the_previous_release_resumes_where_it_stopped() {
     }
     let status = env.run(["status", "plan.toml"]);
     assert_eq!(status.code, 0, "{}", status.transcript());
+    // Records written since extend the upgraded chain.
+    let verify = env.run(["log", "plan.toml", "--verify"]);
+    assert_eq!(verify.code, 0, "{}", verify.transcript());
 }
