@@ -53,6 +53,8 @@ pub(crate) fn run(
         schedule: &schedule,
         digest: &digest,
         full,
+        warnings: &session.warnings,
+        approvals: &state.approval_records,
     };
     let rendered = match format {
         PlanFormat::Text => dry_run::text(&dry),

@@ -38,9 +38,12 @@ pub(super) fn resolve<'p>(
     for step in plan.pilot.iter().chain(&plan.batches) {
         let name = step.name.to_string();
         let mut members = Vec::new();
-        let mut overlaps: HashMap<String, usize> = HashMap::new();
+        let mut overlaps: HashMap<String, Vec<Email>> = HashMap::new();
         let mut take = |email: &Email, members: &mut Vec<Email>| match claimed.get(email) {
-            Some(owner) => *overlaps.entry(owner.clone()).or_default() += 1,
+            Some(owner) => overlaps
+                .entry(owner.clone())
+                .or_default()
+                .push(email.clone()),
             None => members.push(email.clone()),
         };
         if let Some(members) = frozen.get(&name) {
@@ -104,9 +107,15 @@ pub(super) fn resolve<'p>(
         }
         let mut notes: Vec<String> = overlaps
             .into_iter()
-            .map(|(owner, count)| {
+            .map(|(owner, mut users)| {
+                users.sort();
+                let count = users.len();
                 let who = if count == 1 { "1 user it matches is".to_owned() } else { format!("{count} users it matches are") };
-                format!("{who} in `{owner}`, an earlier step: a user belongs to the first step in file order")
+                let names: Vec<String> = users.iter().map(ToString::to_string).collect();
+                format!(
+                    "{who} in `{owner}`, an earlier step: a user belongs to the first step in file order: {}",
+                    names.join(", ")
+                )
             })
             .collect();
         notes.sort();

@@ -78,9 +78,7 @@ fn tone(event: &Event) -> Option<Tone> {
     match event {
         Event::Halted { .. } | Event::GateFailed { .. } => Some(Tone::Alarm),
         Event::GatePassed { exceptions, .. } if !exceptions.is_empty() => Some(Tone::Warning),
-        Event::Notice { .. } | Event::Reconciled { .. } | Event::Interrupted => {
-            Some(Tone::Warning)
-        }
+        Event::Notice { .. } | Event::Reconciled { .. } | Event::Interrupted => Some(Tone::Warning),
         Event::Disconnected { .. } => Some(Tone::Irreversible),
         Event::Done => Some(Tone::Good),
         _ => None,
