@@ -16,6 +16,7 @@ mod log;
 mod notify;
 mod output;
 mod plan;
+mod report;
 mod reviewed_dry_runs;
 mod rollback;
 mod run_end;
@@ -133,6 +134,9 @@ pub(crate) fn run() -> Exit {
             live: true,
             ..
         } => session(&plan).and_then(|s| status_live::run(&s, format, &out)),
+        Command::Report { plan, output, now } => {
+            session(&plan).and_then(|s| report::run(&s, output.as_deref(), now, &out))
+        }
         Command::Log { plan, format } => session(&plan).and_then(|s| log::run(&s, format, &out)),
         Command::Unlock { plan, force } => {
             session(&plan).and_then(|s| unlock::run(&s, force, &out))

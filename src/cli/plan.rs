@@ -15,13 +15,35 @@ use crate::target::Observed;
 
 use super::{CommandError, Output, PlanFormat, Session, block_on};
 
-pub(crate) fn run(
+/// What a dry-run is made of: the schedule as of `now`, its digest, the platform in words, and
+/// the stored state it was planned against.
+pub(crate) struct Planned {
+    pub(crate) schedule: planner::Schedule,
+    pub(crate) digest: String,
+    pub(crate) target: String,
+    pub(crate) state: RunState,
+}
+
+impl Planned {
+    pub(crate) fn dry_run<'a>(&'a self, session: &'a Session<'_>, full: bool) -> DryRun<'a> {
+        DryRun {
+            plan: &session.plan,
+            plan_file: session.path.display().to_string(),
+            target: self.target.clone(),
+            schedule: &self.schedule,
+            digest: &self.digest,
+            full,
+            warnings: &session.warnings,
+            approvals: &self.state.approval_records,
+        }
+    }
+}
+
+/// Reads the platform and the state and plans, as `apply` would, without changing anything.
+pub(crate) fn planned(
     session: &Session<'_>,
-    format: PlanFormat,
-    full: bool,
     now: Option<Timestamp>,
-    out: &Output,
-) -> Result<Exit, CommandError> {
+) -> Result<Planned, CommandError> {
     let (plan, path, clock) = (&session.plan, session.path.as_path(), session.clock);
     let target = session.open_target()?;
     let now = now.unwrap_or_else(|| clock.now());
@@ -46,26 +68,31 @@ pub(crate) fn run(
     let snapshot = planner::Snapshot::of(plan, &observed);
     let digest = snapshot.digest();
     super::reviewed_dry_runs::save_dry_run(path, &snapshot);
-    let dry = DryRun {
-        plan,
-        plan_file: path.display().to_string(),
+    Ok(Planned {
+        schedule,
+        digest,
         target: target.description.clone(),
-        schedule: &schedule,
-        digest: &digest,
-        full,
-        warnings: &session.warnings,
-        approvals: &state.approval_records,
-    };
+        state,
+    })
+}
+
+pub(crate) fn run(
+    session: &Session<'_>,
+    format: PlanFormat,
+    full: bool,
+    now: Option<Timestamp>,
+    out: &Output,
+) -> Result<Exit, CommandError> {
+    let planned = planned(session, now)?;
+    let dry = planned.dry_run(session, full);
     let rendered = match format {
-        PlanFormat::Text => dry_run::text(&dry),
+        PlanFormat::Text => out.paint_report(&dry_run::text(&dry)),
         PlanFormat::Markdown => dry_run::markdown(&dry),
         PlanFormat::Json => dry_run::json(&dry),
+        PlanFormat::Html => super::report::dry_run_html(&planned, &dry, session)?,
     };
-    out.stdout(&match format {
-        PlanFormat::Text => out.paint_report(&rendered),
-        _ => rendered,
-    });
-    Ok(if schedule.is_blocked() {
+    out.stdout(&rendered);
+    Ok(if planned.schedule.is_blocked() {
         Exit::Halted
     } else {
         Exit::Done

@@ -20,7 +20,7 @@ use crate::state::{Acceptance, Exception};
 
 pub(crate) use json::render as json;
 pub(crate) use markdown::render as markdown;
-pub(crate) use review::{BackOut, Fact, Review, Source, SummaryRow, Warning};
+pub(crate) use review::{BackOut, Fact, Review, Source, SummaryRow, Warning, day_time, zone_label};
 pub(crate) use text::render as text;
 
 /// What a dry-run shows, besides the schedule itself.

@@ -32,6 +32,7 @@ mod schema;
 mod skipped_users;
 mod store;
 
+pub(crate) use audit::AuditEntry;
 pub(crate) use audit_kind::AuditKind;
 pub(crate) use delivery_record::{DeliveryAttempt, DeliveryRecord};
 pub(crate) use journal_action::JournalAction;
