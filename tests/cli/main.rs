@@ -12,6 +12,7 @@ mod idp;
 mod notify;
 mod oauth;
 mod plan;
+mod report;
 mod schedule;
 mod scheduling;
 mod schema;
