@@ -150,6 +150,16 @@ fn the_report_of_a_rollout_that_halted_healed_and_finished_in_a_real_browser() {
         .iter()
         .map(|m| m["email"].as_str().expect("email").to_owned())
         .collect();
+    // The same content as the Markdown dry-run: every user of every step.
+    for step in json["steps"].as_array().expect("steps") {
+        for member in step["detail"]["members"].as_array().into_iter().flatten() {
+            let email = member["email"].as_str().expect("email");
+            assert!(
+                dry.stdout.contains(email),
+                "{email} missing from the HTML dry-run"
+            );
+        }
+    }
     let (pilot_user, exception) = ("ben@contoso.example", east[1].clone());
     let unstarted = env.run(["report", "plan.toml", "-o", "before.html"]);
     assert_eq!(unstarted.code, 0, "{}", unstarted.transcript());
