@@ -15,6 +15,7 @@ mod dry_run;
 mod engine;
 mod exit_code;
 mod git;
+mod html_report;
 mod http_target;
 mod notify;
 mod oauth;

@@ -55,7 +55,8 @@ pub(crate) enum Command {
     Plan {
         /// The plan file.
         plan: PathBuf,
-        /// `text` for a terminal or log, `markdown` for a change ticket, `json` for tools.
+        /// `text` for a terminal or log, `markdown` for a change ticket, `json` for tools,
+        /// `html` for one self-contained page to attach or print.
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
         /// List every user in text output instead of folding long lists.
@@ -204,6 +205,19 @@ pub(crate) enum Command {
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         stale_after: Option<jiff::SignedDuration>,
     },
+    /// Write the rollout report: one self-contained HTML file (no script, nothing fetched) to
+    /// attach to the change ticket or print. Before the rollout starts it is the dry-run.
+    #[command(after_help = "Example:\n  cutover report plans/contoso.toml -o CHG-1234-report.html")]
+    Report {
+        /// The plan file.
+        plan: PathBuf,
+        /// Write the report here instead of to standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Report as of this RFC 3339 time instead of now (for reproducible output).
+        #[arg(long, value_name = "TIME")]
+        now: Option<jiff::Timestamp>,
+    },
     /// The audit trail: every step, gate, approval, hold and unlock, with time and operator,
     /// and which users each platform write touched. `--verify` checks its hash chain.
     #[command(
@@ -316,6 +330,8 @@ pub(crate) enum PlanFormat {
     Text,
     Markdown,
     Json,
+    /// The dry-run as one self-contained HTML file (as `cutover report` writes before a start).
+    Html,
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod log_verify;
 mod notify;
 mod output;
 mod plan;
+mod report;
 mod reviewed_dry_runs;
 mod rollback;
 mod run_end;
@@ -166,6 +167,9 @@ pub(crate) fn run() -> Exit {
             live: true,
             ..
         } => session(&plan).and_then(|s| status_live::run(&s, format, &out)),
+        Command::Report { plan, output, now } => {
+            session(&plan).and_then(|s| report::run(&s, output.as_deref(), now, &out))
+        }
         Command::Log {
             plan,
             format,

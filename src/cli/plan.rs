@@ -15,13 +15,38 @@ use crate::target::Observed;
 
 use super::{CommandError, Output, PlanFormat, Session, block_on};
 
-pub(crate) fn run(
+/// What a dry-run is made of: the schedule as of `now`, its digest, the platform in words, and
+/// the stored state it was planned against.
+pub(crate) struct Planned {
+    pub(crate) schedule: planner::Schedule,
+    pub(crate) digest: String,
+    pub(crate) target: String,
+    pub(crate) state: RunState,
+    /// The rollout has written to the platform: the digest covers the plan alone.
+    pub(crate) digest_of_plan_alone: bool,
+}
+
+impl Planned {
+    pub(crate) fn dry_run<'a>(&'a self, session: &'a Session<'_>, full: bool) -> DryRun<'a> {
+        DryRun {
+            plan: &session.plan,
+            plan_file: session.path.display().to_string(),
+            target: self.target.clone(),
+            schedule: &self.schedule,
+            digest: &self.digest,
+            digest_of_plan_alone: self.digest_of_plan_alone,
+            full,
+            warnings: &session.warnings,
+            approvals: &self.state.approvals,
+        }
+    }
+}
+
+/// Reads the platform and the state and plans, as `apply` would, without changing anything.
+pub(crate) fn planned(
     session: &Session<'_>,
-    format: PlanFormat,
-    full: bool,
     now: Option<Timestamp>,
-    out: &Output,
-) -> Result<Exit, CommandError> {
+) -> Result<Planned, CommandError> {
     let (plan, path, clock) = (&session.plan, session.path.as_path(), session.clock);
     let target = session.open_target()?;
     let now = now.unwrap_or_else(|| clock.now());
@@ -56,34 +81,41 @@ pub(crate) fn run(
         });
         digest
     };
-    let dry = DryRun {
-        plan,
-        plan_file: path.display().to_string(),
+    // The process ends soon after: freeing a large tenant's observation one allocation at a
+    // time (millions at 200,000 users) only delays the exit that returns the memory anyway.
+    std::mem::forget(observed);
+    Ok(Planned {
+        schedule,
+        digest,
         target: target.description.clone(),
-        schedule: &schedule,
-        digest: &digest,
+        state,
         digest_of_plan_alone: started,
-        full,
-    };
+    })
+}
+
+pub(crate) fn run(
+    session: &Session<'_>,
+    format: PlanFormat,
+    full: bool,
+    now: Option<Timestamp>,
+    out: &Output,
+) -> Result<Exit, CommandError> {
+    let planned = planned(session, now)?;
+    let dry = planned.dry_run(session, full);
     let rendered = match format {
-        PlanFormat::Text => dry_run::text(&dry),
+        PlanFormat::Text => out.paint_report(&dry_run::text(&dry)),
         PlanFormat::Markdown => dry_run::markdown(&dry),
         PlanFormat::Json => dry_run::json(&dry),
+        PlanFormat::Html => super::report::dry_run_html(&dry, session)?,
     };
-    out.stdout(&match format {
-        PlanFormat::Text => out.paint_report(&rendered),
-        _ => rendered.clone(),
-    });
-    let exit = if schedule.is_blocked() {
+    out.stdout(&rendered);
+    let exit = if planned.schedule.is_blocked() {
         Exit::Halted
     } else {
         Exit::Done
     };
-    // The process ends right after this command: freeing a large tenant's observation and
-    // schedule one allocation at a time (millions at 200,000 users) only delays the exit that
-    // returns the memory anyway.
-    std::mem::forget(observed);
-    std::mem::forget(schedule);
+    // As above: the schedule and its rendering go with the process.
+    std::mem::forget(planned);
     std::mem::forget(rendered);
     Ok(exit)
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::clock::Clock;
+use crate::diagnostic::Diagnostic;
 use crate::http_target::HttpTarget;
 use crate::plan::{Plan, SandboxRef, TargetSpec};
 use crate::platform::Platform;
@@ -22,6 +23,8 @@ pub(crate) struct Session<'a> {
     pub(crate) path: PathBuf,
     pub(crate) settings: &'a GlobalSettings,
     pub(crate) clock: Clock,
+    /// The plan's validation warnings (already printed): the dry-run puts them in its document.
+    pub(crate) warnings: Vec<Diagnostic>,
 }
 
 /// A plan's platform, opened, with words for it.
@@ -39,10 +42,10 @@ impl<'a> Session<'a> {
         clock: Clock,
         out: &Output,
     ) -> Result<Self, CommandError> {
-        let plan = match crate::plan::load(path) {
+        let (plan, warnings) = match crate::plan::load(path) {
             Ok(loaded) => {
                 super::validate::print_diagnostics(&loaded.warnings, out);
-                loaded.plan
+                (loaded.plan, loaded.warnings)
             }
             Err(crate::plan::LoadError::Invalid { diagnostics }) => {
                 super::validate::print_diagnostics(&diagnostics, out);
@@ -62,6 +65,7 @@ impl<'a> Session<'a> {
             path: path.to_path_buf(),
             settings,
             clock,
+            warnings,
         })
     }
 

@@ -1,4 +1,5 @@
-//! The dry-run as JSON: a stable shape (`format_version` 1) for tools.
+//! The dry-run as JSON: a stable shape (`format_version` 1) for tools. Fields are only
+//! ever added: `summary`, `warnings`, `facts` and `back_out` came with the change-board review.
 
 use serde::Serialize;
 
@@ -20,7 +21,15 @@ struct Document<'a> {
     to: &'a str,
     blocked: bool,
     findings: &'a [Finding],
+    /// The summary table, first in the other formats.
+    summary: &'a [super::SummaryRow],
+    /// Every warning: the plan file's and preflight's.
+    warnings: &'a [super::Warning],
+    /// What the dry-run rests on, each fact with its source.
+    facts: &'a [super::Fact],
     steps: &'a [PlannedStep],
+    /// What `cutover rollback` does for each step, and what nothing undoes.
+    back_out: &'a [super::BackOut],
     /// What the next `apply` would do first (the same action `status` shows).
     next: &'a Action,
 }
@@ -35,6 +44,7 @@ struct PlanHeader<'a> {
 
 pub(crate) fn render(dry: &DryRun<'_>) -> String {
     let s = dry.schedule;
+    let review = super::Review::of(dry);
     let document = Document {
         format_version: 1,
         dry_run: true,
@@ -56,7 +66,11 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
         to: &s.to,
         blocked: s.is_blocked(),
         findings: &s.findings,
+        summary: &review.summary,
+        warnings: &review.warnings,
+        facts: &review.facts,
         steps: &s.steps,
+        back_out: &review.back_out,
         next: &s.next,
     };
     let mut text = serde_json::to_string_pretty(&document)

@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use super::{
-    DryRun, acceptance_text, duration_words, exception_text, gate_text, member_summary, status_text,
+    DryRun, Review, Source, acceptance_text, duration_words, exception_text, gate_text,
+    member_summary, status_text,
 };
 use crate::planner::{MemberState, Severity, StepDetail};
 
@@ -32,9 +33,12 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
     let _ = writeln!(out, "| Digest | `{}` |", dry.digest);
     let _ = writeln!(out, "| Approval | {} |\n", dry.digest_use());
 
+    let review = Review::of(dry);
+    summary(&mut out, &review);
+    warnings(&mut out, &review);
     let _ = writeln!(out, "## Preflight\n");
     if s.findings.is_empty() {
-        let _ = writeln!(out, "Nothing to report.\n");
+        let _ = writeln!(out, "No findings.");
     }
     for f in &s.findings {
         let label = match f.severity {
@@ -42,7 +46,8 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
             Severity::Warning => "**Warning**",
             Severity::Info => "Info",
         };
-        let _ = writeln!(out, "- {label}: {}", f.message);
+        let source = Source::of_finding(f.code).label();
+        let _ = writeln!(out, "- {label} ({source}): {}", cell(&f.message));
         if !f.users.is_empty() {
             let users: Vec<String> = f.users.iter().map(|u| format!("`{u}`")).collect();
             let _ = writeln!(out, "  - Users: {}", users.join(", "));
@@ -51,9 +56,11 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
             let _ = writeln!(out, "  - Fix: {remedy}");
         }
     }
+    let _ = writeln!(out);
+    facts(&mut out, &review);
     let _ = writeln!(
         out,
-        "\n## Steps\n\nTimes are the earliest possible: syncs, approvals and windows can only delay them.\n"
+        "## Steps\n\nTimes are the earliest possible: syncs, approvals and windows can only delay them.\n"
     );
     for (i, step) in s.steps.iter().enumerate() {
         let zone = dry.zone_of(step);
@@ -212,6 +219,103 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
         }
         let _ = writeln!(out, "Status: {}.\n", status_text(&step.status, dry, step));
     }
+    back_out(&mut out, &review);
     let _ = writeln!(out, "{BANNER}");
     out
+}
+
+/// A table cell's text: a `|` would end the cell, a newline the row.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn summary(out: &mut String, review: &Review) {
+    let _ = writeln!(out, "## Summary\n");
+    let _ = writeln!(
+        out,
+        "| Step | Users | Earliest start | Gate | Approval |\n|---|---|---|---|---|"
+    );
+    for row in &review.summary {
+        let users = row.users.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let _ = writeln!(
+            out,
+            "| `{}` | {users} | {} | {} | {} |",
+            row.step,
+            row.earliest_start_text,
+            cell(&row.gate),
+            cell(&row.approval)
+        );
+    }
+    let _ = writeln!(out);
+}
+
+fn warnings(out: &mut String, review: &Review) {
+    let _ = writeln!(out, "## Warnings\n");
+    if review.warnings.is_empty() {
+        let _ = writeln!(
+            out,
+            "None: the plan file has no warnings and preflight found nothing to warn about.\n"
+        );
+        return;
+    }
+    for w in &review.warnings {
+        let severity = if w.severity == "blocking" {
+            "**BLOCKING**"
+        } else {
+            "**Warning**"
+        };
+        let place = match &w.location {
+            Some(at) => format!("plan file, `{at}`"),
+            None => "preflight".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "- {severity} ({place}, `{}`): {}",
+            w.code,
+            cell(&w.message)
+        );
+        if let Some(help) = &w.help {
+            let _ = writeln!(out, "  - Fix: {}", cell(help));
+        }
+    }
+    let _ = writeln!(out);
+}
+
+fn facts(out: &mut String, review: &Review) {
+    let _ = writeln!(
+        out,
+        "### What this dry-run rests on\n\n| Fact | Source |\n|---|---|"
+    );
+    for f in &review.facts {
+        let _ = writeln!(out, "| {} | {} |", cell(&f.fact), f.label);
+    }
+    let _ = writeln!(out);
+}
+
+fn back_out(out: &mut String, review: &Review) {
+    let _ = writeln!(
+        out,
+        "## Back-out\n\nWhat `cutover rollback` does for each step, and what it cannot undo.\n"
+    );
+    for b in &review.back_out {
+        let title = if b.reversible {
+            format!("### `{}`", b.step)
+        } else {
+            format!("### `{}`: **cannot be backed out**", b.step)
+        };
+        let _ = writeln!(out, "{title}\n");
+        if let Some(command) = &b.command {
+            let _ = writeln!(out, "`{command}`\n");
+        }
+        for (n, line) in b.order.iter().enumerate() {
+            let _ = writeln!(out, "{}. {line}", n + 1);
+        }
+        if !b.conditions.is_empty() {
+            let _ = writeln!(out);
+        }
+        for line in &b.conditions {
+            let _ = writeln!(out, "- {line}");
+        }
+        let _ = writeln!(out);
+    }
 }

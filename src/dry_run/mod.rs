@@ -7,6 +7,7 @@
 
 mod json;
 mod markdown;
+mod review;
 mod text;
 
 use jiff::Timestamp;
@@ -19,6 +20,7 @@ use crate::state::{Acceptance, Exception};
 
 pub(crate) use json::render as json;
 pub(crate) use markdown::render as markdown;
+pub(crate) use review::{BackOut, Fact, Review, Source, SummaryRow, Warning, day_time, zone_label};
 pub(crate) use text::render as text;
 
 /// What a dry-run shows, besides the schedule itself.
@@ -33,11 +35,22 @@ pub(crate) struct DryRun<'a> {
     pub(crate) digest_of_plan_alone: bool,
     /// Text only: list every user instead of folding long lists.
     pub(crate) full: bool,
+    /// The plan file's validation warnings: the document shows every one.
+    pub(crate) warnings: &'a [crate::diagnostic::Diagnostic],
+    /// The approvals recorded so far, for the summary table.
+    pub(crate) approvals: &'a [crate::state::Approval],
 }
 
 impl DryRun<'_> {
+    /// Whether this rollout already disconnected `from`.
+    fn disconnected(&self) -> bool {
+        self.schedule.steps.iter().any(|s| {
+            matches!(s.detail, StepDetail::Disconnect { .. }) && s.status == StepStatus::Done
+        })
+    }
+
     /// The zone a step's times are shown in: its window's, else the plan's.
-    fn zone_of(&self, step: &PlannedStep) -> TimeZone {
+    pub(crate) fn zone_of(&self, step: &PlannedStep) -> TimeZone {
         match &step.detail {
             StepDetail::Move(detail) if detail.window.is_some() => detail
                 .window
@@ -47,7 +60,7 @@ impl DryRun<'_> {
         }
     }
 
-    fn time(&self, at: Timestamp, zone: &TimeZone) -> String {
+    pub(crate) fn time(&self, at: Timestamp, zone: &TimeZone) -> String {
         let zoned = at.to_zoned_datetime(zone.clone());
         let name = zone.iana_name().unwrap_or("");
         let text = zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
@@ -73,12 +86,12 @@ impl DryRun<'_> {
         }
     }
 
-    fn approve_command(&self, step: &str) -> String {
+    pub(crate) fn approve_command(&self, step: &str) -> String {
         format!("cutover approve {} {step}", self.plan_file)
     }
 }
 
-fn gate_text(gate: &Gate, allowed: u64, users: usize) -> String {
+pub(crate) fn gate_text(gate: &Gate, allowed: u64, users: usize) -> String {
     let on_failure = match gate.on_failure {
         OnFailure::Halt => "halt (failing users sync over the old configuration again)",
         OnFailure::Rollback => "roll the step back",
@@ -94,7 +107,7 @@ fn gate_text(gate: &Gate, allowed: u64, users: usize) -> String {
     )
 }
 
-fn member_summary(detail: &MoveDetail) -> String {
+pub(crate) fn member_summary(detail: &MoveDetail) -> String {
     let count = |state| detail.members.iter().filter(|m| m.state == state).count();
     let mut parts = Vec::new();
     for (state, words) in [
@@ -110,7 +123,7 @@ fn member_summary(detail: &MoveDetail) -> String {
     parts.join(", ")
 }
 
-fn status_text(status: &StepStatus, dry: &DryRun<'_>, step: &PlannedStep) -> String {
+pub(crate) fn status_text(status: &StepStatus, dry: &DryRun<'_>, step: &PlannedStep) -> String {
     let zone = dry.zone_of(step);
     match status {
         StepStatus::Done => "done".to_owned(),
@@ -150,7 +163,7 @@ fn status_text(status: &StepStatus, dry: &DryRun<'_>, step: &PlannedStep) -> Str
 }
 
 /// One line for an exception: who, the platform's words, and whether it is still open.
-fn exception_text(exception: &Exception, dry: &DryRun<'_>) -> String {
+pub(crate) fn exception_text(exception: &Exception, dry: &DryRun<'_>) -> String {
     let zone = dry.plan.display_zone();
     let error = exception.user.error.as_deref().unwrap_or("");
     let state = match exception.closed_at {
@@ -164,7 +177,7 @@ fn exception_text(exception: &Exception, dry: &DryRun<'_>) -> String {
 }
 
 /// One line for an accepted user: who, why, and who accepted.
-fn acceptance_text(acceptance: &Acceptance, dry: &DryRun<'_>) -> String {
+pub(crate) fn acceptance_text(acceptance: &Acceptance, dry: &DryRun<'_>) -> String {
     format!(
         "{}: \"{}\" (by {}, {})",
         acceptance.email,
@@ -174,7 +187,7 @@ fn acceptance_text(acceptance: &Acceptance, dry: &DryRun<'_>) -> String {
     )
 }
 
-fn duration_words(d: PlanDuration) -> String {
+pub(crate) fn duration_words(d: PlanDuration) -> String {
     if d.is_zero() {
         "no quiet time".to_owned()
     } else {

@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use super::{
-    DryRun, acceptance_text, duration_words, exception_text, gate_text, member_summary, status_text,
+    DryRun, Review, Source, acceptance_text, duration_words, exception_text, gate_text,
+    member_summary, status_text,
 };
 use crate::planner::{Severity, StepDetail};
 use crate::state::Exception;
@@ -37,9 +38,12 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
     let _ = writeln!(out, "Digest   {}", dry.digest);
     let _ = writeln!(out, "         {}", dry.digest_use());
 
+    let review = Review::of(dry);
+    summary(&mut out, &review);
+    warnings(&mut out, &review);
     let _ = writeln!(out, "\nPreflight");
     if s.findings.is_empty() {
-        let _ = writeln!(out, "  ok        nothing to report");
+        let _ = writeln!(out, "  ok        no findings");
     }
     for f in &s.findings {
         let label = match f.severity {
@@ -47,7 +51,8 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
             Severity::Warning => "warning",
             Severity::Info => "info",
         };
-        let _ = writeln!(out, "  {label:<9} {}", f.message);
+        let source = Source::of_finding(f.code).label();
+        let _ = writeln!(out, "  {label:<9} {} ({source})", f.message);
         if !f.users.is_empty() {
             let _ = writeln!(
                 out,
@@ -60,6 +65,10 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
         }
     }
 
+    let _ = writeln!(out, "  rests on:");
+    for f in review.facts.iter().filter(|f| f.code.is_none()) {
+        let _ = writeln!(out, "            {} ({})", f.fact, f.label);
+    }
     let _ = writeln!(
         out,
         "\nSteps (times are the earliest possible: syncs, approvals and windows can only delay them)"
@@ -232,8 +241,85 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
             status_text(&step.status, dry, step)
         );
     }
+    back_out(&mut out, &review);
     let _ = writeln!(out, "\n{BANNER}");
     out
+}
+
+fn summary(out: &mut String, review: &Review) {
+    let _ = writeln!(out, "\nSummary");
+    let width = review
+        .summary
+        .iter()
+        .map(|r| r.step.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let start_width = review
+        .summary
+        .iter()
+        .map(|r| r.earliest_start_text.len())
+        .max()
+        .unwrap_or(14)
+        .max(14);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:>5}  {:<start_width$}  gate; approval",
+        "step", "users", "earliest start"
+    );
+    for row in &review.summary {
+        let users = row.users.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {users:>5}  {:<start_width$}  {}; approval {}",
+            row.step, row.earliest_start_text, row.gate, row.approval
+        );
+    }
+}
+
+fn warnings(out: &mut String, review: &Review) {
+    let _ = writeln!(out, "\nWarnings");
+    if review.warnings.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for w in &review.warnings {
+        let place = match &w.location {
+            Some(at) => format!("plan {at}"),
+            None => "preflight".to_owned(),
+        };
+        let severity = if w.severity == "blocking" {
+            "BLOCKING"
+        } else {
+            "warning"
+        };
+        let _ = writeln!(out, "  {severity:<9} {} [{place}, {}]", w.message, w.code);
+        if let Some(help) = &w.help {
+            let _ = writeln!(out, "            fix: {help}");
+        }
+    }
+}
+
+fn back_out(out: &mut String, review: &Review) {
+    let _ = writeln!(
+        out,
+        "\nBack-out (what `cutover rollback` does for each step)"
+    );
+    for b in &review.back_out {
+        let head = if b.reversible {
+            b.command
+                .clone()
+                .unwrap_or_else(|| "(nothing to undo)".to_owned())
+        } else {
+            "IRREVERSIBLE: cannot be backed out".to_owned()
+        };
+        let _ = writeln!(out, "  {:<18} {head}", b.step);
+        for (n, line) in b.order.iter().enumerate() {
+            let _ = writeln!(out, "{INDENT}{}. {line}", n + 1);
+        }
+        for line in &b.conditions {
+            let _ = writeln!(out, "{INDENT}- {line}");
+        }
+    }
 }
 
 fn fold(items: Vec<String>, full: bool) -> String {

@@ -70,15 +70,15 @@ pub(super) fn resolve<'p>(
         }
         let mut taken: Vec<usize> = Vec::new();
         // Users this step matches that an earlier step claimed, by that step's number.
-        let mut overlaps: Vec<usize> = Vec::new();
+        let mut overlaps: Vec<Vec<usize>> = Vec::new();
         let mut take = |i: usize| match claimed[i] {
             UNCLAIMED => taken.push(i),
             owner => {
                 let owner = owner as usize;
                 if overlaps.len() <= owner {
-                    overlaps.resize(owner + 1, 0);
+                    overlaps.resize_with(owner + 1, Vec::new);
                 }
-                overlaps[owner] += 1;
+                overlaps[owner].push(i);
             }
         };
         match &step.users {
@@ -138,10 +138,18 @@ pub(super) fn resolve<'p>(
         let mut notes: Vec<String> = overlaps
             .into_iter()
             .enumerate()
-            .filter(|(_, count)| *count > 0)
-            .map(|(owner, count)| {
+            .filter(|(_, claimed)| !claimed.is_empty())
+            .map(|(owner, claimed)| {
+                let count = claimed.len();
                 let who = if count == 1 { "1 user it matches is".to_owned() } else { format!("{count} users it matches are") };
-                format!("{who} in `{}`, an earlier step: a user belongs to the first step in file order", owner_name(owner))
+                // Indices into `users`, which is in email order: the names come out sorted.
+                let mut names: Vec<String> = claimed.iter().map(|&i| users[i].email.to_string()).collect();
+                names.sort();
+                format!(
+                    "{who} in `{}`, an earlier step: a user belongs to the first step in file order: {}",
+                    owner_name(owner),
+                    names.join(", ")
+                )
             })
             .collect();
         notes.sort();

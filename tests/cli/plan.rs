@@ -341,3 +341,110 @@ fn preflight_lists_the_configuration_names_the_platform_has() {
         assert!(remedy.contains(listed), "{scenario}: {remedy}");
     }
 }
+
+/// A real platform's plan that disconnects without sign-off: the warning `validate` gives is in
+/// every format of the dry-run, not only on standard error, beside the summary and the back-out.
+#[test]
+fn a_real_platforms_warnings_are_inside_the_dry_run() {
+    let mut env = TestEnv::new().sandbox("demo", 12, "1s");
+    env.set_env("CUTOVER_API_TOKEN", crate::support::TOKEN);
+    let served = env.serve(&[]);
+    let plan = fixture_plan("over-http", &[("url", &served.url), ("rest_size", "50")]);
+    let env = env.file("plan.toml", &plan);
+    let run = |format: &str| {
+        let run = env.run(["plan", "plan.toml", "--format", format, "--now", NOW]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        run
+    };
+    let markdown = run("markdown").stdout;
+    insta::with_settings!({
+        prepend_module_to_snapshot => false,
+        snapshot_suffix => "markdown",
+        filters => vec![
+            (r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:PORT"),
+            (r"sha256:[0-9a-f]+", "sha256:DIGEST"),
+        ],
+    }, {
+        insta::assert_snapshot!("plan_over_http", markdown);
+    });
+    let text = run("text").stdout;
+    let json = run("json").json();
+    for document in [&markdown, &text] {
+        assert!(
+            document.contains(
+                "the final disconnect of a real platform will run without `cutover approve`"
+            ),
+            "{document}"
+        );
+        assert!(
+            document.contains("plan.toml:33:12"),
+            "the place is named:\n{document}"
+        );
+        assert!(document.contains("Back-out"), "{document}");
+        assert!(document.contains("Summary"), "{document}");
+    }
+    let warnings = json["warnings"].as_array().expect("warnings");
+    let codes: Vec<_> = warnings.iter().map(|w| w["code"].as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            Some("plan::unapproved-start"),
+            Some("plan::unapproved-disconnect")
+        ],
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().all(|w| w["origin"] == "plan"),
+        "{warnings:?}"
+    );
+    assert_eq!(json["format_version"], 1, "fields were only added");
+    let back_out = json["back_out"].as_array().expect("back_out");
+    let disconnect = back_out.last().expect("the disconnect's");
+    assert_eq!(disconnect["reversible"], false);
+    assert_eq!(
+        json["summary"].as_array().map(Vec::len),
+        json["steps"].as_array().map(Vec::len)
+    );
+    for fact in json["facts"].as_array().expect("facts") {
+        assert!(
+            [
+                "read from the platform",
+                "resolved when the step starts",
+                "assumed",
+                "read from the state file",
+                "read from the plan's files"
+            ]
+            .contains(&fact["label"].as_str().unwrap_or("")),
+            "{fact}"
+        );
+    }
+}
+
+/// A user a later step's selector matches but an earlier step claimed is named in its note.
+#[test]
+fn the_note_on_users_claimed_earlier_names_them() {
+    let env = quickstart();
+    let json = env
+        .run([
+            "plan",
+            "plans/quickstart.toml",
+            "--format",
+            "json",
+            "--now",
+            NOW,
+        ])
+        .json();
+    let east = json["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == "east")
+        .cloned()
+        .expect("east");
+    let note = east["detail"]["notes"][0].as_str().expect("a note");
+    assert!(note.contains("in `pilot`, an earlier step"), "{note}");
+    assert!(
+        note.ends_with("@contoso.example"),
+        "the user is named: {note}"
+    );
+}
