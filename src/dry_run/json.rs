@@ -1,5 +1,6 @@
-//! The dry-run as JSON: a stable shape (`format_version` 1) for tools. Fields are only
-//! ever added: `summary`, `warnings`, `facts` and `back_out` came with the change-board review.
+//! The dry-run as JSON: a stable shape (`format_version` 1) for tools. Fields are only ever
+//! added: `summary`, `warnings`, `facts`, `back_out` and `change_control` came with the
+//! change-board review.
 
 use serde::Serialize;
 
@@ -17,6 +18,8 @@ struct Document<'a> {
     /// `plan_and_platform` until the rollout's first write (`apply --approved` takes it), then
     /// `plan` (`approve --digest` takes it for an edit).
     digest_covers: &'static str,
+    /// The plan's `[change_control]` rules in words (the definition has them as keys).
+    change_control: Vec<String>,
     from: &'a str,
     to: &'a str,
     blocked: bool,
@@ -62,6 +65,7 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
         } else {
             "plan_and_platform"
         },
+        change_control: dry.change_control(),
         from: &s.from,
         to: &s.to,
         blocked: s.is_blocked(),

@@ -31,7 +31,16 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
     );
     let _ = writeln!(out, "| As of | {} |", dry.time(s.now, &zone));
     let _ = writeln!(out, "| Digest | `{}` |", dry.digest);
-    let _ = writeln!(out, "| Approval | {} |\n", dry.digest_use());
+    let _ = writeln!(out, "| Approval | {} |", dry.digest_use());
+    let rules = dry.change_control();
+    if rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "| Change control | none (`[change_control]` sets none) |\n"
+        );
+    } else {
+        let _ = writeln!(out, "| Change control | {} |\n", rules.join("; "));
+    }
 
     let review = Review::of(dry);
     summary(&mut out, &review);

@@ -73,10 +73,23 @@ impl DryRun<'_> {
 
     /// How the digest is approved.
     fn digest_use(&self) -> String {
+        let rules = &self.plan.change_control;
+        let sign = if rules.signed() { " --sign KEY" } else { "" };
         if self.digest_of_plan_alone {
             format!(
-                "the plan's digest (the rollout has started): approve an edit with `cutover approve {} --digest {}`",
+                "the plan's digest (the rollout has started): approve an edit with `cutover approve {} --digest {}{sign}`",
                 self.plan_file, self.digest
+            )
+        } else if rules.require_approved_digest && rules.signed() {
+            // `--approved` cannot carry a signature, so it does not count here.
+            format!(
+                "nothing changes until this exact plan and tenant is approved with `cutover approve {} --digest {}{sign}`",
+                self.plan_file, self.digest
+            )
+        } else if rules.require_approved_digest {
+            format!(
+                "nothing changes until this exact plan and tenant is approved with `cutover approve {} --digest {}` (or `cutover apply {} --approved {}`)",
+                self.plan_file, self.digest, self.plan_file, self.digest
             )
         } else {
             format!(
@@ -84,6 +97,33 @@ impl DryRun<'_> {
                 self.plan_file, self.digest
             )
         }
+    }
+
+    /// The plan's `[change_control]` rules, in words, for the reviewer: empty when none is on.
+    pub(crate) fn change_control(&self) -> Vec<String> {
+        let rules = &self.plan.change_control;
+        let mut words = Vec::new();
+        if rules.require_clean_git {
+            words.push(
+                "`apply` runs only while the plan file and its CSV user files are committed to git and unchanged".to_owned(),
+            );
+        }
+        if rules.require_approved_digest {
+            words
+                .push("nothing is written until this dry-run is approved by its digest".to_owned());
+        }
+        if rules.four_eyes {
+            words.push(
+                "an approval or acceptance counts only from someone other than who started the rollout or approved its digest".to_owned(),
+            );
+        }
+        if let Some(signers) = &rules.allowed_signers {
+            words.push(format!(
+                "an approval or acceptance counts only when signed (`--sign KEY`) by a key `{}` lists",
+                signers.written
+            ));
+        }
+        words
     }
 
     pub(crate) fn approve_command(&self, step: &str) -> String {

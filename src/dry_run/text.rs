@@ -37,6 +37,10 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
     let _ = writeln!(out, "As of    {}", dry.time(s.now, &zone));
     let _ = writeln!(out, "Digest   {}", dry.digest);
     let _ = writeln!(out, "         {}", dry.digest_use());
+    for (i, rule) in dry.change_control().iter().enumerate() {
+        let label = if i == 0 { "Controls" } else { "" };
+        let _ = writeln!(out, "{label:<8} {rule}");
+    }
 
     let review = Review::of(dry);
     summary(&mut out, &review);

@@ -18,6 +18,7 @@ mod report;
 mod schedule;
 mod scheduling;
 mod schema;
+mod sign_off;
 mod state_upgrade;
 mod support;
 mod validate;
