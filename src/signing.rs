@@ -244,10 +244,7 @@ impl Signatures {
         let allowed = &self.allowed;
         self.checked
             .entry((kind, id))
-            .or_insert_with(|| {
-                verify(allowed, signature, statement)
-                    .map_err(|e| format!("its signature does not count: {e}"))
-            })
+            .or_insert_with(|| verify(allowed, signature, statement).map_err(|e| e.to_string()))
             .clone()
     }
 }

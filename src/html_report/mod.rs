@@ -92,6 +92,8 @@ pub(crate) struct ApprovalView {
     pub(crate) from: String,
     pub(crate) at: String,
     pub(crate) signed: String,
+    /// `counts`, or `does not count: ` and why (unsigned, a self-approval under four eyes).
+    pub(crate) counts: String,
 }
 
 /// One step of a started rollout.

@@ -12,8 +12,8 @@ use super::{
 use crate::dry_run::{day_time, zone_label};
 use crate::plan::{Plan, TargetSpec};
 use crate::state::{
-    Acceptance, Approval, AuditEntry, AuditKind, Exception, FailingUser, RunEnd, RunState,
-    StepPhase,
+    Acceptance, Approval, AuditEntry, AuditKind, Countable, Exception, FailingUser, RunEnd,
+    RunState, StepPhase,
 };
 
 /// How many of the audit trail's last records the report lists.
@@ -144,14 +144,34 @@ fn standing(state: &RunState, zone: &TimeZone) -> String {
     }
 }
 
-fn approval_view(record: &Approval, zone: &TimeZone) -> ApprovalView {
-    ApprovalView {
-        step: record.step.clone(),
-        by: record.by.clone(),
-        from: format!("{} on {}", record.os_user, record.host),
-        at: day_time(record.at, zone),
-        signed: super::approval_signature(record).words(),
-    }
+/// The approvals `wanted` picks, those that count and those the plan's rules set aside (with
+/// why), in time order: an auditor sees an approval that was given but not counted.
+fn approval_views(
+    state: &RunState,
+    wanted: impl Fn(&Approval) -> bool,
+    zone: &TimeZone,
+) -> Vec<ApprovalView> {
+    let counted = state
+        .approvals
+        .iter()
+        .filter(|a| wanted(a))
+        .map(|a| (a, "counts".to_owned()));
+    let discounted = state.discounted.iter().filter_map(|d| match &d.what {
+        Countable::Approval(a) if wanted(a) => Some((a, format!("does not count: {}", d.why))),
+        _ => None,
+    });
+    let mut all: Vec<_> = counted.chain(discounted).collect();
+    all.sort_by_key(|(a, _)| (a.at, a.id));
+    all.into_iter()
+        .map(|(record, counts)| ApprovalView {
+            step: record.step.clone(),
+            by: record.by.clone(),
+            from: format!("{} on {}", record.os_user, record.host),
+            at: day_time(record.at, zone),
+            signed: super::approval_signature(record).words(),
+            counts,
+        })
+        .collect()
 }
 
 fn accept_view(a: &Acceptance, zone: &TimeZone) -> AcceptView {
@@ -272,12 +292,7 @@ fn step_view(inputs: &Inputs<'_>, id: &str, batch: &str) -> StepView {
         .filter(|a| users.iter().any(|u| *u == a.email.to_string()))
         .map(|a| accept_view(a, &zone))
         .collect();
-    let approvals = state
-        .approvals
-        .iter()
-        .filter(|a| a.step == id || a.step == batch)
-        .map(|a| approval_view(a, &zone))
-        .collect();
+    let approvals = approval_views(state, |a| a.step == id || a.step == batch, &zone);
     StepView {
         id: id.to_owned(),
         phase: record
@@ -447,12 +462,7 @@ fn disconnect_view(inputs: &Inputs<'_>) -> DisconnectView {
             ),
         },
         preconditions,
-        approvals: state
-            .approvals
-            .iter()
-            .filter(|a| a.step == "disconnect")
-            .map(|a| approval_view(a, &zone))
-            .collect(),
+        approvals: approval_views(state, |a| a.step == "disconnect", &zone),
         accepted: state
             .acceptances
             .iter()

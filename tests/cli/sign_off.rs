@@ -156,6 +156,15 @@ fn a_signed_approval_counts_only_by_a_key_allowed_signers_lists() {
         status.transcript()
     );
 
+    // The report lists the approval that was given, and why it does not count.
+    let report = swapped.run(["report", "plan.toml", "-o", "report.html"]);
+    assert_eq!(report.code, 0, "{}", report.transcript());
+    let page = std::fs::read_to_string(swapped.path().join("report.html")).expect("the report");
+    assert!(
+        page.contains("does not count: the signature is by a key that"),
+        "the set-aside approval is on the page"
+    );
+
     let env = swapped.file("allowed_signers", &listed("alice@bank.example", &alice));
     let acceptance = env.run([
         "accept",
