@@ -119,6 +119,15 @@ struct Git {
     home: Option<std::ffi::OsString>,
 }
 
+/// Why git could not be run at all.
+#[derive(Debug, thiserror::Error)]
+enum GitUnavailable {
+    #[error("git is not installed (no `git` program on PATH)")]
+    NotInstalled,
+    #[error("git could not be started: {0}")]
+    CannotStart(#[source] std::io::Error),
+}
+
 /// What running git gave.
 enum Ran {
     Ok(String),
@@ -135,7 +144,7 @@ impl Git {
     }
 
     /// Runs `git -C dir <args>`; `Err` only when git could not be started.
-    fn run(&self, dir: &Path, args: &[&std::ffi::OsStr]) -> Result<Ran, String> {
+    fn run(&self, dir: &Path, args: &[&std::ffi::OsStr]) -> Result<Ran, GitUnavailable> {
         let mut command = Command::new(&self.program);
         command
             .arg("-C")
@@ -158,10 +167,8 @@ impl Git {
                 let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
                 Ok(Ran::Failed(first.trim().to_owned()))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err("git is not installed (no `git` program on PATH)".to_owned())
-            }
-            Err(e) => Err(format!("git could not be started: {e}")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(GitUnavailable::NotInstalled),
+            Err(e) => Err(GitUnavailable::CannotStart(e)),
         }
     }
 }
@@ -174,7 +181,7 @@ fn probe(git: &Git, plan: &Path, files: &[PathBuf]) -> Provenance {
     let name = plan.file_name().unwrap_or(plan.as_os_str());
     let arg = |s: &'static str| std::ffi::OsStr::new(s);
     let prefix = match git.run(dir, &[arg("rev-parse"), arg("--show-prefix")]) {
-        Err(reason) => return Provenance::unknown(reason),
+        Err(reason) => return Provenance::unknown(reason.to_string()),
         Ok(Ran::Failed(message)) if message.contains("not a git repository") => {
             return Provenance {
                 state: GitState::NotARepository,
@@ -221,7 +228,7 @@ fn probe(git: &Git, plan: &Path, files: &[PathBuf]) -> Provenance {
     args.push(name);
     args.extend(others.iter().map(|p| p.as_os_str()));
     let status = match git.run(dir, &args) {
-        Err(reason) => return Provenance::unknown(reason),
+        Err(reason) => return Provenance::unknown(reason.to_string()),
         Ok(Ran::Failed(message)) => return Provenance::unknown(format!("git: {message}")),
         Ok(Ran::Ok(out)) => out,
     };

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::rc::Rc;
 
 use crate::plan::Plan;
 use crate::state::{Countable, Discounted, RunState};
@@ -28,6 +29,8 @@ pub(crate) enum SigningError {
     SignFailed { key: String, words: String },
     #[error("the signature is by a key that {allowed_signers} does not list")]
     UnknownSigner { allowed_signers: String },
+    #[error("its signed statement does not accept {email} in plan {plan}")]
+    DoesNotCover { email: String, plan: String },
     #[error("the signature does not verify as {principal}'s in {allowed_signers}: {words}")]
     NotVerified {
         principal: String,
@@ -150,7 +153,7 @@ pub(crate) fn verify(
 pub(crate) struct Signatures {
     allowed: PathBuf,
     plan: String,
-    checked: HashMap<(Kind, i64), Result<String, String>>,
+    checked: HashMap<(Kind, i64), Result<String, Rc<SigningError>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -193,7 +196,7 @@ impl Signatures {
                 }
                 Err(why) => state.discounted.push(Discounted {
                     what: Countable::Approval(approval),
-                    why,
+                    why: why.to_string(),
                 }),
             }
         }
@@ -216,10 +219,10 @@ impl Signatures {
                     &signed.statement,
                 )
             } else {
-                Err(format!(
-                    "its signed statement does not accept {} in plan {}",
-                    acceptance.email, self.plan
-                ))
+                Err(Rc::new(SigningError::DoesNotCover {
+                    email,
+                    plan: self.plan.clone(),
+                }))
             };
             match verdict {
                 Ok(principal) => {
@@ -228,7 +231,7 @@ impl Signatures {
                 }
                 Err(why) => state.discounted.push(Discounted {
                     what: Countable::Acceptance(acceptance),
-                    why,
+                    why: why.to_string(),
                 }),
             }
         }
@@ -240,11 +243,11 @@ impl Signatures {
         id: i64,
         signature: &str,
         statement: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, Rc<SigningError>> {
         let allowed = &self.allowed;
         self.checked
             .entry((kind, id))
-            .or_insert_with(|| verify(allowed, signature, statement).map_err(|e| e.to_string()))
+            .or_insert_with(|| verify(allowed, signature, statement).map_err(Rc::new))
             .clone()
     }
 }

@@ -8,9 +8,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use super::sandbox;
 
 /// A duration in the plan's grammar (`90s`, `10m`, `1h30m`, `7d`).
-fn parse_duration(text: &str) -> Result<jiff::SignedDuration, String> {
-    let duration = crate::plan::grammar::PlanDuration::parse(text).map_err(|e| e.to_string())?;
-    let seconds = i64::try_from(duration.seconds()).map_err(|e| e.to_string())?;
+fn parse_duration(text: &str) -> Result<jiff::SignedDuration, crate::plan::grammar::GrammarError> {
+    let duration = crate::plan::grammar::PlanDuration::parse(text)?;
+    // The grammar caps a duration at 366 days, far inside `i64` seconds.
+    let seconds = i64::try_from(duration.seconds()).unwrap_or(i64::MAX);
     Ok(jiff::SignedDuration::from_secs(seconds))
 }
 

@@ -3,6 +3,12 @@
 
 use crate::oauth::SecretError;
 
+/// A failed delivery's reason once redacted: what is printed, shown by `status` and stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[serde(transparent)]
+#[error("{0}")]
+pub(crate) struct Undelivered(pub(crate) String);
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DeliveryError {
     /// The secret reference points at nothing usable (its message names the reference only).

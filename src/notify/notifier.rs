@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::channel::Channel;
 use super::decision::{self, Decision, Stale};
-use super::delivery_error::{DeliveryError, Redactor};
+use super::delivery_error::{DeliveryError, Redactor, Undelivered};
 use super::payload::Payload;
 use super::{Notification, NotificationKind, command, email, slack, teams, webhook};
 use crate::plan::{ChannelKind, Plan, WebhookFormat};
@@ -30,7 +30,7 @@ pub(crate) struct Notifier {
     /// The plan's folder: where commands run.
     dir: PathBuf,
     /// One HTTP client for every webhook (or why there is none).
-    client: Result<reqwest::Client, String>,
+    client: Result<reqwest::Client, reqwest::Error>,
 }
 
 /// What one channel did with one notification.
@@ -42,7 +42,7 @@ pub(crate) struct ChannelResult {
     /// Why it was sent: a first send, a reminder or a retry (a test is a `Send`).
     pub(crate) decision: Decision,
     /// `Err` holds the reason, without secrets.
-    pub(crate) outcome: Result<(), String>,
+    pub(crate) outcome: Result<(), Undelivered>,
 }
 
 /// What [`Notifier::notify`] did: each delivery's result, and any trouble with the ledger.
@@ -78,7 +78,7 @@ impl Notifier {
             .timeout(DELIVERY_LIMIT)
             .user_agent(concat!("cutover/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| e.without_url().to_string());
+            .map_err(reqwest::Error::without_url);
         Self {
             channels,
             dir: plan_dir.to_path_buf(),
@@ -183,7 +183,10 @@ impl Notifier {
             let kind = job.notification.kind.as_str();
             let outcome = match &result.outcome {
                 Ok(()) => Ok(()),
-                Err(reason) => Err((reason.clone(), decision::next_retry(now, job.failures + 1))),
+                Err(reason) => Err((
+                    reason.0.clone(),
+                    decision::next_retry(now, job.failures + 1),
+                )),
             };
             let attempt = DeliveryAttempt {
                 channel: &job.channel.id,
@@ -211,7 +214,7 @@ impl Notifier {
                 self.deliver_one(job.channel, &job.notification, deadline),
             )
             .await
-            .unwrap_or_else(|_| Err(DeliveryError::Deadline.to_string()));
+            .unwrap_or_else(|_| Err(Undelivered(DeliveryError::Deadline.to_string())));
             ChannelResult {
                 channel: job.channel.label.clone(),
                 event_key: job.notification.key.clone(),
@@ -228,7 +231,7 @@ impl Notifier {
         channel: &Channel,
         notification: &Notification,
         deadline: Instant,
-    ) -> Result<(), String> {
+    ) -> Result<(), Undelivered> {
         let mut redactor = Redactor::default();
         let result = match &channel.spec.channel {
             ChannelKind::Webhook { url, format } => match &self.client {
@@ -242,7 +245,7 @@ impl Notifier {
                     };
                     webhook::post(client, url, &body, deadline, &mut redactor).await
                 }
-                Err(e) => Err(DeliveryError::Client(e.clone())),
+                Err(e) => Err(DeliveryError::Client(e.to_string())),
             },
             ChannelKind::Email(settings) => {
                 email::send(settings, notification, deadline, &mut redactor).await
@@ -252,7 +255,7 @@ impl Notifier {
                 command::run(words, &json, &self.dir, deadline).await
             }
         };
-        result.map_err(|e| redactor.clean(&e.to_string()))
+        result.map_err(|e| Undelivered(redactor.clean(&e.to_string())))
     }
 }
 

@@ -343,7 +343,7 @@ async fn a_receiver_that_hangs_costs_ten_seconds_and_is_retried_later() {
         took >= Duration::from_secs(9) && took < Duration::from_millis(11_500),
         "{took:?}"
     );
-    let reason = report.results[0].outcome.clone().expect_err("failed");
+    let reason = report.results[0].outcome.clone().expect_err("failed").0;
     assert!(
         reason.contains("timed out") || reason.contains("10 s"),
         "{reason}"
@@ -423,7 +423,7 @@ async fn a_refusing_receiver_fails_fast_and_newer_news_supersedes_it() {
         .notify(&mut store, &[halt(&plan, 1, t(0))], t(0))
         .await;
     assert!(started.elapsed() < Duration::from_secs(5));
-    let reason = report.results[0].outcome.clone().expect_err("failed");
+    let reason = report.results[0].outcome.clone().expect_err("failed").0;
     assert!(reason.contains("HTTP 500"), "{reason}");
     assert_no_secret("the reason", &reason);
 
@@ -468,12 +468,12 @@ async fn a_command_gets_the_json_and_no_environment_and_is_killed_at_ten_seconds
         "{took:?}"
     );
     assert_eq!(results[0].outcome, Ok(()));
-    let killed = results[1].outcome.clone().expect_err("killed");
+    let killed = results[1].outcome.clone().expect_err("killed").0;
     assert!(
         killed.contains("did not finish within 10 s and was killed"),
         "{killed}"
     );
-    let exited = results[2].outcome.clone().expect_err("failed");
+    let exited = results[2].outcome.clone().expect_err("failed").0;
     assert!(
         exited.contains("exit status: 3") && exited.contains("no such queue"),
         "{exited}"

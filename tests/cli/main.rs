@@ -2,6 +2,7 @@
 
 mod api;
 mod apply;
+mod architecture;
 mod audit;
 mod change_control;
 mod docs;
