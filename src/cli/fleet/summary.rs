@@ -1,7 +1,7 @@
 //! The end of `fleet apply`: one line per plan (its exit code and last line), then the counts
 //! and the fleet's exit code — or, with `--format json`, one last object saying the same.
 
-use super::exit::PlanResult;
+use super::exit::{PlanResult, counted};
 use crate::clock::Clock;
 use crate::exit_code::Exit;
 
@@ -16,7 +16,9 @@ pub(super) fn text(results: &[PlanResult], exit: Exit) -> String {
     for r in results {
         text.push_str(&format!(
             "{:<width$}  {:<4}  {}\n",
-            r.name, r.exit as i32, r.line
+            r.name,
+            counted(r.exit) as i32,
+            r.line
         ));
     }
     text.push_str(&format!(
@@ -35,7 +37,7 @@ pub(super) fn json(results: &[PlanResult], exit: Exit, clock: Clock) -> serde_js
             serde_json::json!({
                 "plan": r.name,
                 "file": r.file,
-                "exit_code": r.exit as i32,
+                "exit_code": counted(r.exit) as i32,
                 "skipped": r.exit == Exit::Locked,
                 "line": r.line,
             })
