@@ -16,6 +16,9 @@ use super::limiter::Limiter;
 #[derive(Clone, Default)]
 pub(crate) struct Limiters {
     by_origin: Arc<Mutex<HashMap<String, Arc<Limiter>>>>,
+    /// Requests per second each origin's limiter never exceeds (`fleet apply --rate-limit`);
+    /// without it the budget adapts to the platform's 429s.
+    rate: Option<f64>,
 }
 
 impl std::fmt::Debug for Limiters {
@@ -28,12 +31,25 @@ impl std::fmt::Debug for Limiters {
 }
 
 impl Limiters {
+    /// Registries whose limiters each send at most `per_second` requests a second.
+    pub(crate) fn with_rate(per_second: Option<u32>) -> Self {
+        Self {
+            rate: per_second.map(f64::from),
+            ..Self::default()
+        }
+    }
+
     /// The limiter for `base`'s origin: the one already handed out for it, or `fresh`, kept for
     /// the next plan on that origin.
     pub(super) fn shared(&self, base: &Url, fresh: Arc<Limiter>) -> Arc<Limiter> {
         let origin = base.origin().ascii_serialization();
         match self.by_origin.lock() {
-            Ok(mut map) => Arc::clone(map.entry(origin).or_insert(fresh)),
+            Ok(mut map) => Arc::clone(map.entry(origin).or_insert_with(|| {
+                if let Some(rate) = self.rate {
+                    fresh.cap_rate(rate);
+                }
+                fresh
+            })),
             // A poisoned map only costs the sharing: this plan gets a budget of its own.
             Err(_) => fresh,
         }

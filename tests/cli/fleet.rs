@@ -418,7 +418,7 @@ fn tenants_of_one_platform_over_http_share_its_rate_limit_and_complete() {
             .replace("name = \"over-http\"", &format!("name = \"{name}\""));
         env = env.file(&format!("{name}/plan.toml"), &plan);
     }
-    let run = fleet_apply(&env, &["--yes"]);
+    let run = fleet_apply(&env, &["--yes", "--rate-limit", "100"]);
     assert_eq!(run.code, 0, "{}", run.transcript());
     for name in tenants {
         assert_migrated(&env, name);

@@ -24,9 +24,17 @@ use crate::http_target::Limiters;
 use crate::report::{JsonReporter, PlainReporter, Reporter};
 use crate::signals::{Signal, Signals};
 
+/// What `fleet apply` adds to each plan's `apply` settings.
+pub(super) struct FleetSettings {
+    /// How many plans run at once.
+    pub(super) concurrency: usize,
+    /// Requests per second per platform, for the whole process.
+    pub(super) rate_limit: Option<u32>,
+}
+
 pub(super) fn run(
     files: &[PathBuf],
-    concurrency: usize,
+    fleet: &FleetSettings,
     settings: &ApplySettings,
     global: &GlobalSettings,
     clock: Clock,
@@ -36,7 +44,7 @@ pub(super) fn run(
     // its next safe point, each lock is given back and each state saved.
     let stop = stop_on_signal()?;
     let global = GlobalSettings {
-        limiters: Some(Limiters::default()),
+        limiters: Some(Limiters::with_rate(fleet.rate_limit)),
         ..global.clone()
     };
     let (sessions, mut results) = super::load(files, &global, clock, out);
@@ -44,7 +52,7 @@ pub(super) fn run(
         && std::io::stderr().is_terminal()
         && std::io::stdout().is_terminal();
     let progress = terminal.then(FleetProgress::new);
-    let ran = pool::each(sessions, concurrency, |(index, session)| {
+    let ran = pool::each(sessions, fleet.concurrency, |(index, session)| {
         (
             index,
             run_plan(&session, settings, &stop, progress.as_ref(), out),

@@ -63,6 +63,11 @@ pub(crate) enum FleetCommand {
         /// Run only plans committed to git (each plan is checked as `apply` checks it).
         #[arg(long)]
         require_clean_git: bool,
+        /// The most requests per second this process sends to one platform (plans whose API
+        /// is on the same scheme, host and port share it). With H hosts running the fleet,
+        /// give each the platform's limit ÷ H. Unset: the budget adapts to the platform's 429s.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit: Option<u32>,
     },
     /// One dry-run document for the change board: a summary table, then each plan's dry-run.
     #[command(
@@ -127,6 +132,7 @@ pub(crate) fn run(
             format,
             poll_interval,
             require_clean_git,
+            rate_limit,
         } => {
             let files = plan_files::expand(&plans)?;
             let settings = super::settings::ApplySettings::resolve(
@@ -139,14 +145,11 @@ pub(crate) fn run(
                 false,
                 require_clean_git,
             );
-            apply::run(
-                &files,
-                usize::from(concurrency),
-                &settings,
-                global,
-                clock,
-                out,
-            )
+            let fleet = apply::FleetSettings {
+                concurrency: usize::from(concurrency),
+                rate_limit,
+            };
+            apply::run(&files, &fleet, &settings, global, clock, out)
         }
         FleetCommand::Plan {
             plans,
