@@ -430,3 +430,49 @@ fn tenants_of_one_platform_over_http_share_its_rate_limit_and_complete() {
     );
     drop(served);
 }
+
+/// SIGTERM stops every plan of a running fleet at a safe point: the process ends by the signal,
+/// every lock is given back, and the next run resumes.
+#[test]
+fn sigterm_stops_every_plan_and_gives_back_every_lock() {
+    let env = fleet(&["t01", "t02"], 12);
+    let mut env = env;
+    for name in ["t01", "t02"] {
+        let slow = fixture_plan("rollout", &[])
+            .replace("name = \"rollout\"", &format!("name = \"{name}\""))
+            .replace("soak = \"0s\"", "soak = \"10m\"")
+            .replace("timeout = \"1m\"", "timeout = \"1h\"");
+        env = env.file(&format!("{name}/plan.toml"), &slow);
+    }
+    let mut running = env.spawn(["fleet", "apply", ".", "--poll-interval", "20ms"]);
+    let held = |env: &TestEnv| -> usize {
+        let status = env.run(["fleet", "status", ".", "--format", "json"]).json();
+        status["plans"]
+            .as_array()
+            .map_or(0, |p| p.iter().filter(|p| !p["holder"].is_null()).count())
+    };
+    let started = std::time::Instant::now();
+    while held(&env) < 2 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(held(&env), 2, "both plans run, each under its lock");
+    let pid = running.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(kill.is_ok_and(|s| s.success()));
+    let status = running.wait().expect("the fleet ends");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15),
+        "{status:?}"
+    );
+    assert_eq!(held(&env), 0, "every lock given back");
+    let next = fleet_apply(&env, &["--until-blocked"]);
+    assert_eq!(next.code, 4, "{}", next.transcript());
+    assert!(
+        next.stdout.contains("t01: waiting: soak pilot until "),
+        "{}",
+        next.stdout
+    );
+}

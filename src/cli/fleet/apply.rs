@@ -51,7 +51,7 @@ pub(super) fn run(
     let terminal = settings.format == Format::Text
         && std::io::stderr().is_terminal()
         && std::io::stdout().is_terminal();
-    let progress = terminal.then(FleetProgress::new);
+    let progress = terminal.then(|| FleetProgress::new(out.color));
     let ran = pool::each(sessions, fleet.concurrency, |(index, session)| {
         (
             index,

@@ -10,12 +10,15 @@ use crate::report::{Reporter, describe};
 /// The fleet's live lines.
 pub(super) struct FleetProgress {
     pub(super) multi: MultiProgress,
+    /// Plan names in bold: a terminal, and `NO_COLOR` unset.
+    color: bool,
 }
 
 impl FleetProgress {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(color: bool) -> Self {
         Self {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            color,
         }
     }
 
@@ -23,8 +26,12 @@ impl FleetProgress {
     pub(super) fn plan(&self, name: &str, from: &str, to: &str) -> PlanBar {
         let bar = self.multi.add(ProgressBar::new_spinner());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template(if self.color {
+                "{spinner} {prefix:.bold} {wide_msg}"
+            } else {
+                "{spinner} {prefix} {wide_msg}"
+            })
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.set_prefix(name.to_owned());
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
