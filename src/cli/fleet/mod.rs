@@ -65,7 +65,8 @@ pub(crate) enum FleetCommand {
         require_clean_git: bool,
         /// The most requests per second this process sends to one platform (plans whose API
         /// is on the same scheme, host and port share it). With H hosts running the fleet,
-        /// give each the platform's limit ÷ H. Unset: the budget adapts to the platform's 429s.
+        /// give each a little under the platform's limit ÷ H. Unset: the budget adapts to the
+        /// platform's 429s.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         rate_limit: Option<u32>,
     },
