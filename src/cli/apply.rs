@@ -13,6 +13,7 @@ use crate::signals::Signals;
 use crate::state::{RunEnd, RunRecord, host_name, os_user};
 
 use super::engine_error::engine_error;
+use super::output::Lines;
 use super::run_end::{final_report, recorded};
 use super::run_notifications::{Noticed, notifications};
 use super::run_provenance;
@@ -24,20 +25,10 @@ pub(crate) fn run(
     settings: &ApplySettings,
     out: &Output,
 ) -> Result<Exit, CommandError> {
-    let plan = &session.plan;
-    let path = session.path.as_path();
-    let clock = session.clock;
-    // Which plan this run executes, in git. A plan that must be committed and is not is
-    // refused before anything at all is written, the state file included.
-    let provenance = run_provenance::provenance(plan, path);
-    run_provenance::require_clean(&provenance, plan, path, settings.require_clean_git)?;
     // The runtime and the signal handlers come first: from here on SIGINT and SIGTERM stop the
     // run at its next safe point instead of killing it, so the lock taken below is always given
     // back and the state is always saved.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CommandError::failure(format!("cannot start the async runtime: {e}")))?;
+    let runtime = runtime()?;
     let entered = runtime.enter();
     let mut signals = Signals::install()
         .map_err(|e| CommandError::failure(format!("cannot handle SIGINT and SIGTERM: {e}")))?;
@@ -47,6 +38,49 @@ pub(crate) fn run(
         let _ = stop_tx.send(Some(signal));
     });
     drop(entered);
+    let mut reporter = reporter(&session.plan, settings.format, session.clock, out.color);
+    // With a person at the terminal, the disconnect of a real target is asked for.
+    let prompt = std::io::stdin().is_terminal();
+    let result = run_with(
+        session,
+        settings,
+        &runtime,
+        stop,
+        reporter.as_mut(),
+        out,
+        prompt,
+    );
+    forward.abort();
+    result.map(|ran| ran.exit)
+}
+
+/// The runtime a run's engine lives on: one thread, since cutover's concurrency is I/O.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::failure(format!("cannot start the async runtime: {e}")))
+}
+
+/// One plan's run, with the signal handlers already in place (`stop` says when one came): the
+/// lock, the engine, the record of how it ended, notifications, the final report in `lines`.
+/// `apply` runs one; `fleet apply` runs many at once, each on its own thread and runtime.
+pub(crate) fn run_with(
+    session: &Session<'_>,
+    settings: &ApplySettings,
+    runtime: &tokio::runtime::Runtime,
+    stop: watch::Receiver<Option<crate::signals::Signal>>,
+    reporter: &mut dyn Reporter,
+    out: &dyn Lines,
+    prompt: bool,
+) -> Result<Ran, CommandError> {
+    let plan = &session.plan;
+    let path = session.path.as_path();
+    let clock = session.clock;
+    // Which plan this run executes, in git. A plan that must be committed and is not is
+    // refused before anything at all is written, the state file included.
+    let provenance = run_provenance::provenance(plan, path);
+    run_provenance::require_clean(&provenance, plan, path, settings.require_clean_git)?;
 
     let mut store = session.open_store()?;
     let operator = os_user();
@@ -64,19 +98,18 @@ pub(crate) fn run(
         return Err(e.into());
     }
 
-    let mut reporter = reporter(plan, settings.format, clock, out.color);
     let mut noticed = Noticed::default();
     let result = execute(
         session,
         settings,
-        &runtime,
+        runtime,
         stop,
         &mut store,
         &operator,
-        reporter.as_mut(),
+        &mut *reporter,
         &mut noticed,
+        prompt,
     );
-    forward.abort();
     reporter.finish();
     let (exit, end) = match &result {
         Ok(outcome) => (Exit::from(outcome), recorded(outcome)),
@@ -136,10 +169,19 @@ pub(crate) fn run(
         ));
     }
     let outcome = result?;
+    let report = final_report(plan, path, &outcome);
     if settings.format == Format::Text {
-        out.stdout(&out.paint_report(&final_report(plan, path, &outcome)));
+        out.stdout(&out.paint_report(&report));
     }
-    Ok(exit)
+    let line = report.lines().last().unwrap_or_default().to_owned();
+    Ok(Ran { exit, line })
+}
+
+/// How one plan's run ended: its exit code and the last line of its final report (`done: …`,
+/// `waiting: …`, `halted: …`).
+pub(crate) struct Ran {
+    pub(crate) exit: Exit,
+    pub(crate) line: String,
 }
 
 /// The run itself, once the lock is held: its platform, its engine, its end.
@@ -153,6 +195,7 @@ fn execute(
     operator: &str,
     reporter: &mut dyn Reporter,
     noticed: &mut Noticed,
+    prompt: bool,
 ) -> Result<RunOutcome, CommandError> {
     let plan = &session.plan;
     let clock = session.clock;
@@ -187,7 +230,7 @@ fn execute(
         );
         // A person at the terminal is asked before a real target's disconnect (`--yes`
         // answers for them); with no terminal, cutover never prompts.
-        if std::io::stdin().is_terminal() && !settings.yes {
+        if prompt && !settings.yes {
             engine = engine.with_confirmation(Box::new(ask));
         }
         let outcome = engine.run().await;
@@ -217,7 +260,7 @@ fn ask(question: &str) -> bool {
 }
 
 /// Bars on a terminal, plain lines in a log, or JSON.
-fn reporter(
+pub(crate) fn reporter(
     plan: &Plan,
     format: Format,
     clock: crate::clock::Clock,

@@ -294,6 +294,10 @@ pub(crate) enum Command {
     /// Create, inspect and disturb an embedded sandbox platform.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
+    /// Many tenants' plans at once: `apply` them side by side (several hosts may share the
+    /// work), one dry-run document for them, one status table.
+    #[command(subcommand)]
+    Fleet(super::fleet::FleetCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ mod args;
 mod command_error;
 mod completions;
 mod engine_error;
+mod fleet;
 mod hold;
 mod log;
 mod log_filter;
@@ -202,6 +203,7 @@ pub(crate) fn run() -> Exit {
         Command::Completions { shell } => Ok(completions::completions(shell, &out)),
         Command::Man { out_dir } => completions::man(out_dir.as_deref(), &out),
         Command::Sandbox(command) => sandbox::run(command, clock, &out),
+        Command::Fleet(command) => fleet::run(command, &global, clock, &out),
     };
     conclude(result, &out)
 }

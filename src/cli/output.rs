@@ -74,3 +74,26 @@ impl Output {
         let _ = err.flush();
     }
 }
+
+/// Where a command's lines for people go: the process's own streams ([`Output`]), or — in a
+/// fleet, where several plans run at once — the same streams with each line marked by its plan.
+pub(crate) trait Lines {
+    fn stdout(&self, text: &str);
+    fn stderr(&self, text: &str);
+    /// A report for stdout, marked in colour where stdout takes it (see [`Output::paint_report`]).
+    fn paint_report(&self, text: &str) -> String;
+}
+
+impl Lines for Output {
+    fn stdout(&self, text: &str) {
+        Output::stdout(self, text);
+    }
+
+    fn stderr(&self, text: &str) {
+        Output::stderr(self, text);
+    }
+
+    fn paint_report(&self, text: &str) -> String {
+        Output::paint_report(self, text)
+    }
+}

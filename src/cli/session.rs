@@ -167,7 +167,10 @@ impl<'a> Session<'a> {
             }
             TargetSpec::Http { url, auth } => {
                 let options = self.settings.target;
-                let target = HttpTarget::new(url, auth, options.allow_insecure_http)?;
+                let mut target = HttpTarget::new(url, auth, options.allow_insecure_http)?;
+                if let Some(limiters) = &self.settings.limiters {
+                    target = target.share_budget(limiters);
+                }
                 if let Some(max) = options.max_concurrency {
                     target.limit_concurrency(max);
                 }

@@ -15,6 +15,9 @@ pub(crate) struct GlobalSettings {
     /// `--state` or `CUTOVER_STATE`: the state file instead of `<plan dir>/.cutover/<name>.state.db`.
     pub(crate) state: Option<PathBuf>,
     pub(crate) target: TargetOptions,
+    /// Request budgets shared by every plan on one platform (`cutover fleet`); `None` gives
+    /// each plan its own.
+    pub(crate) limiters: Option<crate::http_target::Limiters>,
 }
 
 /// How the `http` target may talk to the platform.
@@ -34,6 +37,7 @@ impl GlobalSettings {
                 allow_insecure_http: cli.allow_insecure_http,
                 max_concurrency: cli.max_concurrency.map(usize::from),
             },
+            limiters: None,
         }
     }
 }

@@ -689,3 +689,61 @@ fn text(status: &Status<'_>, plan: &Plan, stale_after: Option<SignedDuration>) -
     text.push_str(&format!("{}\n", status.line));
     text
 }
+
+/// One plan's standing as `status` would report it, in the cells of `fleet status`'s table.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Standing {
+    /// `done`, `halted`, `waiting`, `due`, `in_progress`, `not_started`, `error`.
+    pub(crate) state: &'static str,
+    #[serde(skip)]
+    pub(crate) exit: Exit,
+    /// The step the rollout is at (or waits for); empty after an error.
+    pub(crate) step: String,
+    /// What it waits for and until when (`soak until …`); empty when it does not wait.
+    pub(crate) waiting: String,
+    /// The last line `status` prints.
+    pub(crate) line: String,
+    /// Open exceptions: users syncing over both configurations until their OAuth sync is clean.
+    pub(crate) exceptions: usize,
+    /// Who holds the run lock, if anyone.
+    pub(crate) holder: Option<String>,
+}
+
+/// Where `session`'s rollout stands, from its state alone (as `status` without `--live`).
+pub(crate) fn standing_of(session: &Session<'_>) -> Result<Standing, CommandError> {
+    let plan = &session.plan;
+    let state = session.read_state()?;
+    let (label, exit, next) = standing(plan, &state, session.clock.now());
+    let line = next_line(plan, &session.path, &next);
+    let (step, waiting) = match &next {
+        Next::Wait {
+            reason,
+            step,
+            until,
+            ..
+        } => {
+            let waiting = match until {
+                Some(t) => format!("{reason} until {}", plan.time(*t)),
+                None => reason.clone(),
+            };
+            (step.clone(), waiting)
+        }
+        Next::Stop { step, .. } | Next::Due { step, .. } => (step.clone(), String::new()),
+        Next::Error { .. } => (String::new(), String::new()),
+        Next::Finish => ("disconnect".to_owned(), String::new()),
+    };
+    let holder = state.lock_holder.as_ref().map(|h| {
+        let line = lock_line(h);
+        let gone = if line.gone { ", gone" } else { "" };
+        format!("pid {} on {}{gone}", line.pid, line.host)
+    });
+    Ok(Standing {
+        state: label,
+        exit,
+        step,
+        waiting,
+        line,
+        exceptions: state.open_exceptions().count(),
+        holder,
+    })
+}

@@ -127,6 +127,16 @@ impl HttpTarget {
         })
     }
 
+    /// Takes its request budget from `limiters`: every target on the same origin in this
+    /// process shares one (`cutover fleet`). Called right after `new`, before any request.
+    pub(crate) fn share_budget(mut self, limiters: &super::Limiters) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            let own = Arc::clone(&inner.limiter);
+            inner.limiter = limiters.shared(&inner.base, own);
+        }
+        self
+    }
+
     /// Caps the requests in flight (`--max-concurrency`); 1 makes a sequential client.
     pub(crate) fn limit_concurrency(&self, max: usize) {
         self.inner.limiter.cap(max);

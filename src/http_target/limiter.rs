@@ -29,6 +29,9 @@ struct State {
     next_slot: Instant,
     /// When recent requests succeeded, to measure the rate the platform accepts.
     recent: VecDeque<Instant>,
+    /// A rate never to exceed, requests per second (`fleet apply --rate-limit`): the pace
+    /// starts there and probes no higher.
+    ceiling: Option<f64>,
 }
 
 /// A slot for one request; freed when dropped.
@@ -48,6 +51,7 @@ impl Limiter {
                 pace: None,
                 next_slot: Instant::now(),
                 recent: VecDeque::new(),
+                ceiling: None,
             }),
             notify: Notify::new(),
         })
@@ -58,6 +62,15 @@ impl Limiter {
         if let Ok(mut state) = self.state.lock() {
             state.max = max.max(1) as f64;
             state.limit = state.limit.min(state.max);
+        }
+    }
+
+    /// Never sends more than `per_second` requests a second, from the first one on.
+    pub(crate) fn cap_rate(&self, per_second: f64) {
+        if let Ok(mut state) = self.state.lock() {
+            let rate = per_second.max(0.1);
+            state.pace = Some(state.pace.map_or(rate, |p| p.min(rate)));
+            state.ceiling = Some(rate);
         }
     }
 
@@ -133,8 +146,9 @@ impl Limiter {
                 1.0 / state.limit
             };
             state.limit = (state.limit + step).min(state.max);
+            let ceiling = state.ceiling.unwrap_or(f64::INFINITY);
             if let Some(pace) = state.pace.as_mut() {
-                *pace *= 1.0005;
+                *pace = (*pace * 1.0005).min(ceiling);
             }
         }
         self.notify.notify_waiters();
@@ -193,6 +207,28 @@ mod tests {
         drop(first);
         let third = tokio::time::timeout(Duration::from_millis(200), limiter.acquire()).await;
         assert!(third.is_ok(), "and goes once a slot frees");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_rate_cap_paces_from_the_first_request_and_is_never_exceeded() {
+        let limiter = Limiter::new(8, 8);
+        limiter.cap_rate(50.0);
+        let started = Instant::now();
+        for _ in 0..11 {
+            let _permit = limiter.acquire().await;
+            limiter.succeeded();
+        }
+        // 11 requests at 50/s: the 11th goes no sooner than 10 intervals of 20 ms.
+        assert!(
+            started.elapsed() >= Duration::from_millis(190),
+            "{:?}",
+            started.elapsed()
+        );
+        for _ in 0..10_000 {
+            limiter.succeeded();
+        }
+        let pace = limiter.state.lock().map(|s| s.pace).ok().flatten();
+        assert_eq!(pace, Some(50.0), "probing stops at the cap");
     }
 
     #[tokio::test(flavor = "current_thread")]

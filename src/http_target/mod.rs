@@ -8,6 +8,8 @@
 mod http_target;
 mod http_target_error;
 mod limiter;
+mod limiters;
 
 pub(crate) use http_target::HttpTarget;
 pub(crate) use http_target_error::HttpTargetError;
+pub(crate) use limiters::Limiters;

@@ -6,11 +6,21 @@ use crate::engine::{Event, EventSink};
 
 pub(crate) struct JsonReporter {
     clock: Clock,
+    /// The plan each object names, when several plans share the stream (`cutover fleet`).
+    plan: Option<String>,
 }
 
 impl JsonReporter {
     pub(crate) fn new(clock: Clock) -> Self {
-        Self { clock }
+        Self { clock, plan: None }
+    }
+
+    /// Adds `"plan": name` to every object.
+    pub(crate) fn for_plan(clock: Clock, name: &str) -> Self {
+        Self {
+            clock,
+            plan: Some(name.to_owned()),
+        }
     }
 }
 
@@ -22,6 +32,9 @@ impl EventSink for JsonReporter {
                 "at".to_owned(),
                 serde_json::Value::String(self.clock.now().to_string()),
             );
+            if let Some(plan) = &self.plan {
+                object.insert("plan".to_owned(), serde_json::Value::String(plan.clone()));
+            }
         }
         super::write_stdout(&format!("{value}\n"));
     }

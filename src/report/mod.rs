@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::engine::EventSink;
 
 pub(crate) use json::JsonReporter;
-pub(crate) use plain::PlainReporter;
+pub(crate) use plain::{PlainReporter, describe};
 pub(crate) use terminal::TerminalReporter;
 
 /// An [`EventSink`] for people: it may hold lines back (a progress bar) until the run ends.

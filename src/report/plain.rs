@@ -15,6 +15,8 @@ pub(crate) struct PlainReporter {
     last_reading: HashMap<String, (usize, usize, usize)>,
     /// The last wait printed (reason, step, until), so a wait is announced once.
     last_wait: Option<String>,
+    /// Put before every line (`acme: `) when several plans share the log (`cutover fleet`).
+    prefix: String,
 }
 
 impl PlainReporter {
@@ -25,11 +27,18 @@ impl PlainReporter {
             to: to.to_owned(),
             last_reading: HashMap::new(),
             last_wait: None,
+            prefix: String::new(),
         }
     }
 
+    /// Marks every line with `prefix` (a plan's name, in a fleet's shared log).
+    pub(crate) fn with_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_owned();
+        self
+    }
+
     fn line(&self, text: &str) {
-        super::write_stdout(&format!("{} {text}\n", stamp(&self.clock)));
+        super::write_stdout(&format!("{} {}{text}\n", stamp(&self.clock), self.prefix));
     }
 }
 

@@ -35,7 +35,8 @@ pub(super) struct AppState {
     pub(super) target: SandboxTarget,
     pub(super) token: Option<String>,
     pub(super) identity: Option<IdentityProvider>,
-    pub(super) faults: FaultState,
+    /// Shared by every tenant one server serves: one rate limit, one set of counts.
+    pub(super) faults: Arc<FaultState>,
 }
 
 pub(super) type Shared = Arc<AppState>;
@@ -45,6 +46,8 @@ pub(crate) struct Server {
     listener: TcpListener,
     address: SocketAddr,
     target: SandboxTarget,
+    /// More tenants, each served at `/tenants/<name>/` (`--tenant`).
+    tenants: Vec<(String, SandboxTarget)>,
     options: ServeOptions,
     signals: Signals,
 }
@@ -65,6 +68,10 @@ impl Server {
             });
         }
         let target = SandboxTarget::open(&settings.sandbox, clock)?;
+        let mut tenants = Vec::new();
+        for (name, path) in &settings.tenants {
+            tenants.push((name.clone(), SandboxTarget::open(path, clock)?));
+        }
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| ServeError::Listen { listen, source })?;
@@ -82,6 +89,7 @@ impl Server {
             listener,
             address,
             target,
+            tenants,
             options: ServeOptions {
                 token,
                 faults: settings.faults,
@@ -102,23 +110,44 @@ impl Server {
         let shutdown = async move {
             signals.recv().await;
         };
-        serve(self.listener, self.target, self.options, shutdown).await
+        serve_tenants(
+            self.listener,
+            self.target,
+            self.tenants,
+            self.options,
+            shutdown,
+        )
+        .await
     }
 }
 
 /// Serves `target` on `listener` until `shutdown` resolves.
+#[cfg(test)]
 pub(crate) async fn serve(
     listener: TcpListener,
     target: SandboxTarget,
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<String, ServeError> {
+    serve_tenants(listener, target, Vec::new(), options, shutdown).await
+}
+
+/// Serves `target` at the root and each of `tenants` at `/tenants/<name>/` (the admin API
+/// only, the same token, the same faults: a multi-tenant platform's one rate limit).
+async fn serve_tenants(
+    listener: TcpListener,
+    target: SandboxTarget,
+    tenants: Vec<(String, SandboxTarget)>,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<String, ServeError> {
     let started = std::time::Instant::now();
+    let faults = Arc::new(FaultState::new(options.faults));
     let state: Shared = Arc::new(AppState {
         target,
-        token: options.token,
+        token: options.token.clone(),
         identity: options.identity,
-        faults: FaultState::new(options.faults),
+        faults: Arc::clone(&faults),
     });
     // Microsoft Graph's calendar subset, for the mailbox pre-check: app tokens for Graph only.
     let graph = Router::new()
@@ -130,7 +159,30 @@ pub(crate) async fn serve(
     // Where the identity provider sends the admin's browser back: no bearer token, by nature;
     // the `state` parameter is what authenticates it.
     let callback = Router::new().route("/oauth/callback", get(oauth_callback::oauth_callback));
-    let api = Router::new()
+    let mut app = api(&state).merge(graph).merge(callback);
+    for (name, target) in tenants {
+        let tenant: Shared = Arc::new(AppState {
+            target,
+            token: options.token.clone(),
+            identity: None,
+            faults: Arc::clone(&faults),
+        });
+        let routes = api(&tenant).with_state(tenant);
+        app = app.nest(&format!("/tenants/{name}"), routes);
+    }
+    let app = app
+        .fallback(problem::not_found)
+        .with_state(Arc::clone(&state));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Stopped)?;
+    Ok(state.faults.counts.summary(started.elapsed()))
+}
+
+/// The admin API's routes over `state`'s sandbox, behind its authentication and hostility.
+fn api(state: &Shared) -> Router<Shared> {
+    Router::new()
         .route("/whoami", get(admin_api::whoami))
         .route(
             "/configurations",
@@ -149,21 +201,11 @@ pub(crate) async fn serve(
         )
         .route("/users", get(admin_api::users))
         .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
+            Arc::clone(state),
             hostile::hostile,
         ))
         .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
+            Arc::clone(state),
             bearer_auth::authenticate,
-        ));
-    let app = api
-        .merge(graph)
-        .merge(callback)
-        .fallback(problem::not_found)
-        .with_state(Arc::clone(&state));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServeError::Stopped)?;
-    Ok(state.faults.counts.summary(started.elapsed()))
+        ))
 }

@@ -13,6 +13,8 @@ use super::Faults;
 pub(crate) struct ServeSettings {
     /// The sandbox file to serve (a plan already resolved to its sandbox).
     pub(crate) sandbox: PathBuf,
+    /// More sandbox files, each served at `/tenants/<name>/` as a multi-tenant platform would.
+    pub(crate) tenants: Vec<(String, PathBuf)>,
     /// Where to listen; loopback only.
     pub(crate) listen: SocketAddr,
     /// The environment variable holding the bearer token clients must present.

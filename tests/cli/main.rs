@@ -8,6 +8,7 @@ mod change_control;
 mod docs;
 mod ews;
 mod exceptions;
+mod fleet;
 mod graph;
 mod hard_inputs;
 mod http;

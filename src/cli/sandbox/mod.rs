@@ -122,7 +122,7 @@ pub(crate) enum SandboxCommand {
     /// Serve the sandbox over the platform's admin API (the `http` target's contract) on
     /// loopback, optionally hostile. Prints `listening on http://ADDRESS` first.
     #[command(
-        after_help = "Example:\n  CUTOVER_SANDBOX_TOKEN=dev-token cutover sandbox serve tenant.db --listen 127.0.0.1:8765"
+        after_help = "Example:\n  CUTOVER_SANDBOX_TOKEN=dev-token cutover sandbox serve tenant.db --listen 127.0.0.1:8765\n  cutover sandbox serve root.db --tenant acme=acme.db --tenant globex=globex.db --rate-limit 200"
     )]
     Serve(ServeArgs),
     /// Change how often users sync, such as `2s` or `100ms`.

@@ -18,6 +18,11 @@ use crate::serve::{Faults, IdentitySettings, ServeError, ServeSettings, Server};
 pub(crate) struct ServeArgs {
     #[command(flatten)]
     sandbox: SandboxArg,
+    /// Also serve this sandbox (a file, or a plan whose target is one) at `/tenants/NAME/`,
+    /// as a multi-tenant platform would: same token, and `--rate-limit` counts every tenant's
+    /// requests together. Repeatable.
+    #[arg(long = "tenant", value_name = "NAME=SANDBOX", value_parser = parse_tenant)]
+    tenants: Vec<(String, std::path::PathBuf)>,
     /// The loopback address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8765")]
     listen: SocketAddr,
@@ -44,6 +49,30 @@ pub(crate) struct ServeArgs {
     seed: u64,
     #[command(flatten)]
     identity: IdentityArgs,
+}
+
+/// Why a `--tenant` value is not `NAME=SANDBOX`.
+#[derive(Debug, thiserror::Error)]
+enum TenantArgError {
+    #[error("{0:?} is not NAME=SANDBOX")]
+    NotAPair(String),
+    #[error("{0:?}: NAME is lowercase letters, digits and dashes, SANDBOX a file")]
+    Invalid(String),
+}
+
+/// `NAME=SANDBOX`: a tenant's path segment (lowercase letters, digits, dashes) and its sandbox.
+fn parse_tenant(text: &str) -> Result<(String, std::path::PathBuf), TenantArgError> {
+    let (name, path) = text
+        .split_once('=')
+        .ok_or_else(|| TenantArgError::NotAPair(text.to_owned()))?;
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid || path.is_empty() {
+        return Err(TenantArgError::Invalid(text.to_owned()));
+    }
+    Ok((name.to_owned(), std::path::PathBuf::from(path)))
 }
 
 /// The identity provider `sandbox serve` uses, as the real platform uses Microsoft's.
@@ -73,6 +102,11 @@ impl ServeArgs {
         let identity = self.identity;
         Ok(ServeSettings {
             sandbox: resolve(&self.sandbox.path)?,
+            tenants: self
+                .tenants
+                .iter()
+                .map(|(name, path)| Ok((name.clone(), resolve(path)?)))
+                .collect::<Result<_, CommandError>>()?,
             listen: self.listen,
             token_env: self.token_env,
             faults: Faults {
