@@ -114,6 +114,7 @@ pub(crate) async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<String, ServeError> {
     let started = std::time::Instant::now();
+    let without_users_query = options.faults.without_users_query;
     let state: Shared = Arc::new(AppState {
         target,
         token: options.token,
@@ -147,7 +148,14 @@ pub(crate) async fn serve(
             "/configurations/{id}/disconnect",
             post(admin_api::disconnect),
         )
-        .route("/users", get(admin_api::users))
+        .route("/users", get(admin_api::users));
+    // An older platform, for the client's fallback: the contract without the bulk read.
+    let api = if without_users_query {
+        api
+    } else {
+        api.route("/users/query", post(admin_api::query_users))
+    };
+    let api = api
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             hostile::hostile,

@@ -53,6 +53,17 @@ pub(crate) trait Target {
     /// One page of users, in email order, starting after `after`.
     async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError>;
 
+    /// The users with these emails, in email order, each once; emails the platform does not
+    /// know are left out. One logical call however many emails: a target splits it as its API
+    /// requires. What a gate reads, so that a poll costs what its step costs, not the tenant.
+    async fn users_by_email(&self, emails: &[Email]) -> Result<Vec<PlatformUser>, TargetError>;
+
+    /// The most users one page of [`Target::users`] carries: a full read of the platform is
+    /// this many users a call.
+    fn page_size(&self) -> usize {
+        PAGE_SIZE
+    }
+
     /// Enables or disables a configuration for many users in one call; one result per user.
     async fn set_enabled(
         &self,

@@ -2,7 +2,7 @@
 
 use crate::plan::grammar::Email;
 
-use super::{Configuration, PAGE_SIZE, PlatformUser, Target, TargetError};
+use super::{Configuration, PlatformUser, Target, TargetError};
 
 /// Everything the planner needs to know about the platform, read at one moment.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub(crate) async fn observe<T: Target>(target: &T) -> Result<Observed, TargetErr
     let mut users: Vec<PlatformUser> = Vec::new();
     loop {
         let after = users.last().map(|u| u.email.to_string());
-        let page = target.users(after.as_deref(), PAGE_SIZE).await?;
+        let page = target.users(after.as_deref(), target.page_size()).await?;
         let more = page.more && !page.users.is_empty();
         users.extend(page.users);
         if !more {
