@@ -23,7 +23,7 @@ use super::Settings;
 use crate::plan::grammar::Email;
 use crate::planner::{Action, Schedule, StepDetail, WaitReason};
 use crate::state::RunState;
-use crate::target::{Observed, PlatformUser, Target, TargetError, observe};
+use crate::target::{Observed, PlatformUser, Target, TargetError, UserIndex, observe};
 
 /// The engine's reading of the platform, and how much of it was read since the last wait.
 pub(super) struct Reading {
@@ -180,15 +180,13 @@ fn patch(observed: &mut Observed, asked: &[Email], found: Vec<PlatformUser>) {
     let gone: BTreeSet<&Email> = asked.iter().filter(|e| !found_emails.contains(e)).collect();
     if !gone.is_empty() {
         observed.users.retain(|u| !gone.contains(&u.email));
+        observed.index = UserIndex::default();
     }
     let mut added = false;
     for user in found {
-        match observed
-            .users
-            .binary_search_by(|u| u.email.cmp(&user.email))
-        {
-            Ok(i) => observed.users[i] = user,
-            Err(_) => {
+        match observed.position(&user.email) {
+            Some(i) => observed.users[i] = user,
+            None => {
                 observed.users.push(user);
                 added = true;
             }
@@ -196,6 +194,7 @@ fn patch(observed: &mut Observed, asked: &[Email], found: Vec<PlatformUser>) {
     }
     if added {
         observed.users.sort_by(|a, b| a.email.cmp(&b.email));
+        observed.index = UserIndex::default();
     }
 }
 
@@ -233,6 +232,7 @@ mod tests {
             configurations: Vec::new(),
             free_slots: 0,
             users: vec![user("a", &["1"]), user("c", &["1"]), user("e", &["1"])],
+            index: UserIndex::default(),
         };
         // c moved, d appeared, e is gone; a was not asked about and stays as read.
         let asked = [email("c"), email("d"), email("e")];

@@ -445,6 +445,7 @@ approval = false
             ],
             free_slots: 0,
             users,
+            index: crate::target::UserIndex::default(),
         }
     }
 

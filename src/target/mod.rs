@@ -17,7 +17,7 @@ use crate::plan::grammar::Email;
 pub(crate) use configuration::{
     AuthType, Authorization, Configuration, ConfigurationList, ConfigurationState, NewConfiguration,
 };
-pub(crate) use observed::{Observed, observe};
+pub(crate) use observed::{Observed, UserIndex, observe};
 pub(crate) use platform_user::{PlatformUser, SyncOutcome, SyncResult, UserPage};
 pub(crate) use target_error::TargetError;
 pub(crate) use user_write::{UserWrite, WriteResult};
