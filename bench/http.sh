@@ -52,7 +52,8 @@ approval = false
 TOML
   local start end
   start=$(date +%s.%N)
-  "$bin" apply "$work/run/plan.toml" --poll-interval 200ms --format json "$@" > "$work/run/events.jsonl"
+  # `--yes`: a real target's disconnect with `approval = false` asks for it.
+  "$bin" apply "$work/run/plan.toml" --yes --poll-interval 200ms --format json "$@" > "$work/run/events.jsonl"
   end=$(date +%s.%N)
   kill -TERM "$server"; wait "$server" || true; server=
   "$bin" sandbox inspect "$work/run/tenant.db" --format json > "$work/run/inspect.json"
