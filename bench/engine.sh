@@ -9,8 +9,9 @@ users=${1:-10000}
 interval=${2:-200ms}
 poll=${3:-100ms}
 
-cargo build --release --quiet
-bin=$PWD/target/release/cutover
+# CUTOVER_BIN=PATH measures another build (an earlier release, say).
+[ -n "${CUTOVER_BIN:-}" ] || cargo build --release --quiet
+bin=${CUTOVER_BIN:-$PWD/target/release/cutover}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

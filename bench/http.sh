@@ -11,10 +11,12 @@ rate=${2:-200}
 latency=${3:-20ms}
 bulk=${4:-25}
 
-cargo build --release --quiet
-bin=$PWD/target/release/cutover
+# CUTOVER_BIN=PATH measures another build (an earlier release, say).
+[ -n "${CUTOVER_BIN:-}" ] || cargo build --release --quiet
+bin=${CUTOVER_BIN:-$PWD/target/release/cutover}
 work=$(mktemp -d)
-trap 'pkill -f "cutover sandbox serve $work" 2>/dev/null || true; rm -rf "$work"' EXIT
+server=
+trap '[ -z "$server" ] || kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 export CUTOVER_SANDBOX_TOKEN=bench-token CUTOVER_API_TOKEN=bench-token
 
 run() {
@@ -23,7 +25,7 @@ run() {
   "$bin" sandbox init "$work/run/tenant.db" --users "$users" --sync-interval 200ms >/dev/null
   "$bin" sandbox serve "$work/run/tenant.db" --listen 127.0.0.1:0 --latency "$latency" \
       --rate-limit "$rate" --max-bulk "$bulk" > "$work/run/serve.out" &
-  local server=$!
+  server=$!
   for _ in $(seq 50); do grep -q listening "$work/run/serve.out" 2>/dev/null && break; sleep 0.1; done
   local url
   url=$(sed -n 's/^listening on //p' "$work/run/serve.out")
@@ -50,9 +52,10 @@ approval = false
 TOML
   local start end
   start=$(date +%s.%N)
-  "$bin" apply "$work/run/plan.toml" --poll-interval 200ms --format json "$@" > "$work/run/events.jsonl"
+  # `--yes`: a real target's disconnect with `approval = false` asks for it.
+  "$bin" apply "$work/run/plan.toml" --yes --poll-interval 200ms --format json "$@" > "$work/run/events.jsonl"
   end=$(date +%s.%N)
-  kill -TERM "$server"; wait "$server" || true
+  kill -TERM "$server"; wait "$server" || true; server=
   "$bin" sandbox inspect "$work/run/tenant.db" --format json > "$work/run/inspect.json"
   python3 - "$label" "$start" "$end" "$work/run/serve.out" "$work/run/events.jsonl" "$rate" "$users" "$work/run/inspect.json" "$bulk" <<'PY'
 import json, re, sys

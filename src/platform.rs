@@ -4,8 +4,8 @@ use crate::http_target::HttpTarget;
 use crate::plan::grammar::Email;
 use crate::sandbox::SandboxTarget;
 use crate::target::{
-    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, Target,
-    TargetError, UserPage, UserWrite,
+    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, PlatformUser,
+    Target, TargetError, UserPage, UserWrite,
 };
 
 pub(crate) enum Platform {
@@ -53,6 +53,20 @@ impl Target for Platform {
         match self {
             Platform::Sandbox(t) => t.users(after, limit).await,
             Platform::Http(t) => t.users(after, limit).await,
+        }
+    }
+
+    async fn users_by_email(&self, emails: &[Email]) -> Result<Vec<PlatformUser>, TargetError> {
+        match self {
+            Platform::Sandbox(t) => t.users_by_email(emails).await,
+            Platform::Http(t) => t.users_by_email(emails).await,
+        }
+    }
+
+    fn page_size(&self) -> usize {
+        match self {
+            Platform::Sandbox(t) => t.page_size(),
+            Platform::Http(t) => t.page_size(),
         }
     }
 

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::grammar::Email;
-use crate::target::UserWrite;
+use crate::target::{PlatformUser, UserWrite};
 
 pub(crate) use openapi::openapi_text;
 pub(crate) use problem::{CONTENT_TYPE as PROBLEM_CONTENT_TYPE, Problem};
@@ -30,6 +30,12 @@ pub(crate) struct UsersBody {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct WriteResults {
     pub(crate) results: Vec<UserWrite>,
+}
+
+/// `POST /users/query` answer: the users asked about that the platform has, in email order.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub(crate) struct FoundUsers {
+    pub(crate) users: Vec<PlatformUser>,
 }
 
 /// `GET /users` query.

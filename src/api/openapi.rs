@@ -3,7 +3,7 @@
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
-use super::{Problem, UsersBody, WriteResults};
+use super::{FoundUsers, Problem, UsersBody, WriteResults};
 use crate::target::{
     Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, UserPage,
 };
@@ -30,6 +30,7 @@ fn document() -> Value {
     let page = schema(generator.subschema_for::<UserPage>());
     let users = schema(generator.subschema_for::<UsersBody>());
     let results = schema(generator.subschema_for::<WriteResults>());
+    let found = schema(generator.subschema_for::<FoundUsers>());
     let problem = schema(generator.subschema_for::<Problem>());
     let schemas: serde_json::Map<String, Value> =
         generator.take_definitions(true).into_iter().collect();
@@ -137,6 +138,13 @@ fn document() -> Value {
                     { "name": "limit", "in": "query", "required": false, "description": "At most this many users.", "schema": { "type": "integer", "minimum": 1, "maximum": super::MAX_PAGE } },
                 ],
                 "responses": with(errors(&[]), "200", ok("A page of users.", &page)),
+            }},
+            "/users/query": { "post": {
+                "operationId": "queryUsers",
+                "summary": "The users with these emails (at most 1000), as a page shows them.",
+                "description": "In email order, each once; emails the platform does not know are left out. A client reads a known set of users (a step's members) with it instead of paging through the whole tenant; a platform without it answers 404, and the client pages instead.",
+                "requestBody": users_body,
+                "responses": with(errors(&["415", "422"]), "200", ok("The users found.", &found)),
             }},
         },
         "components": {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::plan::grammar::Email;
 use crate::target::{
-    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, Target,
-    TargetError, UserPage, UserWrite,
+    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, PlatformUser,
+    Target, TargetError, UserPage, UserWrite,
 };
 
 pub(crate) struct Counted<'a, T> {
@@ -63,6 +63,15 @@ impl<T: Target> Target for Counted<'_, T> {
     async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError> {
         self.count("users");
         self.inner.users(after, limit).await
+    }
+
+    async fn users_by_email(&self, emails: &[Email]) -> Result<Vec<PlatformUser>, TargetError> {
+        self.count("users_query");
+        self.inner.users_by_email(emails).await
+    }
+
+    fn page_size(&self) -> usize {
+        self.inner.page_size()
     }
 
     async fn set_enabled(

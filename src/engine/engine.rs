@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 
 use super::journaled::ConfirmedWrite;
+use super::reading::{self, Reading, Refresh};
 use super::{Event, EventSink, RunOutcome, StepSize};
 use crate::clock::Clock;
 use crate::plan::Plan;
@@ -15,7 +16,7 @@ use crate::signals::Signal;
 use crate::signing::Signatures;
 use crate::state::MailboxAccess;
 use crate::state::{RunState, Store, StoreError};
-use crate::target::{Observed, Target, TargetError, observe};
+use crate::target::{Observed, Target, TargetError};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum EngineError {
@@ -156,10 +157,10 @@ impl<T: Target> Engine<'_, T> {
         let mut last_action: Option<Action> = None;
         let mut repeats = 0;
         let mut reauthorized = false;
-        // After a bulk write, the platform's own per-user answers say exactly what changed, so
-        // the next decision can be made from the last reading patched with them instead of
-        // reading every user again. Any other action, or a long run of writes, reads afresh.
-        let mut cached: Option<Observed> = None;
+        // What the platform shows, read as each decision needs (see `reading.rs`): the whole
+        // platform now, and later only what the next decision depends on.
+        let mut reading: Option<Reading> = None;
+        let mut refresh = Refresh::Nothing;
         let mut writes_since_read = 0;
         loop {
             // A signal is forwarded by a task of this same thread: let it run.
@@ -169,25 +170,34 @@ impl<T: Target> Engine<'_, T> {
                 self.emit(Event::Interrupted);
                 return Ok(RunOutcome::Interrupted { signal });
             }
-            let now = self.clock.now();
-            let mut observed = match cached.take() {
-                Some(observed) => observed,
+            let mut current = match reading.take() {
+                Some(current) => current,
                 None => {
-                    writes_since_read = 0;
-                    observe(self.target).await?
+                    refresh = Refresh::Nothing;
+                    Reading::full(self.target).await?
                 }
             };
+            if refresh == Refresh::Tenant {
+                writes_since_read = 0;
+            }
+            current
+                .refresh(
+                    self.target,
+                    std::mem::replace(&mut refresh, Refresh::Nothing),
+                )
+                .await?;
+            let now = self.clock.now();
             if !self.authorization_noted {
-                self.note_authorization(&observed, now)?;
+                self.note_authorization(&current.observed, now)?;
             }
             if first {
-                self.begin(&observed, now)?;
+                self.begin(&current.observed, now)?;
             }
             let state = self.load_state()?;
             let reauthorize = self.settings.reauthorize && !reauthorized;
             let schedule = planner::plan(&Inputs {
                 plan: self.plan,
-                observed: &observed,
+                observed: &current.observed,
                 state: &state,
                 now,
                 run_started: Some(run_started),
@@ -201,8 +211,14 @@ impl<T: Target> Engine<'_, T> {
                 });
                 first = false;
             }
-            self.emit_readings(&schedule);
             let action = schedule.next.clone();
+            if let Some(lacking) = current.lacks(&action, &schedule, &state, &self.settings) {
+                // Decided on a reading that cannot carry it: read what it needs and decide again.
+                refresh = lacking;
+                reading = Some(current);
+                continue;
+            }
+            self.emit_readings(&schedule);
             if matches!(action, Action::Authorize { restart: true }) {
                 reauthorized = true;
             }
@@ -221,16 +237,28 @@ impl<T: Target> Engine<'_, T> {
                 repeats = 0;
             }
             last_action = Some(action.clone());
-            if let Some(outcome) = self.execute(action, &schedule, &observed, now).await? {
+            if let Some(outcome) = self
+                .execute(action.clone(), &schedule, &current.observed, now)
+                .await?
+            {
                 return Ok(outcome);
             }
-            if let Some(write) = self.confirmed.take() {
-                writes_since_read += 1;
-                if writes_since_read < WRITES_PER_READING {
-                    write.apply_to(&mut observed);
-                    cached = Some(observed);
+            refresh = match self.confirmed.take() {
+                // The platform's own per-user answers say exactly what changed, so the next
+                // decision is made from the reading patched with them; a long run of writes
+                // reads afresh (someone else may be changing the platform too).
+                Some(write) => {
+                    writes_since_read += 1;
+                    write.apply_to(&mut current.observed);
+                    if writes_since_read < WRITES_PER_READING {
+                        Refresh::Nothing
+                    } else {
+                        Refresh::Tenant
+                    }
                 }
-            }
+                None => after(&action, &state, &mut current),
+            };
+            reading = Some(current);
         }
     }
 
@@ -368,6 +396,32 @@ impl<T: Target> Engine<'_, T> {
             Side::From => &self.plan.from.display_name,
             Side::To => &self.plan.to.display_name,
         }
+    }
+}
+
+/// What to read after `action`, which made no confirmed write.
+fn after(action: &Action, state: &RunState, current: &mut Reading) -> Refresh {
+    match action {
+        Action::Wait { reason, step, .. } => reading::after_wait(*reason, step, state),
+        // Changes to the store alone: the platform is as it was read.
+        Action::Start { .. }
+        | Action::Switched { .. }
+        | Action::Fail { .. }
+        | Action::Restart { .. }
+        | Action::CloseExceptions { .. }
+        | Action::CheckMailboxes { .. } => Refresh::Nothing,
+        Action::Pass { .. } => {
+            current.gate_passed();
+            Refresh::Nothing
+        }
+        // What changed is a configuration (and after the disconnect nothing is left to decide).
+        Action::CreateConfiguration | Action::Authorize { .. } | Action::Disconnect => {
+            Refresh::Configurations
+        }
+        // A re-check changes what the gate or the exceptions will see: the next wait reads them.
+        Action::RecheckExceptions { .. } | Action::Reopen { .. } => Refresh::Nothing,
+        // A write the platform did not confirm user by user, or the disconnect: read it all.
+        _ => Refresh::Tenant,
     }
 }
 

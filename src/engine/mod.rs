@@ -14,6 +14,7 @@ mod journaled;
 #[cfg(test)]
 mod model_tests;
 mod outcome;
+mod reading;
 mod rollback;
 mod step_start;
 mod wait;

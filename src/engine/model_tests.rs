@@ -214,6 +214,16 @@ impl Target for ModelTarget {
         })
     }
 
+    async fn users_by_email(&self, emails: &[Email]) -> Result<Vec<PlatformUser>, TargetError> {
+        let world = self.world.borrow();
+        Ok(world
+            .users
+            .iter()
+            .filter(|u| emails.contains(&u.email))
+            .cloned()
+            .collect())
+    }
+
     async fn set_enabled(
         &self,
         configuration: &str,

@@ -19,20 +19,14 @@ impl<T: Target> Engine<'_, T> {
         until: Option<Timestamp>,
         detail: String,
     ) -> Result<Option<RunOutcome>, EngineError> {
-        // An authorization is a sign-in that can happen while this run waits; the other waits
-        // for a person (and a deliberate freeze) end the run.
-        let ends_run = match reason {
-            WaitReason::Authorization => false,
-            WaitReason::Hold => true,
-            other => other.needs_person(),
-        };
+        let ends_run = super::reading::ends_run(reason, &self.settings);
         self.emit(Event::Waiting {
             reason,
             step: step.clone(),
             detail: detail.clone(),
             until,
         });
-        if self.settings.until_blocked || ends_run {
+        if ends_run {
             return Ok(Some(RunOutcome::Waiting {
                 reason,
                 step,

@@ -1,7 +1,7 @@
 //! The admin API client.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url};
@@ -10,14 +10,15 @@ use serde::de::DeserializeOwned;
 
 use super::HttpTargetError;
 use super::limiter::Limiter;
-use crate::api::{MAX_PAGE, Problem, UsersBody, WriteResults};
+use super::read_ahead::ReadAhead;
+use crate::api::{FoundUsers, MAX_PAGE, Problem, UsersBody, WriteResults};
 use crate::oauth::{TokenSource, read_secret};
 use crate::plan::ApiAuth;
 use crate::plan::grammar::Email;
 use crate::retry::{Backoff, retry_after};
 use crate::target::{
-    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, PAGE_SIZE, Target,
-    TargetError, UserPage, UserWrite,
+    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, PAGE_SIZE,
+    PlatformUser, Target, TargetError, UserPage, UserWrite,
 };
 
 /// Attempts per call before giving up (every call of the contract is idempotent).
@@ -67,6 +68,10 @@ struct Inner {
     limiter: Arc<Limiter>,
     max_bulk: AtomicU64,
     backoff: Backoff,
+    /// The platform answered `POST /users/query` with 404: its contract predates the bulk read,
+    /// so users are read by paging.
+    no_users_query: AtomicBool,
+    read_ahead: ReadAhead,
 }
 
 impl std::fmt::Debug for HttpTarget {
@@ -123,6 +128,8 @@ impl HttpTarget {
                 limiter: Limiter::new(4, 32),
                 max_bulk: AtomicU64::new(PAGE_SIZE as u64),
                 backoff: Backoff::new(BASE_BACKOFF, MAX_BACKOFF),
+                no_users_query: AtomicBool::new(false),
+                read_ahead: ReadAhead::default(),
             }),
         })
     }
@@ -345,6 +352,64 @@ impl HttpTarget {
     }
 }
 
+impl HttpTarget {
+    async fn page(&self, after: Option<String>, limit: usize) -> Result<UserPage, TargetError> {
+        let mut query = vec![("limit", limit.clamp(1, MAX_PAGE).to_string())];
+        if let Some(after) = after {
+            query.push(("after", after));
+        }
+        self.get("users", &query).await
+    }
+
+    /// `POST /users/query`, in chunks the API accepts, all at once.
+    async fn query_users(&self, emails: &[Email]) -> Result<Vec<PlatformUser>, TargetError> {
+        let mut wanted: Vec<Email> = emails.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in wanted.chunks(MAX_PAGE) {
+            let this = self.clone();
+            let body = UsersBody {
+                users: chunk.to_vec(),
+            };
+            tasks.spawn(async move {
+                let found: Option<FoundUsers> = this.post("users/query", Some(&body)).await?;
+                Ok::<_, TargetError>(found.map(|f| f.users).unwrap_or_default())
+            });
+        }
+        let mut users = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let found =
+                joined.map_err(|e| TargetError::Other(format!("a request task failed: {e}")))??;
+            users.extend(found);
+        }
+        // The answer is trusted for what was asked only, each user once, in email order.
+        users.retain(|u| wanted.binary_search(&u.email).is_ok());
+        users.sort_by(|a, b| a.email.cmp(&b.email));
+        users.dedup_by(|a, b| a.email == b.email);
+        Ok(users)
+    }
+
+    /// The users asked for, from a full paged read: a platform without the bulk read.
+    async fn users_by_paging(&self, emails: &[Email]) -> Result<Vec<PlatformUser>, TargetError> {
+        let wanted: std::collections::BTreeSet<&Email> = emails.iter().collect();
+        let mut found: Vec<PlatformUser> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.users(after.as_deref(), MAX_PAGE).await?;
+            let more = page.more && !page.users.is_empty();
+            after = page.users.last().map(|u| u.email.to_string());
+            found.extend(page.users.into_iter().filter(|u| wanted.contains(&u.email)));
+            if !more {
+                break;
+            }
+        }
+        found.sort_by(|a, b| a.email.cmp(&b.email));
+        found.dedup_by(|a, b| a.email == b.email);
+        Ok(found)
+    }
+}
+
 impl Target for HttpTarget {
     async fn whoami(&self) -> Result<Identity, TargetError> {
         let identity: Identity = self.get("whoami", &[]).await?;
@@ -390,11 +455,45 @@ impl Target for HttpTarget {
     }
 
     async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError> {
-        let mut query = vec![("limit", limit.clamp(1, MAX_PAGE).to_string())];
-        if let Some(after) = after {
-            query.push(("after", after.to_owned()));
+        let read_ahead = &self.inner.read_ahead;
+        let page = match after {
+            None => {
+                for cursor in read_ahead.begin(limit) {
+                    let this = self.clone();
+                    let at = cursor.clone();
+                    let task = tokio::spawn(async move { this.page(Some(at), limit).await });
+                    read_ahead.prefetched(cursor, task);
+                }
+                self.page(None, limit).await?
+            }
+            Some(after) => match read_ahead.take(after, limit) {
+                Some(task) => task
+                    .await
+                    .map_err(|e| TargetError::Other(format!("a request task failed: {e}")))??,
+                None => self.page(Some(after.to_owned()), limit).await?,
+            },
+        };
+        read_ahead.answered(after, &page);
+        Ok(page)
+    }
+
+    async fn users_by_email(&self, emails: &[Email]) -> Result<Vec<PlatformUser>, TargetError> {
+        if emails.is_empty() {
+            return Ok(Vec::new());
         }
-        self.get("users", &query).await
+        if !self.inner.no_users_query.load(Ordering::Relaxed) {
+            match self.query_users(emails).await {
+                Err(TargetError::NotFound(_)) => {
+                    self.inner.no_users_query.store(true, Ordering::Relaxed);
+                }
+                answer => return answer,
+            }
+        }
+        self.users_by_paging(emails).await
+    }
+
+    fn page_size(&self) -> usize {
+        MAX_PAGE
     }
 
     async fn set_enabled(

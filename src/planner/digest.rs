@@ -142,6 +142,7 @@ impl Snapshot {
                 configurations: observed.configurations.clone(),
                 free_slots: observed.free_slots,
                 users: Vec::new(),
+                index: crate::target::UserIndex::default(),
             },
         );
         digest_of_json(&SnapshotView {
@@ -324,6 +325,7 @@ mod tests {
                 user("ben@x.io", &[]),
                 user("cy@x.io", &["9"]),
             ],
+            index: crate::target::UserIndex::default(),
         };
         assert_eq!(
             Snapshot::digest_of(&plan, &observed),

@@ -190,6 +190,7 @@ mod tests {
             configurations: vec![],
             free_slots: 0,
             users,
+            index: crate::target::UserIndex::default(),
         };
         observed.users.sort_by(|a, b| a.email.cmp(&b.email));
         let preexisting: BTreeSet<Email> = preexisting

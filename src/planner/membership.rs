@@ -42,7 +42,7 @@ pub(super) fn resolve<'p>(
     let users = &observed.users;
     // The step (by its index in file order) that claimed each user.
     let mut claimed: Vec<u32> = vec![UNCLAIMED; users.len()];
-    let index_of = |email: &Email| users.binary_search_by(|u| u.email.cmp(email)).ok();
+    let index_of = |email: &Email| observed.position(email);
     let mut missing = Vec::new();
     let mut steps = Vec::new();
     // Each user's location and groups as numbers, made on first use: a selector then compares

@@ -111,6 +111,7 @@ fn observed(from: ConfigurationState, mut users: Vec<PlatformUser>) -> Observed 
         ],
         free_slots: 0,
         users,
+        index: crate::target::UserIndex::default(),
     }
 }
 

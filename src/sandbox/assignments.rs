@@ -30,8 +30,10 @@ impl SandboxFile {
             let mut results = Vec::with_capacity(emails.len());
             let op = if enabled { "enable" } else { "disable" };
             for email in emails {
+                // Statements prepared once per connection: these run once per user of the call.
                 let user_id: Option<i64> = tx
-                    .query_row("SELECT id FROM users WHERE email = ?1", [email.to_string()], |r| r.get(0))
+                    .prepare_cached("SELECT id FROM users WHERE email = ?1")?
+                    .query_row([email.as_str()], |r| r.get(0))
                     .optional()?;
                 let Some(user_id) = user_id else {
                     results.push(UserWrite { email: email.clone(), result: WriteResult::NotFound });
@@ -43,24 +45,24 @@ impl SandboxFile {
                     continue;
                 }
                 let changed = if enabled {
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT OR IGNORE INTO assignments (user_id, configuration_id, enabled_ms) VALUES (?1, ?2, ?3)",
-                        params![user_id, configuration_id, now_ms],
-                    )? == 1
+                    )?
+                    .execute(params![user_id, configuration_id, now_ms])? == 1
                 } else {
-                    tx.execute(
+                    tx.prepare_cached(
                         "DELETE FROM assignments WHERE user_id = ?1 AND configuration_id = ?2",
-                        params![user_id, configuration_id],
-                    )? == 1
+                    )?
+                    .execute(params![user_id, configuration_id])? == 1
                 };
                 record_write(tx, now_ms, op, Some(&email.to_string()), Some(&name), changed)?;
                 if !enabled && changed {
-                    let left: i64 = tx.query_row(
-                        "SELECT COUNT(*) FROM assignments a JOIN configurations c ON c.id = a.configuration_id
-                         WHERE a.user_id = ?1 AND c.state != 'disconnected'",
-                        [user_id],
-                        |r| r.get(0),
-                    )?;
+                    let left: i64 = tx
+                        .prepare_cached(
+                            "SELECT COUNT(*) FROM assignments a JOIN configurations c ON c.id = a.configuration_id
+                             WHERE a.user_id = ?1 AND c.state != 'disconnected'",
+                        )?
+                        .query_row([user_id], |r| r.get(0))?;
                     if left == 0 {
                         record_violation(
                             tx,

@@ -7,9 +7,13 @@ use super::{SandboxError, SandboxFile, Scenario, ScenarioOptions};
 use crate::clock::Clock;
 use crate::plan::grammar::Email;
 use crate::target::{
-    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, Target,
-    TargetError, UserPage, UserWrite,
+    Authorization, Configuration, ConfigurationList, Identity, NewConfiguration, PlatformUser,
+    Target, TargetError, UserPage, UserWrite,
 };
+
+/// The most users one page of the embedded sandbox carries. It is no API: a page is a slice of
+/// the tenant in memory, and fewer, larger pages spare a full read their per-call overhead.
+const PAGE_SIZE: usize = 5_000;
 
 pub(crate) struct SandboxTarget {
     file: Mutex<SandboxFile>,
@@ -131,6 +135,14 @@ impl Target for SandboxTarget {
             let (users, more) = file.users(after, limit, now)?;
             Ok(UserPage { users, more })
         })
+    }
+
+    async fn users_by_email(&self, emails: &[Email]) -> Result<Vec<PlatformUser>, TargetError> {
+        self.with_file(|file, now| file.users_by_email(emails, now))
+    }
+
+    fn page_size(&self) -> usize {
+        PAGE_SIZE
     }
 
     async fn set_enabled(

@@ -54,6 +54,47 @@ impl TenantView {
         &self.text[range.clone()]
     }
 
+    /// One row as the platform reports it at `now_ms` (`None`: its email no longer parses).
+    /// `enabled` is scratch space, reused across rows.
+    fn user<'v>(
+        &'v self,
+        row: &UserRow,
+        now_ms: i64,
+        enabled: &mut Vec<Enabled<'v>>,
+    ) -> Option<PlatformUser> {
+        let stored_email = self.text(&row.email);
+        let email = Email::parse(stored_email).ok()?;
+        enabled.clear();
+        for &(_, configuration_id, enabled_ms) in &self.enabled[row.enabled.clone()] {
+            let Some(&i) = self.by_id.get(&configuration_id) else {
+                continue;
+            };
+            enabled.push(Enabled {
+                configuration: &self.configurations[i],
+                enabled_ms,
+                latest_recheck_ms: self.latest_recheck(row.id, configuration_id, now_ms),
+            });
+        }
+        // The email as stored: a user's sync offset is computed from it.
+        let sync = simulation::sync_results(
+            stored_email,
+            enabled,
+            &self.faults,
+            self.interval_ms,
+            now_ms,
+        );
+        Some(PlatformUser {
+            email,
+            location: self.text(&row.location).to_owned(),
+            groups: parse_groups(self.text(&row.groups)),
+            enabled: enabled
+                .iter()
+                .map(|on| on.configuration.id.clone())
+                .collect(),
+            sync,
+        })
+    }
+
     /// The latest re-check of `user` on `configuration` at or before `now_ms`.
     fn latest_recheck(&self, user: i64, configuration: i64, now_ms: i64) -> Option<i64> {
         if self.rechecks.is_empty() {
@@ -79,44 +120,37 @@ impl SandboxFile {
         let after = after.unwrap_or("");
         let start = view.users.partition_point(|u| view.text(&u.email) <= after);
         let end = start.saturating_add(limit.max(1)).min(view.users.len());
-        let mut users = Vec::with_capacity(end - start);
         let mut enabled: Vec<Enabled<'_>> = Vec::new();
-        for row in &view.users[start..end] {
-            let stored_email = view.text(&row.email);
-            let Ok(email) = Email::parse(stored_email) else {
-                continue;
-            };
-            enabled.clear();
-            for &(_, configuration_id, enabled_ms) in &view.enabled[row.enabled.clone()] {
-                let Some(&i) = view.by_id.get(&configuration_id) else {
-                    continue;
-                };
-                enabled.push(Enabled {
-                    configuration: &view.configurations[i],
-                    enabled_ms,
-                    latest_recheck_ms: view.latest_recheck(row.id, configuration_id, now_ms),
-                });
-            }
-            // The email as stored: a user's sync offset is computed from it.
-            let sync = simulation::sync_results(
-                stored_email,
-                &enabled,
-                &view.faults,
-                view.interval_ms,
-                now_ms,
-            );
-            users.push(PlatformUser {
-                email,
-                location: view.text(&row.location).to_owned(),
-                groups: parse_groups(view.text(&row.groups)),
-                enabled: enabled
-                    .iter()
-                    .map(|on| on.configuration.id.clone())
-                    .collect(),
-                sync,
-            });
-        }
+        let users = view.users[start..end]
+            .iter()
+            .filter_map(|row| view.user(row, now_ms, &mut enabled))
+            .collect();
         Ok((users, end < view.users.len()))
+    }
+
+    /// The users with these emails, in email order, as a page would show them; emails the
+    /// tenant does not have are left out. A lookup per email in the view, so a gate that reads
+    /// its step's members costs what the step costs, not what the tenant does.
+    pub(crate) fn users_by_email(
+        &self,
+        emails: &[Email],
+        now_ms: i64,
+    ) -> Result<Vec<PlatformUser>, SandboxError> {
+        let view = self.tenant_view()?;
+        let mut wanted: Vec<&str> = emails.iter().map(Email::as_str).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut enabled: Vec<Enabled<'_>> = Vec::new();
+        Ok(wanted
+            .into_iter()
+            .filter_map(|email| {
+                let i = view
+                    .users
+                    .binary_search_by(|u| view.text(&u.email).cmp(email))
+                    .ok()?;
+                view.user(&view.users[i], now_ms, &mut enabled)
+            })
+            .collect())
     }
 
     pub(crate) fn all_users(&self, now_ms: i64) -> Result<Vec<PlatformUser>, SandboxError> {

@@ -74,10 +74,11 @@ pub(super) fn record_write(
     configuration: Option<&str>,
     changed: bool,
 ) -> Result<(), rusqlite::Error> {
-    tx.execute(
+    // Once per user of every bulk write: prepared once per connection, not once per user.
+    tx.prepare_cached(
         "INSERT INTO writes (at_ms, op, user, configuration, changed) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![at_ms, op, user, configuration, i64::from(changed)],
-    )?;
+    )?
+    .execute(params![at_ms, op, user, configuration, i64::from(changed)])?;
     Ok(())
 }
 

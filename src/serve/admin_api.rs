@@ -1,6 +1,6 @@
 //! The platform's admin API over the sandbox: `/whoami`, the configurations and their
-//! authorization, the bulk user writes, and the paged `/users` (the `http` target's contract,
-//! `crate::api`).
+//! authorization, the bulk user writes, the paged `/users` and the bulk read `/users/query` (the
+//! `http` target's contract, `crate::api`).
 //!
 //! This module owns the routes' request checks and answers. Who may call them is
 //! `bearer_auth.rs`'s, the hostility `hostile.rs`'s, and what they do the [`SandboxTarget`]'s
@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::problem::{json_rejection, problem, target_error};
 use super::server::{AppState, Shared};
-use crate::api::{MAX_PAGE, UsersBody, UsersQuery, WriteResults};
+use crate::api::{FoundUsers, MAX_PAGE, UsersBody, UsersQuery, WriteResults};
 use crate::plan::grammar::Email;
 use crate::target::{Identity, NewConfiguration, Target, UserPage};
 
@@ -227,6 +227,28 @@ pub(super) async fn users(
     }
     match state.target.users(after, limit as usize).await {
         Ok(UserPage { users, more }) => Json(UserPage { users, more }).into_response(),
+        Err(e) => target_error(e),
+    }
+}
+
+pub(super) async fn query_users(
+    State(state): State<Shared>,
+    body: Result<Json<UsersBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return json_rejection(rejection),
+    };
+    if body.users.len() > MAX_PAGE {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too-many-users",
+            "Too many users in one call",
+            format!("{} users; at most {MAX_PAGE} per call", body.users.len()),
+        );
+    }
+    match state.target.users_by_email(&body.users).await {
+        Ok(users) => Json(FoundUsers { users }).into_response(),
         Err(e) => target_error(e),
     }
 }

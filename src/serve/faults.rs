@@ -19,6 +19,8 @@ pub(crate) struct Faults {
     /// The most users one bulk call may carry.
     pub(crate) max_bulk: u32,
     pub(crate) seed: u64,
+    /// Serve the contract as a platform from before `POST /users/query` does (a 404).
+    pub(crate) without_users_query: bool,
 }
 
 /// What happens to one request.

@@ -142,6 +142,7 @@ async fn serve_tenants(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<String, ServeError> {
     let started = std::time::Instant::now();
+    let without_users_query = options.faults.without_users_query;
     let faults = Arc::new(FaultState::new(options.faults));
     let state: Shared = Arc::new(AppState {
         target,
@@ -159,7 +160,9 @@ async fn serve_tenants(
     // Where the identity provider sends the admin's browser back: no bearer token, by nature;
     // the `state` parameter is what authenticates it.
     let callback = Router::new().route("/oauth/callback", get(oauth_callback::oauth_callback));
-    let mut app = api(&state).merge(graph).merge(callback);
+    let mut app = api(&state, without_users_query)
+        .merge(graph)
+        .merge(callback);
     for (name, target) in tenants {
         let tenant: Shared = Arc::new(AppState {
             target,
@@ -167,7 +170,7 @@ async fn serve_tenants(
             identity: None,
             faults: Arc::clone(&faults),
         });
-        let routes = api(&tenant).with_state(tenant);
+        let routes = api(&tenant, without_users_query).with_state(tenant);
         app = app.nest(&format!("/tenants/{name}"), routes);
     }
     let app = app
@@ -181,8 +184,8 @@ async fn serve_tenants(
 }
 
 /// The admin API's routes over `state`'s sandbox, behind its authentication and hostility.
-fn api(state: &Shared) -> Router<Shared> {
-    Router::new()
+fn api(state: &Shared, without_users_query: bool) -> Router<Shared> {
+    let api = Router::new()
         .route("/whoami", get(admin_api::whoami))
         .route(
             "/configurations",
@@ -199,13 +202,19 @@ fn api(state: &Shared) -> Router<Shared> {
             "/configurations/{id}/disconnect",
             post(admin_api::disconnect),
         )
-        .route("/users", get(admin_api::users))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(state),
-            hostile::hostile,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(state),
-            bearer_auth::authenticate,
-        ))
+        .route("/users", get(admin_api::users));
+    // An older platform, for the client's fallback: the contract without the bulk read.
+    let api = if without_users_query {
+        api
+    } else {
+        api.route("/users/query", post(admin_api::query_users))
+    };
+    api.layer(middleware::from_fn_with_state(
+        Arc::clone(state),
+        hostile::hostile,
+    ))
+    .layer(middleware::from_fn_with_state(
+        Arc::clone(state),
+        bearer_auth::authenticate,
+    ))
 }

@@ -26,8 +26,9 @@ impl Store {
         let read = || -> rusqlite::Result<RunState> {
             let mut state = RunState::default();
             read_rollout(db, &mut state)?;
-            state.batches = batches(db)?;
-            state.steps = steps(db, step_members(db)?)?;
+            let (batches, members) = self.frozen.borrow_mut().read(db)?;
+            state.batches = batches;
+            state.steps = steps(db, members)?;
             state.approvals = approvals(db)?;
             state.disconnect_sent = last_sent(db, JournalAction::Disconnect)?;
             state.mailboxes = mailbox_records::read(db)?;
@@ -93,7 +94,7 @@ fn read_rollout(db: &Connection, state: &mut RunState) -> rusqlite::Result<()> {
 }
 
 /// Each batch's frozen membership, in the order it was frozen.
-fn batches(db: &Connection) -> rusqlite::Result<BTreeMap<String, Vec<Email>>> {
+pub(super) fn batches(db: &Connection) -> rusqlite::Result<BTreeMap<String, Vec<Email>>> {
     let mut batches: BTreeMap<String, Vec<Email>> = BTreeMap::new();
     let mut statement = db.prepare("SELECT name, email FROM batches ORDER BY name, position")?;
     let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
@@ -107,9 +108,9 @@ fn batches(db: &Connection) -> rusqlite::Result<BTreeMap<String, Vec<Email>>> {
 }
 
 /// Each step's members in order, and those of them whose `from` sync already failed.
-type Members = BTreeMap<String, (Vec<Email>, BTreeSet<Email>)>;
+pub(super) type Members = BTreeMap<String, (Vec<Email>, BTreeSet<Email>)>;
 
-fn step_members(db: &Connection) -> rusqlite::Result<Members> {
+pub(super) fn step_members(db: &Connection) -> rusqlite::Result<Members> {
     let mut members = Members::new();
     let mut statement =
         db.prepare("SELECT step, email, preexisting FROM step_members ORDER BY step, position")?;

@@ -19,6 +19,7 @@ mod audit_chain;
 mod audit_kind;
 mod delivery_record;
 mod exceptions;
+mod frozen_members;
 mod journal;
 mod journal_action;
 mod journal_moves;

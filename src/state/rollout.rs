@@ -49,6 +49,7 @@ impl Store {
         digest: &str,
     ) -> Result<(), StoreError> {
         let now = record.started_at;
+        self.frozen.get_mut().forget();
         self.write(|tx| {
             if let Some(batch) = batch_members {
                 for (position, email) in batch.iter().enumerate() {
@@ -169,6 +170,7 @@ impl Store {
         changes: &[String],
         operator: &str,
     ) -> Result<(), StoreError> {
+        self.frozen.get_mut().forget();
         self.write(|tx| {
             tx.execute_batch("DELETE FROM steps; DELETE FROM step_members; DELETE FROM batches;")?;
             tx.execute(

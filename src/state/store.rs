@@ -12,8 +12,11 @@
 
 use std::path::{Path, PathBuf};
 
+use std::cell::RefCell;
+
 use rusqlite::{Connection, Transaction};
 
+use super::frozen_members::FrozenMembers;
 use super::lock::Holder;
 use super::schema;
 use crate::sqlite_file::{SqliteFile, SqliteFileError};
@@ -76,6 +79,8 @@ impl From<SqliteFileError> for StoreError {
 /// An open state file of one plan, at the current format.
 pub(crate) struct Store {
     file: SqliteFile,
+    /// The frozen memberships as last loaded (see `frozen_members.rs`).
+    pub(super) frozen: RefCell<FrozenMembers>,
 }
 
 impl Store {
@@ -100,7 +105,10 @@ impl Store {
                 expected: plan_name.to_owned(),
             });
         }
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            frozen: RefCell::new(FrozenMembers::default()),
+        })
     }
 
     pub(super) fn path(&self) -> &Path {

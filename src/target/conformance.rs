@@ -53,6 +53,7 @@ async fn conformance<T: Target>(target: &T, file: &Path) {
     );
     let observed = observe(target).await.expect("observe");
     assert_eq!(observed.users.len(), 25);
+    bulk_read(target, &observed.users).await;
 
     let list = target.configurations().await.expect("configurations");
     assert_eq!(list.free_slots, 1);
@@ -228,12 +229,119 @@ async fn conformance<T: Target>(target: &T, file: &Path) {
     assert!(control.violations().expect("violations").is_empty());
 }
 
+/// Who is enabled on what, with their attributes: what two readings moments apart agree on (the
+/// tenant syncs every 20 ms, so the latest attempts differ).
+fn assignments(users: &[super::PlatformUser]) -> Vec<(String, String, Vec<String>, Vec<String>)> {
+    users
+        .iter()
+        .map(|u| {
+            (
+                u.email.to_string(),
+                u.location.clone(),
+                u.groups.clone(),
+                u.enabled.clone(),
+            )
+        })
+        .collect()
+}
+
+/// The bulk read by email: what a page shows of each user asked for, in email order, each once,
+/// unknown emails left out, however many are asked for at once (more than a page's worth here).
+async fn bulk_read<T: Target>(target: &T, everyone: &[super::PlatformUser]) {
+    let mut asked: Vec<Email> = (0..1_200)
+        .map(|i| email(&format!("nobody-{i}@contoso.example")))
+        .collect();
+    // Backwards and twice over: the answer is in email order all the same, each user once.
+    asked.extend(everyone.iter().rev().map(|u| u.email.clone()));
+    asked.extend(everyone.iter().step_by(3).map(|u| u.email.clone()));
+    let found = target.users_by_email(&asked).await.expect("users by email");
+    assert_eq!(
+        assignments(&found),
+        assignments(everyone),
+        "every known user, as a page shows them"
+    );
+    let some = [everyone[4].email.clone(), everyone[1].email.clone()];
+    let found = target.users_by_email(&some).await.expect("two users");
+    assert_eq!(
+        assignments(&found),
+        assignments(&[everyone[1].clone(), everyone[4].clone()])
+    );
+    let unknown = [email("nobody@contoso.example")];
+    assert!(
+        target
+            .users_by_email(&unknown)
+            .await
+            .expect("unknown")
+            .is_empty()
+    );
+    assert!(target.users_by_email(&[]).await.expect("none").is_empty());
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn the_sandbox_conforms() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = tenant(dir.path(), 25);
     let target = SandboxTarget::open(&file, Clock::real()).expect("open");
     conformance(&target, &file).await;
+}
+
+/// The http target of a platform whose contract predates `POST /users/query` reads the users
+/// asked for by paging, and answers as one that has it does.
+#[tokio::test(flavor = "current_thread")]
+async fn the_http_target_pages_when_the_platform_has_no_bulk_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = tenant(dir.path(), 25);
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "conformance-token\n").expect("token");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server_target = SandboxTarget::open(&file, Clock::real()).expect("open");
+    let faults = crate::serve::Faults {
+        max_bulk: 4,
+        seed: 7,
+        without_users_query: true,
+        ..crate::serve::Faults::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::serve::serve(
+        listener,
+        server_target,
+        crate::serve::ServeOptions {
+            token: Some("conformance-token".to_owned()),
+            faults,
+            identity: None,
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let token = crate::plan::ApiAuth::Token(crate::plan::SecretRef::File {
+        written: "token".to_owned(),
+        path: token_file,
+    });
+    let target = crate::http_target::HttpTarget::new(&format!("http://{address}/"), &token, false)
+        .expect("client");
+    let observed = observe(&target).await.expect("observe");
+    bulk_read(&target, &observed.users).await;
+    // Paging by cursor, twice: the second read asks for every page at once (by the first
+    // read's cursors) and answers the same.
+    for _ in 0..2 {
+        let mut paged: Vec<super::PlatformUser> = Vec::new();
+        loop {
+            let after = paged.last().map(|u| u.email.to_string());
+            let page = target.users(after.as_deref(), 7).await.expect("users");
+            let more = page.more;
+            paged.extend(page.users);
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(assignments(&paged), assignments(&observed.users));
+    }
+    let _ = stop.send(());
+    let _ = server.await;
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -17,7 +17,7 @@ use crate::plan::grammar::Email;
 pub(crate) use configuration::{
     AuthType, Authorization, Configuration, ConfigurationList, ConfigurationState, NewConfiguration,
 };
-pub(crate) use observed::{Observed, observe};
+pub(crate) use observed::{Observed, UserIndex, observe};
 pub(crate) use platform_user::{PlatformUser, SyncOutcome, SyncResult, UserPage};
 pub(crate) use target_error::TargetError;
 pub(crate) use user_write::{UserWrite, WriteResult};
@@ -52,6 +52,17 @@ pub(crate) trait Target {
 
     /// One page of users, in email order, starting after `after`.
     async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError>;
+
+    /// The users with these emails, in email order, each once; emails the platform does not
+    /// know are left out. One logical call however many emails: a target splits it as its API
+    /// requires. What a gate reads, so that a poll costs what its step costs, not the tenant.
+    async fn users_by_email(&self, emails: &[Email]) -> Result<Vec<PlatformUser>, TargetError>;
+
+    /// The most users one page of [`Target::users`] carries: a full read of the platform is
+    /// this many users a call.
+    fn page_size(&self) -> usize {
+        PAGE_SIZE
+    }
 
     /// Enables or disables a configuration for many users in one call; one result per user.
     async fn set_enabled(

@@ -1,8 +1,12 @@
 //! A snapshot of the platform: what the planner plans from.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::OnceLock;
+
 use crate::plan::grammar::Email;
 
-use super::{Configuration, PAGE_SIZE, PlatformUser, Target, TargetError};
+use super::{Configuration, PlatformUser, Target, TargetError};
 
 /// Everything the planner needs to know about the platform, read at one moment.
 #[derive(Debug, Clone)]
@@ -11,6 +15,38 @@ pub(crate) struct Observed {
     pub(crate) free_slots: u32,
     /// In email order.
     pub(crate) users: Vec<PlatformUser>,
+    /// Where each user is in `users`, for [`Observed::position`].
+    pub(crate) index: UserIndex,
+}
+
+/// Where each user is in [`Observed::users`], by a hash of their email, made on the first lookup.
+///
+/// The planner looks every member of every started step up on every decision; a binary search
+/// over a large tenant's emails costs a string comparison (and a cache miss) per probe, this one
+/// probe. It is a hint, never the truth: a position is used only if the user there has the email
+/// asked for, anything else falls back to the binary search, so a reading changed after the index
+/// was made (users added or removed; `reading.rs` resets it then) is still read right.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserIndex {
+    positions: OnceLock<(RandomState, HashMap<u64, u32>)>,
+}
+
+impl UserIndex {
+    fn position(&self, users: &[PlatformUser], email: &Email) -> Option<usize> {
+        let (hasher, positions) = self.positions.get_or_init(|| {
+            let hasher = RandomState::new();
+            let positions = users
+                .iter()
+                .enumerate()
+                .filter_map(|(i, u)| {
+                    Some((hasher.hash_one(u.email.as_str()), u32::try_from(i).ok()?))
+                })
+                .collect();
+            (hasher, positions)
+        });
+        let i = *positions.get(&hasher.hash_one(email.as_str()))? as usize;
+        users.get(i).filter(|u| u.email == *email).map(|_| i)
+    }
 }
 
 impl Observed {
@@ -27,10 +63,14 @@ impl Observed {
     }
 
     pub(crate) fn user(&self, email: &Email) -> Option<&PlatformUser> {
-        self.users
-            .binary_search_by(|u| u.email.cmp(email))
-            .ok()
-            .map(|i| &self.users[i])
+        self.position(email).map(|i| &self.users[i])
+    }
+
+    /// Where the user with this email is in `users`.
+    pub(crate) fn position(&self, email: &Email) -> Option<usize> {
+        self.index
+            .position(&self.users, email)
+            .or_else(|| self.users.binary_search_by(|u| u.email.cmp(email)).ok())
     }
 }
 
@@ -40,7 +80,7 @@ pub(crate) async fn observe<T: Target>(target: &T) -> Result<Observed, TargetErr
     let mut users: Vec<PlatformUser> = Vec::new();
     loop {
         let after = users.last().map(|u| u.email.to_string());
-        let page = target.users(after.as_deref(), PAGE_SIZE).await?;
+        let page = target.users(after.as_deref(), target.page_size()).await?;
         let more = page.more && !page.users.is_empty();
         users.extend(page.users);
         if !more {
@@ -53,5 +93,6 @@ pub(crate) async fn observe<T: Target>(target: &T) -> Result<Observed, TargetErr
         configurations: list.configurations,
         free_slots: list.free_slots,
         users,
+        index: UserIndex::default(),
     })
 }

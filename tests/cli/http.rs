@@ -97,6 +97,19 @@ fn a_clean_run_over_http_does_what_the_dry_run_showed() {
     );
 }
 
+/// A platform whose contract has no `POST /users/query` (an older one): the gates read their
+/// members by paging instead, and the rollout is the same.
+#[test]
+fn a_platform_without_the_bulk_read_is_paged_instead() {
+    let env = env_with_token(30, "40ms");
+    let served = env.serve(&["--max-bulk", "7", "--without-users-query"]);
+    let env = env.file("plan.toml", &plan(&served.url, 12));
+    let run = apply(&env);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_migrated(&env.inspect(), 30);
+    drop(served);
+}
+
 #[test]
 fn a_halt_over_http_names_the_failing_users_and_a_rerun_finishes() {
     let env = env_with_token(20, "40ms");

@@ -16,6 +16,7 @@ mod idp;
 mod notify;
 mod oauth;
 mod plan;
+mod reading;
 mod report;
 mod schedule;
 mod scheduling;

@@ -44,6 +44,9 @@ pub(crate) struct ServeArgs {
     /// The most users one bulk call may carry.
     #[arg(long, default_value_t = 1000)]
     max_bulk: u32,
+    /// Serve the API as a platform without `POST /users/query` does (clients page instead).
+    #[arg(long)]
+    without_users_query: bool,
     /// Seed of the fault injection's random sequence.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -118,6 +121,7 @@ impl ServeArgs {
                 drop_rate: self.drop_rate,
                 max_bulk: self.max_bulk.max(1),
                 seed: self.seed,
+                without_users_query: self.without_users_query,
             },
             identity: identity.oauth_issuer.map(|issuer| IdentitySettings {
                 issuer,

@@ -95,6 +95,11 @@ impl Email {
         }
         Ok(Self(text.to_ascii_lowercase()))
     }
+
+    /// The address, lowercase.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The same grammar as [`Email::parse`], for JSON Schemas.
