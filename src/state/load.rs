@@ -22,7 +22,7 @@ use crate::plan::grammar::Email;
 impl Store {
     /// Everything the planner needs, as of now.
     pub(crate) fn load(&self) -> Result<RunState, StoreError> {
-        let db = self.connection();
+        let db = self.connection()?;
         let read = || -> rusqlite::Result<RunState> {
             let mut state = RunState::default();
             read_rollout(db, &mut state)?;

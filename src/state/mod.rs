@@ -27,12 +27,14 @@ mod lock;
 mod mailbox_access;
 mod mailbox_records;
 mod notifications;
+mod postgres;
 mod rollout;
 mod run_lock;
 mod run_state;
 mod runs;
 mod schema;
 mod skipped_users;
+mod state_location;
 mod store;
 
 pub(crate) use acceptances::NewAcceptance;
@@ -48,10 +50,12 @@ pub(crate) use journal_moves::MoveResult;
 pub(crate) use journal_moves::UserMove;
 pub(crate) use lock::{Holder, host_name, is_stale as lock_is_stale, os_user};
 pub(crate) use mailbox_access::{Access, MailboxAccess, Verdict};
+pub(crate) use postgres::PgLocation;
 pub(crate) use run_state::{
     Acceptance, Approval, Countable, Discounted, Exception, FailingUser, Hold, RunState, Signed,
     StepPhase, StepRecord,
 };
 pub(crate) use runs::{RunEnd, RunRecord};
 pub(crate) use skipped_users::SkippedUser;
+pub(crate) use state_location::{StateLocation, target_key};
 pub(crate) use store::{Store, StoreError};
