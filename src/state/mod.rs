@@ -17,6 +17,8 @@ mod approvals;
 mod audit;
 mod audit_chain;
 mod audit_kind;
+#[cfg(test)]
+mod conformance;
 mod delivery_record;
 mod exceptions;
 mod journal;

@@ -260,7 +260,7 @@ ALTER TABLE audit ADD COLUMN hash TEXT;
 /// Format 9: where the rollout went when `state migrate` moved it; at most one row, and a file
 /// that has it is opened by nothing but `state migrate`'s own checks.
 const MOVED: &str = "
-CREATE TABLE moved (
+CREATE TABLE IF NOT EXISTS moved (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     location TEXT NOT NULL,
     at_ms INTEGER NOT NULL,
@@ -439,6 +439,7 @@ mod tests {
                 "lock",
                 "mailbox_checks",
                 "meta",
+                "moved",
                 "notifications",
                 "rollout",
                 "runs",

@@ -157,15 +157,15 @@ impl Remote {
         rollout_id: i64,
         tables: Vec<TableShape>,
         copy: &mut Connection,
-    ) -> Self {
+    ) -> rusqlite::Result<Self> {
         let touched: Arc<Mutex<Vec<(String, i64)>>> = Arc::default();
         let sink = touched.clone();
         copy.update_hook(Some(move |_: Action, _: &str, table: &str, row_id: i64| {
             if let Ok(mut rows) = sink.lock() {
                 rows.push((table.to_owned(), row_id));
             }
-        }));
-        Self {
+        }))?;
+        Ok(Self {
             session: RefCell::new(session),
             lock_key: super::fence::lock_key(&location.schema, rollout_id),
             location,
@@ -173,7 +173,7 @@ impl Remote {
             tables,
             version: Cell::new(-1),
             touched,
-        }
+        })
     }
 
     fn schema(&self) -> &str {

@@ -15,8 +15,8 @@ mod open;
 mod schema;
 mod tls;
 
-pub(crate) use connect::{ConnectError, off_runtime};
-pub(crate) use fence::{Fenced, check as check_fence};
+pub(crate) use connect::ConnectError;
+pub(crate) use fence::check as check_fence;
 pub(crate) use location::{LocationError, PgLocation};
 pub(crate) use mirror::{MirrorError, Remote};
 pub(crate) use schema::SchemaError;

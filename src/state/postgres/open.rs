@@ -79,7 +79,8 @@ impl Store {
             rollout_id,
             tables,
             copy.connection_mut(),
-        );
+        )
+        .map_err(|e| copy.error(e))?;
         let store = Self::over_postgres(copy, remote);
         store.connection()?;
         Ok(Some(store))
