@@ -29,6 +29,7 @@ mod schema;
 mod session;
 mod settings;
 mod signoff;
+mod state_migrate;
 mod status;
 mod status_live;
 mod unlock;
@@ -202,6 +203,9 @@ pub(crate) fn run() -> Exit {
         Command::Completions { shell } => Ok(completions::completions(shell, &out)),
         Command::Man { out_dir } => completions::man(out_dir.as_deref(), &out),
         Command::Sandbox(command) => sandbox::run(command, clock, &out),
+        Command::State(args::StateCommand::Migrate { plan, from, to }) => {
+            session(&plan).and_then(|s| state_migrate::run(&s, from.as_deref(), &to, &out))
+        }
     };
     conclude(result, &out)
 }

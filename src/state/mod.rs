@@ -28,6 +28,7 @@ mod load;
 mod lock;
 mod mailbox_access;
 mod mailbox_records;
+mod migrate;
 mod notifications;
 mod postgres;
 mod rollout;
@@ -52,7 +53,6 @@ pub(crate) use journal_moves::MoveResult;
 pub(crate) use journal_moves::UserMove;
 pub(crate) use lock::{Holder, host_name, is_stale as lock_is_stale, os_user};
 pub(crate) use mailbox_access::{Access, MailboxAccess, Verdict};
-pub(crate) use postgres::PgLocation;
 pub(crate) use run_state::{
     Acceptance, Approval, Countable, Discounted, Exception, FailingUser, Hold, RunState, Signed,
     StepPhase, StepRecord,

@@ -92,6 +92,13 @@ pub(crate) enum StoreError {
     )]
     LockLost { location: String, why: String },
     #[error(
+        "state {location} already holds state for this rollout; cutover will not merge two \
+         rollouts' trails"
+    )]
+    AlreadyThere { location: String },
+    #[error("state {location}: the audit chain did not arrive intact; nothing was marked as moved")]
+    ChainChanged { location: String },
+    #[error(
         "state {location}: the session advisory lock did not hold from one statement to the next: \
          a transaction-mode connection pooler is in the way; connect directly or in session mode"
     )]
@@ -182,11 +189,6 @@ impl Store {
 
     pub(crate) fn is_postgres(&self) -> bool {
         self.remote.is_some()
-    }
-
-    /// The plan name the state belongs to.
-    pub(super) fn plan_name(&self) -> Result<String, StoreError> {
-        Ok(self.file.meta(schema::PLAN_NAME)?.unwrap_or_default())
     }
 
     /// Where a state file's rollout went, once `state migrate` moved it.

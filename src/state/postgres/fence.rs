@@ -199,8 +199,10 @@ impl Store {
             |_| Ok(()),
         );
         match released {
-            // A lock already lost has nothing left to release.
+            // A lock already lost (or whose session ended, taking the advisory lock with it)
+            // has nothing left to release.
             Err(StoreError::LockLost { .. }) => return Ok(()),
+            Err(_) if self.remote()?.session.borrow().is_closed() => return Ok(()),
             other => other?,
         };
         let key = self.remote()?.lock_key;

@@ -151,8 +151,25 @@ impl fmt::Display for PgLocation {
             "postgres://{}@{}:{}/{}",
             self.user, host, self.port, self.database
         )?;
+        // Every setting that is not the default, so the URL shown is one to point --state at.
+        let mut settings = Vec::new();
+        if self.ssl_mode != SslMode::Prefer {
+            settings.push(format!("sslmode={}", self.ssl_mode.as_str()));
+        }
+        if let Some(root) = &self.ssl_root_cert {
+            settings.push(format!("sslrootcert={root}"));
+        }
         if self.schema != DEFAULT_SCHEMA {
-            write!(f, "?schema={}", self.schema)?;
+            settings.push(format!("schema={}", self.schema));
+        }
+        if self.connect_timeout != Duration::from_secs(10) {
+            settings.push(format!(
+                "connect_timeout={}",
+                self.connect_timeout.as_secs()
+            ));
+        }
+        if !settings.is_empty() {
+            write!(f, "?{}", settings.join("&"))?;
         }
         Ok(())
     }

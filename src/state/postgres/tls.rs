@@ -41,6 +41,17 @@ impl SslMode {
         })
     }
 
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Allow => "allow",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+
     /// What the wire protocol is asked for.
     pub(crate) fn wire(self) -> postgres::config::SslMode {
         use postgres::config::SslMode as Wire;
