@@ -93,7 +93,7 @@ fn script(store: &mut Store) -> Result<(), StoreError> {
         Some("pilot"),
         JournalAction::Disable,
         Some("Basic Auth"),
-        &[ana.clone()],
+        std::slice::from_ref(&ana),
     )?;
     store.set_phase(
         "pilot",

@@ -112,11 +112,9 @@ fn start() -> PgServer {
         .arg(&data)
         .args(["-U", "postgres", "-E", "UTF8", "--no-sync", "--auth=trust"])
         .arg(format!("--pwfile={}", pwfile.display())));
-    let hba = format!(
-        "local all all trust\n\
-         host all postgres 127.0.0.1/32 trust\n\
-         host all all 127.0.0.1/32 scram-sha-256\n"
-    );
+    let hba = "local all all trust\n\
+               host all postgres 127.0.0.1/32 trust\n\
+               host all all 127.0.0.1/32 scram-sha-256\n";
     std::fs::write(data.join("pg_hba.conf"), hba).expect("pg_hba.conf");
     let port = free_port();
     let script = r#"

@@ -215,7 +215,8 @@ mod tests {
 
     #[test]
     fn a_pooler_shows_as_another_session_or_a_lost_setting() {
-        let cases: &[(i32, (i32, Option<&str>), bool)] = &[
+        type Case<'a> = (i32, (i32, Option<&'a str>), bool);
+        let cases: &[Case<'_>] = &[
             (7, (7, Some("n")), true),
             (7, (8, Some("n")), false),
             (7, (7, None), false),

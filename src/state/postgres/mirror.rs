@@ -12,6 +12,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::{Arc, Mutex};
 
 use postgres::types::ToSql;
@@ -427,22 +428,25 @@ fn push(
     for row in touched {
         let shape = &tables[row.table];
         let name = format!("{schema}.{}", quoted(&pg_table(&shape.name)));
-        if !deletes.contains_key(&row.table) {
-            let sql = format!("DELETE FROM {name} WHERE rollout_id = $1 AND row_id = $2");
-            deletes.insert(row.table, tx.prepare(&sql)?);
-        }
-        tx.execute(&deletes[&row.table], &[&rollout_id, &row.row_id])?;
+        let delete = match deletes.entry(row.table) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(tx.prepare(&format!(
+                "DELETE FROM {name} WHERE rollout_id = $1 AND row_id = $2"
+            ))?),
+        };
+        tx.execute(&*delete, &[&rollout_id, &row.row_id])?;
         let Some(values) = &row.now else { continue };
         let journal = shape.name == "journal";
-        if !upserts.contains_key(&row.table) {
-            upserts.insert(row.table, tx.prepare(&upsert_sql(&name, shape, journal))?);
-        }
+        let upsert = match upserts.entry(row.table) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(tx.prepare(&upsert_sql(&name, shape, journal))?),
+        };
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&rollout_id, &row.row_id];
         params.extend(values.iter().map(Cell64::as_pg));
         if journal {
             params.push(&epoch);
         }
-        tx.execute(&upserts[&row.table], &params)?;
+        tx.execute(&*upsert, &params)?;
     }
     Ok(())
 }
