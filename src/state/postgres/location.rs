@@ -141,10 +141,11 @@ impl PgLocation {
 
 impl fmt::Display for PgLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Shown so that it reads back: an IPv6 address in brackets, a socket folder encoded.
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
-            self.host.clone()
+            self.host.replace('/', "%2F")
         };
         write!(
             f,
@@ -236,17 +237,17 @@ mod tests {
             ),
             (
                 "postgresql://ops@db.example:6000/state?sslmode=verify-full",
-                "postgres://ops@db.example:6000/state",
+                "postgres://ops@db.example:6000/state?sslmode=verify-full",
                 SslMode::VerifyFull,
             ),
             (
                 "postgres://ops@127.0.0.1/state?schema=tenant_a&sslmode=disable",
-                "postgres://ops@127.0.0.1:5432/state?schema=tenant_a",
+                "postgres://ops@127.0.0.1:5432/state?sslmode=disable&schema=tenant_a",
                 SslMode::Disable,
             ),
             (
                 "postgres://ops@%2Frun%2Fpostgresql/state",
-                "postgres://ops@/run/postgresql:5432/state",
+                "postgres://ops@%2Frun%2Fpostgresql:5432/state",
                 SslMode::Prefer,
             ),
             (
@@ -259,6 +260,7 @@ mod tests {
             let location = parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
             assert_eq!(location.to_string(), *shown, "{url}");
             assert_eq!(location.ssl_mode, *mode, "{url}");
+            assert_eq!(parse(shown).as_ref(), Ok(&location), "{shown} reads back");
         }
     }
 
