@@ -297,3 +297,30 @@ fn a_rollout_never_recorded_is_not_created_by_reading_it() {
         "a rollout is keyed by plan name and target"
     );
 }
+
+#[test]
+fn a_schema_a_newer_cutover_upgraded_is_refused_not_downgraded() {
+    let server = pg_server::server();
+    let schema = server.fresh_schema("newer");
+    let url = server.superuser_url(&schema);
+    let location = StateLocation::parse(std::path::Path::new(&url)).expect("a URL");
+    Store::open_or_create_at(&location, "p", "sandbox:demo").expect("created");
+    server.psql(&format!(
+        "UPDATE {schema}.schema_meta SET value = '99' WHERE key = 'state_format'"
+    ));
+    let refused = Store::open_or_create_at(&location, "p", "sandbox:demo");
+    match refused {
+        Err(e @ StoreError::Schema { .. }) => {
+            assert!(e.to_string().contains("newer cutover"), "{e}");
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a newer schema was opened"),
+    }
+    assert_eq!(
+        server.psql(&format!(
+            "SELECT value FROM {schema}.schema_meta WHERE key = 'state_format'"
+        )),
+        "99",
+        "left as the newer cutover made it"
+    );
+}

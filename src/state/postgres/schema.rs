@@ -20,7 +20,7 @@ pub(crate) enum SchemaError {
     #[error("{0}")]
     Postgres(#[from] postgres::Error),
     #[error(
-        "schema {schema} has version {found}, from a newer cutover; this one reads version {supported}"
+        "schema {schema} was made by a newer cutover (version {found}); this one reads version {supported}"
     )]
     Newer {
         schema: String,
@@ -70,11 +70,24 @@ pub(crate) fn ensure(
         .map(|r| r.try_get(0))
         .transpose()?;
     let found = found.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-    if found > SCHEMA_VERSION {
+    let mirrored: Option<String> = tx
+        .query_opt(
+            &format!("SELECT value FROM {schema}.schema_meta WHERE key = 'state_format'"),
+            &[],
+        )?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    let mirrored = mirrored.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    // A newer cutover's tables have columns this one would not keep: refused, never downgraded.
+    if found > SCHEMA_VERSION || mirrored > state_format {
         return Err(SchemaError::Newer {
             schema: schema.to_owned(),
-            found,
-            supported: SCHEMA_VERSION,
+            found: found.max(mirrored),
+            supported: if found > SCHEMA_VERSION {
+                SCHEMA_VERSION
+            } else {
+                state_format
+            },
         });
     }
     tx.batch_execute(&format!(
