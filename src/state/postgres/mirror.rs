@@ -181,8 +181,22 @@ impl Remote {
         &self.location.schema
     }
 
-    /// Brings the copy up to date if another writer moved the rollout on.
+    /// Brings the copy up to date if another writer moved the rollout on: the version and the
+    /// rows are read in one repeatable-read snapshot, so a write committed meanwhile is seen
+    /// whole or not at all.
     pub(crate) fn refresh(&self, copy: &Connection) -> Result<(), MirrorError> {
+        self.session
+            .borrow_mut()
+            .run(|c| c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))?;
+        let read = self.refresh_inside(copy);
+        let end = if read.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = self.session.borrow_mut().run(move |c| c.batch_execute(end));
+        read?;
+        ended?;
+        Ok(())
+    }
+
+    fn refresh_inside(&self, copy: &Connection) -> Result<(), MirrorError> {
         let (schema, id) = (self.schema().to_owned(), self.rollout_id);
         let version: i64 = self.session.borrow_mut().run(move |c| {
             c.query_one(
