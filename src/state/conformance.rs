@@ -324,3 +324,73 @@ fn a_schema_a_newer_cutover_upgraded_is_refused_not_downgraded() {
         "left as the newer cutover made it"
     );
 }
+
+#[test]
+fn tls_is_negotiated_and_the_certificate_checked_as_sslmode_says() {
+    let server = pg_server::server();
+    let schema = server.fresh_schema("tls");
+    let url = |host: &str, params: &str| {
+        format!(
+            "postgres://postgres@{host}:{}/postgres?schema={schema}&{params}",
+            server.port
+        )
+    };
+    let open = |text: String| {
+        StateLocation::parse(std::path::Path::new(&text))
+            .and_then(|l| Store::open_or_create_at(&l, "p", "sandbox:demo"))
+    };
+    let ca = server.ca_file().display().to_string();
+    let wrong = server.server_certificate().display().to_string();
+    // Every other test connects with sslmode=disable: an encrypted cutover session is this one.
+    let encrypted = || {
+        server.psql(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+             WHERE application_name = 'cutover' AND ssl",
+        )
+    };
+    let cases: &[(&str, String, bool)] = &[
+        ("127.0.0.1", "sslmode=require".to_owned(), true),
+        ("127.0.0.1", "sslmode=prefer".to_owned(), true),
+        (
+            "127.0.0.1",
+            format!("sslmode=verify-full&sslrootcert={ca}"),
+            true,
+        ),
+        (
+            "localhost",
+            format!("sslmode=verify-ca&sslrootcert={ca}"),
+            true,
+        ),
+        // The certificate names 127.0.0.1, not localhost.
+        (
+            "localhost",
+            format!("sslmode=verify-full&sslrootcert={ca}"),
+            false,
+        ),
+        (
+            "127.0.0.1",
+            format!("sslmode=verify-full&sslrootcert={wrong}"),
+            false,
+        ),
+        // `require` with a CA checks the chain, as libpq does.
+        (
+            "127.0.0.1",
+            format!("sslmode=require&sslrootcert={wrong}"),
+            false,
+        ),
+    ];
+    for (host, params, connects) in cases {
+        match open(url(host, params)) {
+            Ok(store) => {
+                assert!(connects, "{host} {params}: connected");
+                assert_ne!(
+                    encrypted(),
+                    "0",
+                    "{host} {params}: the session is encrypted"
+                );
+                drop(store);
+            }
+            Err(e) => assert!(!connects, "{host} {params}: {e}"),
+        }
+    }
+}

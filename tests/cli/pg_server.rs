@@ -60,6 +60,16 @@ impl PgServer {
         )
     }
 
+    /// The CA that signed the server's certificate (for 127.0.0.1).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("tls/ca.pem")
+    }
+
+    /// The server's own certificate: a trust anchor that signed nothing.
+    pub fn server_certificate(&self) -> PathBuf {
+        self.dir.join("tls/server.crt")
+    }
+
     /// Runs SQL as the superuser with `psql`, returning its unaligned output.
     pub fn psql(&self, sql: &str) -> String {
         let output = Command::new(Path::new(BIN).join("psql"))
@@ -102,6 +112,7 @@ fn start() -> PgServer {
     let data = dir.join("data");
     let pwfile = dir.join("pw");
     std::fs::write(&pwfile, "unused-superuser-password\n").expect("a password file");
+    make_certificates(&dir.join("tls"));
     if root {
         run(Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -120,6 +131,7 @@ fn start() -> PgServer {
     let script = r#"
         "$0" -D "$1" -p "$2" -k "$3" -c listen_addresses=127.0.0.1 -c fsync=off \
             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+            -c ssl=on -c ssl_cert_file="$3/tls/server.crt" -c ssl_key_file="$3/tls/server.key" \
             >"$3/server.log" 2>&1 &
         pid=$!
         cat >/dev/null
@@ -149,6 +161,67 @@ fn start() -> PgServer {
         "CREATE ROLE {OPS_ROLE} LOGIN PASSWORD '{OPS_PASSWORD}'; GRANT CREATE ON DATABASE postgres TO {OPS_ROLE}"
     ));
     server
+}
+
+/// A test CA and a server certificate it signed, for 127.0.0.1 only (so `localhost` is a
+/// name the certificate does not carry).
+fn make_certificates(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("a folder for certificates");
+    let openssl = |args: &[&str]| {
+        run(Command::new("openssl").current_dir(dir).args(args));
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-days", "3", "-subj", "/CN=cutover test CA"],
+            &["-keyout", "ca.key", "-out", "ca.pem"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &["-subj", "/CN=127.0.0.1", "-keyout", "server.key"],
+            &["-out", "server.csr"],
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("san.ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "3",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    ]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("the key's mode");
+    }
 }
 
 fn wait_ready(server: &PgServer) {
