@@ -167,12 +167,39 @@ impl SqliteFile {
         })
     }
 
+    /// A database of `format` in memory, filled by `init`: the working copy of state kept
+    /// elsewhere (PostgreSQL). `label` names it in errors, as a path names a file.
+    pub(crate) fn in_memory(
+        label: &str,
+        format: &FileFormat,
+        init: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<Self, SqliteFileError> {
+        let path = PathBuf::from(label);
+        let db = |source| SqliteFileError::Database {
+            path: path.clone(),
+            source,
+        };
+        let mut connection = Connection::open_in_memory().map_err(db)?;
+        let tx = connection.transaction().map_err(db)?;
+        tx.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+            .map_err(db)?;
+        set_format(&tx, format.current).map_err(db)?;
+        init(&tx).map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(Self { connection, path })
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     pub(crate) fn connection(&self) -> &Connection {
         &self.connection
+    }
+
+    /// For settings that need it (a hook).
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.connection
     }
 
     /// A value of the `meta` table.

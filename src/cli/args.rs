@@ -20,9 +20,10 @@ fn parse_duration(text: &str) -> Result<jiff::SignedDuration, crate::plan::gramm
 #[derive(Debug, Parser)]
 #[command(name = "cutover", version, about, long_about = None, propagate_version = true)]
 pub(crate) struct Cli {
-    /// The state file (default: `.cutover/<plan name>.state.db` beside the plan). Point it
+    /// The state file (default: `.cutover/<plan name>.state.db` beside the plan), or a
+    /// `postgres://user@host/db` URL (no password in it: PGPASSWORD or PGPASSFILE). Point it
     /// somewhere durable when the runner is ephemeral.
-    #[arg(long, global = true, env = "CUTOVER_STATE", value_name = "PATH")]
+    #[arg(long, global = true, env = "CUTOVER_STATE", value_name = "PATH|URL")]
     pub(crate) state: Option<PathBuf>,
     /// Allow an `http://` target URL to a host that is not loopback (a trusted network only).
     #[arg(long, global = true)]
@@ -298,6 +299,28 @@ pub(crate) enum Command {
     /// work), one dry-run document for them, one status table.
     #[command(subcommand)]
     Fleet(super::fleet::FleetCommand),
+    /// Where a rollout's state lives: move it from a state file to PostgreSQL.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StateCommand {
+    /// Move a plan's rollout (journal, approvals, audit trail) from its state file to
+    /// PostgreSQL, and mark the file as moved (a run pointed at it then exits 2 naming the URL).
+    #[command(
+        after_help = "Example:\n  PGPASSFILE=~/.pgpass cutover state migrate plans/contoso.toml \\\n    --from plans/.cutover/contoso.state.db --to postgres://cutover@db.example/ops"
+    )]
+    Migrate {
+        /// The plan file (its name and target key the rollout on PostgreSQL).
+        plan: PathBuf,
+        /// The state file (default: the plan's, as `--state` or the default location name it).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// The PostgreSQL database: `postgres://user@host[:port]/db[?sslmode=…&schema=…]`.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -98,6 +98,10 @@ impl From<crate::state::StoreError> for CommandError {
     fn from(error: crate::state::StoreError) -> Self {
         match &error {
             crate::state::StoreError::Locked { .. } => Self::locked(error.to_string()),
+            // Pointing --state at a moved file or at a URL cutover refuses is the user's to fix.
+            crate::state::StoreError::Moved { .. } | crate::state::StoreError::Location(_) => {
+                Self::invalid(error.to_string())
+            }
             _ => Self::failure(error.to_string()),
         }
     }

@@ -30,6 +30,7 @@ mod schema;
 mod session;
 mod settings;
 mod signoff;
+mod state_migrate;
 mod status;
 mod status_live;
 mod unlock;
@@ -204,6 +205,9 @@ pub(crate) fn run() -> Exit {
         Command::Man { out_dir } => completions::man(out_dir.as_deref(), &out),
         Command::Sandbox(command) => sandbox::run(command, clock, &out),
         Command::Fleet(command) => fleet::run(command, &global, clock, &out),
+        Command::State(args::StateCommand::Migrate { plan, from, to }) => {
+            session(&plan).and_then(|s| state_migrate::run(&s, from.as_deref(), &to, &out))
+        }
     };
     conclude(result, &out)
 }

@@ -10,7 +10,7 @@ use crate::plan::{Plan, SandboxRef, TargetSpec};
 use crate::platform::Platform;
 use crate::precheck::MailboxCheck;
 use crate::sandbox::SandboxTarget;
-use crate::state::{RunState, Store, StoreError};
+use crate::state::{RunState, StateLocation, Store, StoreError, target_key};
 use crate::target::{Observed, observe};
 
 use super::settings::GlobalSettings;
@@ -74,35 +74,46 @@ impl<'a> Session<'a> {
         plan_dir(&self.path)
     }
 
-    /// The state file: `--state` (or `CUTOVER_STATE`), else `<plan dir>/.cutover/<name>.state.db`.
-    pub(crate) fn state_path(&self) -> PathBuf {
+    /// The plan's default state file: `<plan dir>/.cutover/<name>.state.db`.
+    pub(crate) fn default_state_path(&self) -> PathBuf {
+        crate::workdir::path(&self.plan_dir()).join(format!("{}.state.db", self.plan.name))
+    }
+
+    /// Where the state is: `--state` (or `CUTOVER_STATE`), a file or a `postgres://` URL, else
+    /// the default state file.
+    pub(crate) fn state_location(&self) -> Result<StateLocation, CommandError> {
         match &self.settings.state {
-            Some(p) => p.clone(),
-            None => {
-                crate::workdir::path(&self.plan_dir()).join(format!("{}.state.db", self.plan.name))
-            }
+            Some(given) => Ok(StateLocation::parse(given)?),
+            None => Ok(StateLocation::File(self.default_state_path())),
         }
     }
 
-    /// Opens the state file, creating it if needed. The default location gets its `.gitignore`.
+    /// Opens the state, creating it if needed. The default location gets its `.gitignore`.
     pub(crate) fn open_store(&self) -> Result<Store, CommandError> {
-        let state = self.state_path();
+        let state = self.state_location()?;
         if self.settings.state.is_none() {
             crate::workdir::ensure(&self.plan_dir()).map_err(|source| StoreError::Io {
-                path: state.clone(),
+                path: self.default_state_path(),
                 source,
             })?;
         }
-        Ok(Store::open_or_create(&state, self.plan.name.as_str())?)
+        let target = target_key(&self.plan.target);
+        Ok(Store::open_or_create_at(
+            &state,
+            self.plan.name.as_str(),
+            &target,
+        )?)
     }
 
-    /// The state file if the plan ever ran, without creating anything.
+    /// The state if the plan ever ran, without creating anything.
     pub(crate) fn existing_store(&self) -> Result<Option<Store>, CommandError> {
-        let state = self.state_path();
-        if !state.exists() {
-            return Ok(None);
-        }
-        Ok(Some(Store::open(&state, self.plan.name.as_str())?))
+        let state = self.state_location()?;
+        let target = target_key(&self.plan.target);
+        Ok(Store::open_existing_at(
+            &state,
+            self.plan.name.as_str(),
+            &target,
+        )?)
     }
 
     /// The stored state, weighed; a plan that never ran has an empty one.

@@ -49,7 +49,7 @@ impl Store {
     /// The whole trail, oldest first.
     pub(crate) fn audit_trail(&self) -> Result<Vec<AuditEntry>, StoreError> {
         let mut statement = self
-            .connection()
+            .connection()?
             .prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY id"))
             .map_err(self.db())?;
         let rows = statement.query_map([], entry).map_err(self.db())?;
@@ -58,7 +58,7 @@ impl Store {
 
     /// The latest line of `kind`, if there is one.
     pub(crate) fn last_audit(&self, kind: AuditKind) -> Result<Option<AuditEntry>, StoreError> {
-        self.connection()
+        self.connection()?
             .query_row(
                 &format!("SELECT {COLUMNS} FROM audit WHERE kind = ?1 ORDER BY id DESC LIMIT 1"),
                 [kind],
@@ -163,6 +163,7 @@ mod tests {
         let store = Store::open_or_create(&path, "p").expect("created");
         store
             .connection()
+            .expect("read")
             .execute(
                 "INSERT INTO audit (at_ms, kind, operator) VALUES (0, 'from_the_future', 'op')",
                 [],

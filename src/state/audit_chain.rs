@@ -381,7 +381,7 @@ impl Store {
     /// hash.
     pub(crate) fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
         let last: Option<(i64, Option<String>)> = self
-            .connection()
+            .connection()?
             .query_row(
                 "SELECT id, CASE WHEN typeof(hash) = 'text' THEN hash END
                  FROM audit ORDER BY id DESC LIMIT 1",
@@ -394,7 +394,7 @@ impl Store {
             return Ok(None);
         };
         let records: i64 = self
-            .connection()
+            .connection()?
             .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
             .map_err(self.db())?;
         Ok(Some(AuditHead {
@@ -412,7 +412,7 @@ impl Store {
         expected: Option<&ChainHash>,
     ) -> Result<ChainVerdict, StoreError> {
         let mut statement = self
-            .connection()
+            .connection()?
             .prepare(&format!("{} ORDER BY id", ChainRow::SELECT))
             .map_err(self.db())?;
         let rows = statement
@@ -422,7 +422,7 @@ impl Store {
             .map_err(self.db())?;
         let (records, head, broken, check) = verify(rows.into_iter(), expected);
         let chained_on_upgrade = self
-            .connection()
+            .connection()?
             .query_row(
                 "SELECT value FROM meta WHERE key = ?1",
                 [CHAINED_ON_UPGRADE],

@@ -44,10 +44,12 @@ pub(crate) enum AuditKind {
     /// A run (`apply`, `rollback`) took the lock: which plan it runs — the plan file's git
     /// commit, and whether the file is as committed.
     RunStarted,
+    /// `cutover state migrate`: the rollout arrived here from a state file, its trail intact.
+    StateMigrated,
 }
 
 impl AuditKind {
-    const ALL: [AuditKind; 21] = [
+    const ALL: [AuditKind; 22] = [
         AuditKind::RolloutStarted,
         AuditKind::Authorized,
         AuditKind::StepStarted,
@@ -69,6 +71,7 @@ impl AuditKind {
         AuditKind::AcceptanceRevoked,
         AuditKind::ApprovalRevoked,
         AuditKind::RunStarted,
+        AuditKind::StateMigrated,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -94,6 +97,7 @@ impl AuditKind {
             AuditKind::AcceptanceRevoked => "acceptance_revoked",
             AuditKind::ApprovalRevoked => "approval_revoked",
             AuditKind::RunStarted => "run_started",
+            AuditKind::StateMigrated => "state_migrated",
         }
     }
 
@@ -159,6 +163,7 @@ mod tests {
                 "acceptance_revoked",
                 "approval_revoked",
                 "run_started",
+                "state_migrated",
             ]
         );
         for kind in AuditKind::ALL {

@@ -5,8 +5,8 @@
 //! starts or a rollout restarts from an edited plan. The run loop loads the state before every
 //! decision, so reading them again each time made every gate poll cost what the tenant costs.
 //! They are kept until this handle writes them (`rollout.rs` calls [`FrozenMembers::forget`]) or
-//! another connection commits anything to the file (SQLite's `data_version` changes), and read
-//! again then.
+//! another connection commits anything to the file (SQLite's `data_version` changes) or, on
+//! PostgreSQL, the working copy is reloaded (`generation` changes), and read again then.
 
 use std::collections::BTreeMap;
 
@@ -21,8 +21,9 @@ pub(super) struct FrozenMembers {
 }
 
 struct Kept {
-    /// `PRAGMA data_version` when they were read.
+    /// `PRAGMA data_version` and the caller's generation when they were read.
     data_version: i64,
+    generation: u64,
     batches: BTreeMap<String, Vec<Email>>,
     members: Members,
 }
@@ -32,6 +33,7 @@ impl FrozenMembers {
     pub(super) fn read(
         &mut self,
         db: &Connection,
+        generation: u64,
     ) -> rusqlite::Result<(BTreeMap<String, Vec<Email>>, Members)> {
         let data_version: i64 = db
             .prepare_cached("PRAGMA data_version")?
@@ -39,12 +41,13 @@ impl FrozenMembers {
         if let Some(kept) = self
             .kept
             .as_ref()
-            .filter(|k| k.data_version == data_version)
+            .filter(|k| k.data_version == data_version && k.generation == generation)
         {
             return Ok((kept.batches.clone(), kept.members.clone()));
         }
         let kept = Kept {
             data_version,
+            generation,
             batches: batches(db)?,
             members: step_members(db)?,
         };

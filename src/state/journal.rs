@@ -63,7 +63,7 @@ impl Store {
     /// The intents left without an outcome, oldest first.
     pub(crate) fn in_doubt(&self) -> Result<Vec<Intent>, StoreError> {
         let mut statement = self
-            .connection()
+            .connection()?
             .prepare(
                 "SELECT id, step, action, users FROM journal WHERE outcome IS NULL ORDER BY id",
             )

@@ -78,7 +78,7 @@ impl Store {
     /// Every user of every enable and disable the journal holds, in the order they were sent.
     pub(crate) fn user_moves(&self) -> Result<Vec<UserMove>, StoreError> {
         let mut statement = self
-            .connection()
+            .connection()?
             .prepare(
                 "SELECT id, at_ms, step, action, configuration, users, outcome, outcome_ms
                  FROM journal WHERE action IN ('enable', 'disable') ORDER BY id",

@@ -22,11 +22,12 @@ use crate::plan::grammar::Email;
 impl Store {
     /// Everything the planner needs, as of now.
     pub(crate) fn load(&self) -> Result<RunState, StoreError> {
-        let db = self.connection();
+        let db = self.connection()?;
         let read = || -> rusqlite::Result<RunState> {
             let mut state = RunState::default();
             read_rollout(db, &mut state)?;
-            let (batches, members) = self.frozen.borrow_mut().read(db)?;
+            let generation = self.copy_generation();
+            let (batches, members) = self.frozen.borrow_mut().read(db, generation)?;
             state.batches = batches;
             state.steps = steps(db, members)?;
             state.approvals = approvals(db)?;

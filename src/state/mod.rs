@@ -17,6 +17,8 @@ mod approvals;
 mod audit;
 mod audit_chain;
 mod audit_kind;
+#[cfg(test)]
+mod conformance;
 mod delivery_record;
 mod exceptions;
 mod frozen_members;
@@ -27,13 +29,16 @@ mod load;
 mod lock;
 mod mailbox_access;
 mod mailbox_records;
+mod migrate;
 mod notifications;
+mod postgres;
 mod rollout;
 mod run_lock;
 mod run_state;
 mod runs;
 mod schema;
 mod skipped_users;
+mod state_location;
 mod store;
 
 pub(crate) use acceptances::NewAcceptance;
@@ -55,4 +60,5 @@ pub(crate) use run_state::{
 };
 pub(crate) use runs::{RunEnd, RunRecord};
 pub(crate) use skipped_users::SkippedUser;
+pub(crate) use state_location::{StateLocation, target_key};
 pub(crate) use store::{Store, StoreError};

@@ -12,7 +12,7 @@ use super::{DeliveryAttempt, DeliveryRecord, Store, StoreError};
 impl Store {
     /// Every row of the ledger, oldest first.
     pub(crate) fn notification_ledger(&self) -> Result<Vec<DeliveryRecord>, StoreError> {
-        read(self.connection()).map_err(self.db())
+        read(self.connection()?).map_err(self.db())
     }
 
     /// Records one attempt: a first attempt creates the row; a later one counts it, and a

@@ -172,7 +172,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.frozen.get_mut().forget();
         self.write(|tx| {
-            tx.execute_batch("DELETE FROM steps; DELETE FROM step_members; DELETE FROM batches;")?;
+            // `WHERE true`: a bare DELETE takes SQLite's truncate path, which the update hook
+            // that the PostgreSQL working copy relies on never sees.
+            tx.execute_batch(
+                "DELETE FROM steps WHERE true; DELETE FROM step_members WHERE true;
+                 DELETE FROM batches WHERE true;",
+            )?;
             tx.execute(
                 "UPDATE rollout SET digest = ?1, approved_digest = ?2, plan = ?3, current_plan = NULL
                  WHERE id = 1",

@@ -21,6 +21,9 @@ impl Store {
         operator: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        if self.is_postgres() {
+            return self.lock_postgres(command, operator, now);
+        }
         let me = Holder::current(command, now);
         let held = self.write(|tx| {
             if let Some(holder) = holder(tx)? {
@@ -54,7 +57,7 @@ impl Store {
         })?;
         match held {
             Some(holder) => Err(StoreError::Locked {
-                path: self.path().to_path_buf(),
+                location: self.location(),
                 holder,
             }),
             None => Ok(()),
@@ -63,6 +66,9 @@ impl Store {
 
     /// Releases the lock if this process holds it.
     pub(crate) fn unlock(&mut self) -> Result<(), StoreError> {
+        if self.is_postgres() {
+            return self.unlock_postgres();
+        }
         let me = Holder::current("", Timestamp::UNIX_EPOCH);
         self.write(|tx| {
             tx.execute(
@@ -79,6 +85,9 @@ impl Store {
         operator: &str,
         now: Timestamp,
     ) -> Result<Option<Holder>, StoreError> {
+        if self.is_postgres() {
+            return self.force_unlock_postgres(operator, now);
+        }
         self.write(|tx| {
             let holder = holder(tx)?;
             tx.execute("DELETE FROM lock WHERE id = 1", [])?;

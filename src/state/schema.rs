@@ -16,9 +16,11 @@ use crate::sqlite_file::{FileFormat, Migration};
 /// change board accepted. Format 4: how each run ended, for `status` from the state alone.
 /// Format 5: the pre-check's four verdicts with Graph's own words, and the users a step skipped.
 /// Format 6: the notification ledger. Format 7: approvals bind the digest of what they approved,
-/// may be signed, and may be revoked. Format 8: the audit trail's hash chain.
+/// may be signed, and may be revoked. Format 8: the audit trail's hash chain. Format 9: the marker
+/// `cutover state migrate` leaves when the rollout moved to PostgreSQL (a cutover that reads only
+/// format 8 then refuses the file instead of running on stale state).
 pub(super) const FORMAT: FileFormat = FileFormat {
-    current: 8,
+    current: 9,
     migrations: &[
         Migration {
             version: 2,
@@ -47,6 +49,10 @@ pub(super) const FORMAT: FileFormat = FileFormat {
         Migration {
             version: 8,
             apply: chain_audit_trail,
+        },
+        Migration {
+            version: 9,
+            apply: add_moved,
         },
     ],
     durable: true,
@@ -251,6 +257,17 @@ ALTER TABLE audit ADD COLUMN prev_hash TEXT;
 ALTER TABLE audit ADD COLUMN hash TEXT;
 ";
 
+/// Format 9: where the rollout went when `state migrate` moved it; at most one row, and a file
+/// that has it is opened by nothing but `state migrate`'s own checks.
+const MOVED: &str = "
+CREATE TABLE IF NOT EXISTS moved (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    location TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    operator TEXT NOT NULL
+);
+";
+
 /// Fills a new state file for `plan_name` at the current format.
 pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()> {
     tx.execute_batch(TABLES)?;
@@ -261,6 +278,7 @@ pub(super) fn init(tx: &Transaction<'_>, plan_name: &str) -> rusqlite::Result<()
     tx.execute_batch(NOTIFICATIONS)?;
     bind_approvals(tx)?;
     chain_audit_trail(tx)?;
+    add_moved(tx)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)",
         [PLAN_NAME, plan_name],
@@ -324,6 +342,11 @@ fn chain_audit_trail(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Format 8 → 9.
+fn add_moved(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(MOVED)
 }
 
 /// A stored time; one out of range (a hand-edited file) reads as the epoch rather than failing
@@ -416,6 +439,7 @@ mod tests {
                 "lock",
                 "mailbox_checks",
                 "meta",
+                "moved",
                 "notifications",
                 "rollout",
                 "runs",

@@ -1,23 +1,27 @@
 //! The state database's front door: the [`Store`] handle, opening and creating the file, and
 //! [`StoreError`].
 //!
-//! A rollout's durable memory, in SQLite. Every change is one immediate transaction: a side
-//! effect on the platform is journaled as an intent before the call and completed with its
-//! outcome after, so a run killed in between leaves a visible in-doubt mark that the next run
-//! reconciles by reading the platform. What the file holds is spread over the files beside this
-//! one, one concept each (`schema`, `run_lock`, `load`, `journal`, `rollout`, `approvals`,
-//! `audit`, `mailbox_records`), as `impl Store` blocks. This file does not know the tables: it
-//! opens the file through [`crate::sqlite_file`] (which owns creating, format checks, upgrades and
-//! transactions) and checks that the file belongs to the plan.
+//! A rollout's durable memory, in a SQLite file or on PostgreSQL. Every change is one
+//! transaction: a side effect on the platform is journaled as an intent before the call and
+//! completed with its outcome after, so a run killed in between leaves a visible in-doubt mark
+//! that the next run reconciles by reading the platform. What the store holds is spread over the
+//! files beside this one, one concept each (`schema`, `run_lock`, `load`, `journal`, `rollout`,
+//! `approvals`, `audit`, `mailbox_records`), as `impl Store` blocks written against SQLite; on
+//! PostgreSQL they run on an in-memory working copy that `postgres/mirror.rs` keeps in step, so
+//! both backends share every line of what the state means. This file does not know the tables:
+//! it opens the file through [`crate::sqlite_file`] (which owns creating, format checks,
+//! upgrades and transactions), checks that the file belongs to the plan and has not moved, and
+//! routes reads, writes and the lock to the backend.
 
 use std::path::{Path, PathBuf};
 
 use std::cell::RefCell;
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use super::frozen_members::FrozenMembers;
 use super::lock::Holder;
+use super::postgres::{self, Remote};
 use super::schema;
 use crate::sqlite_file::{SqliteFile, SqliteFileError};
 
@@ -53,8 +57,55 @@ pub(crate) enum StoreError {
         found: String,
         expected: String,
     },
-    #[error("another run holds the lock on {path}: {holder}")]
-    Locked { path: PathBuf, holder: Holder },
+    #[error("another run holds the lock on {location}: {holder}")]
+    Locked { location: String, holder: Holder },
+    #[error(
+        "state file {path} was moved to {to} (by `cutover state migrate`); point --state (or CUTOVER_STATE) at {to}"
+    )]
+    Moved { path: PathBuf, to: String },
+    #[error("--state: {0}")]
+    Location(#[from] postgres::LocationError),
+    #[error("state {location}: cannot connect: {source}")]
+    Connect {
+        location: String,
+        #[source]
+        source: postgres::ConnectError,
+    },
+    #[error("state {location}: {source}")]
+    Postgres {
+        location: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    #[error("state {location}: {source}")]
+    Schema {
+        location: String,
+        #[source]
+        source: postgres::SchemaError,
+    },
+    #[error("state {location}: {source}")]
+    Mirror {
+        location: String,
+        #[source]
+        source: postgres::MirrorError,
+    },
+    #[error(
+        "the run lost its lock on {location}: {why}; it stopped before its next platform write \
+         (another run may hold the lock now)"
+    )]
+    LockLost { location: String, why: String },
+    #[error(
+        "state {location} already holds state for this rollout; cutover will not merge two \
+         rollouts' trails"
+    )]
+    AlreadyThere { location: String },
+    #[error("state {location}: the audit chain did not arrive intact; nothing was marked as moved")]
+    ChainChanged { location: String },
+    #[error(
+        "state {location}: the session advisory lock did not hold from one statement to the next: \
+         a transaction-mode connection pooler is in the way; connect directly or in session mode"
+    )]
+    Pooled { location: String },
 }
 
 impl From<SqliteFileError> for StoreError {
@@ -76,11 +127,15 @@ impl From<SqliteFileError> for StoreError {
     }
 }
 
-/// An open state file of one plan, at the current format.
+/// An open state store of one plan, at the current format: a state file, or a rollout on
+/// PostgreSQL (then `file` is its in-memory working copy).
 pub(crate) struct Store {
     file: SqliteFile,
     /// The frozen memberships as last loaded (see `frozen_members.rs`).
     pub(super) frozen: RefCell<FrozenMembers>,
+    remote: Option<Remote>,
+    /// The fencing epoch of the PostgreSQL run lock this store holds.
+    pub(super) epoch: Option<i64>,
 }
 
 impl Store {
@@ -94,10 +149,17 @@ impl Store {
         Self::open(path, plan_name)
     }
 
-    /// Opens an existing state file, read and write, upgrading one of an older format.
+    /// Opens an existing state file, read and write, upgrading one of an older format. A file
+    /// whose rollout moved to PostgreSQL is refused with where it went.
     pub(crate) fn open(path: &Path, plan_name: &str) -> Result<Self, StoreError> {
-        let file = SqliteFile::open(path, &schema::FORMAT)?;
-        let found = file.meta(schema::PLAN_NAME)?.unwrap_or_default();
+        let store = Self::open_file(path)?;
+        if let Some(to) = store.moved_to()? {
+            return Err(StoreError::Moved {
+                path: path.to_path_buf(),
+                to,
+            });
+        }
+        let found = store.file.meta(schema::PLAN_NAME)?.unwrap_or_default();
         if found != plan_name {
             return Err(StoreError::OtherPlan {
                 path: path.to_path_buf(),
@@ -105,32 +167,147 @@ impl Store {
                 expected: plan_name.to_owned(),
             });
         }
+        Ok(store)
+    }
+
+    /// Opens a state file whatever its plan or marker (`state migrate` reads a file this way).
+    pub(super) fn open_file(path: &Path) -> Result<Self, StoreError> {
         Ok(Self {
-            file,
+            file: SqliteFile::open(path, &schema::FORMAT)?,
             frozen: RefCell::new(FrozenMembers::default()),
+            remote: None,
+            epoch: None,
         })
     }
 
-    pub(super) fn path(&self) -> &Path {
-        self.file.path()
+    pub(super) fn over_postgres(copy: SqliteFile, remote: Remote) -> Self {
+        Self {
+            file: copy,
+            frozen: RefCell::new(FrozenMembers::default()),
+            remote: Some(remote),
+            epoch: None,
+        }
     }
 
-    /// For reads; every write goes through [`Store::write`].
-    pub(super) fn connection(&self) -> &Connection {
-        self.file.connection()
+    /// Where the state is, as messages name it (a path, or a URL without secrets).
+    pub(crate) fn location(&self) -> String {
+        self.file.path().display().to_string()
     }
 
-    /// Wraps a database error with the state file's path.
+    /// Changes whenever a PostgreSQL working copy is replaced by the server's rows (always 0
+    /// for a state file), so caches of the copy know to read again.
+    pub(super) fn copy_generation(&self) -> u64 {
+        self.remote.as_ref().map_or(0, Remote::reloads)
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// Where a state file's rollout went, once `state migrate` moved it.
+    pub(super) fn moved_to(&self) -> Result<Option<String>, StoreError> {
+        if self.remote.is_some() {
+            return Ok(None);
+        }
+        self.file
+            .connection()
+            .query_row("SELECT location FROM moved WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(self.db())
+    }
+
+    /// For reads (the working copy brought up to date first); every write goes through
+    /// [`Store::write`].
+    pub(super) fn connection(&self) -> Result<&Connection, StoreError> {
+        let copy = self.file.connection();
+        if let Some(remote) = &self.remote {
+            remote
+                .refresh(copy)
+                .map_err(|source| self.mirror_error(source))?;
+        }
+        Ok(copy)
+    }
+
+    /// Wraps a database error with the state's location.
     pub(super) fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |source| self.file.error(source).into()
     }
 
-    /// Runs `f` in one immediate transaction.
+    /// Runs `f` in one transaction (on PostgreSQL: one of each, fenced while the run lock is
+    /// held).
     pub(super) fn write<T>(
         &mut self,
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
+        if self.remote.is_some() {
+            let epoch = self.epoch;
+            return Ok(self.write_postgres(f, epoch, |_| Ok(()))?.0);
+        }
         Ok(self.file.write(f)?)
+    }
+
+    /// A PostgreSQL write: `f` on the working copy, checked against `fence` (this run's lock
+    /// epoch, when it must still hold the lock), with `extra` in the same transaction.
+    pub(super) fn write_postgres<T, X: Send>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+        fence: Option<i64>,
+        extra: impl FnOnce(&mut ::postgres::Client) -> Result<X, ::postgres::Error> + Send,
+    ) -> Result<(T, X), StoreError> {
+        let remote = self.remote()?;
+        let (schema, id, key) = (
+            remote.location.schema.clone(),
+            remote.rollout_id,
+            remote.lock_key,
+        );
+        let check = move |c: &mut ::postgres::Client| match fence {
+            None => Ok(Ok(())),
+            Some(ours) => postgres::check_fence(c, &schema, id, key, ours),
+        };
+        let written = remote.write(self.file.connection(), f, check, fence, extra);
+        match written {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(refused)) => Err(StoreError::LockLost {
+                location: self.location(),
+                why: refused.explain(),
+            }),
+            Err(source) => Err(self.mirror_error(source)),
+        }
+    }
+
+    /// A call on the PostgreSQL session alone.
+    pub(super) fn pg<R: Send>(
+        &self,
+        f: impl FnOnce(&mut ::postgres::Client) -> Result<R, ::postgres::Error> + Send,
+    ) -> Result<R, StoreError> {
+        let remote = self.remote()?;
+        let result = remote.session.borrow_mut().run(f);
+        result.map_err(|source| self.mirror_error(postgres::MirrorError::Postgres(source)))
+    }
+
+    pub(super) fn remote(&self) -> Result<&Remote, StoreError> {
+        self.remote.as_ref().ok_or_else(|| StoreError::Mirror {
+            location: self.location(),
+            source: postgres::MirrorError::NotPostgres,
+        })
+    }
+
+    /// A failure on PostgreSQL; once the run held the lock, a session that ended is a lost lock.
+    fn mirror_error(&self, source: postgres::MirrorError) -> StoreError {
+        let closed = self
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.session.try_borrow().is_ok_and(|s| s.is_closed()));
+        if self.epoch.is_some() && closed {
+            return StoreError::LockLost {
+                location: self.location(),
+                why: format!("its database session ended ({source})"),
+            };
+        }
+        StoreError::Mirror {
+            location: self.location(),
+            source,
+        }
     }
 }
 

@@ -476,3 +476,87 @@ fn sigterm_stops_every_plan_and_gives_back_every_lock() {
         next.stdout
     );
 }
+
+/// The same, with every plan's state in one PostgreSQL database (`CUTOVER_STATE`): two
+/// processes share the fleet through the database's run locks, the one killed with SIGKILL
+/// loses its locks with its sessions, and a rerun finishes what it held.
+#[test]
+fn two_fleet_processes_share_one_postgresql_database_and_one_killed_is_resumed() {
+    use crate::pg_server::{OPS_PASSWORD, server};
+    let names = names(20);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut env = fleet(&refs, 12);
+    let pg = server();
+    let schema = pg.fresh_schema("fleet");
+    env.set_env("CUTOVER_STATE", &pg.ops_url(&schema));
+    env.set_env("PGPASSWORD", OPS_PASSWORD);
+    let args = [
+        "fleet",
+        "apply",
+        ".",
+        "--poll-interval",
+        "20ms",
+        "--concurrency",
+        "4",
+    ];
+    let mut doomed = env.spawn(args);
+    let survivor = env.spawn(args);
+    let rollouts = |pg: &crate::pg_server::PgServer| {
+        pg.psql(&format!(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}' AND tablename = 'rollouts'"
+        )) == "1"
+            && pg
+                .psql(&format!("SELECT count(*) FROM {schema}.rollouts"))
+                .parse::<usize>()
+                .is_ok_and(|n| n >= 6)
+    };
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(30) && !rollouts(pg) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        doomed.try_wait().expect("try_wait").is_none(),
+        "the first process is still running when it is killed"
+    );
+    doomed.kill().expect("SIGKILL");
+    let _ = doomed.wait();
+    let survived = survivor
+        .wait_with_output()
+        .expect("the second process ends");
+    let code = survived.status.code();
+    assert!(code == Some(0) || code == Some(4), "{survived:?}");
+    for name in &refs {
+        assert_clean_history(&inspect(&env, name), name);
+    }
+    let rerun = fleet_apply(&env, &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.transcript());
+    for name in &refs {
+        assert_migrated(&env, name);
+        assert!(
+            !env.path()
+                .join(format!("{name}/.cutover/{name}.state.db"))
+                .exists(),
+            "{name}'s state is on PostgreSQL, not in a file"
+        );
+    }
+    assert_eq!(
+        pg.psql(&format!("SELECT count(*) FROM {schema}.rollouts")),
+        "20",
+        "one rollout per plan"
+    );
+    let status = env.run(["fleet", "status", ".", "--format", "json"]);
+    assert_eq!(status.code, 0, "{}", status.transcript());
+    for name in &refs {
+        let log = env.run(["log", &format!("{name}/plan.toml"), "--verify"]);
+        assert_eq!(log.code, 0, "{name}: {}", log.transcript());
+    }
+}
+
+#[test]
+fn a_state_file_for_the_whole_fleet_is_refused() {
+    let mut env = fleet(&["t01"], 12);
+    env.set_env("CUTOVER_STATE", "one.state.db");
+    let refused = fleet_apply(&env, &[]);
+    assert_eq!(refused.code, 2, "{}", refused.transcript());
+    assert!(refused.stderr.contains("postgres://"), "{}", refused.stderr);
+}

@@ -89,7 +89,7 @@ fn a_rollout_stopped_by_the_previous_release_resumes_where_it_stopped() {
     }
     assert_eq!(
         state_format(&state),
-        ("8".to_owned(), true),
+        ("9".to_owned(), true),
         "opening the file upgraded it"
     );
     // The old trail was chained in order on the upgrade: it verifies, and says it predates
@@ -171,6 +171,35 @@ fn a_rollout_stopped_by_the_previous_release_resumes_where_it_stopped() {
     let status = env.run(["status", "plan.toml"]);
     assert_eq!(status.code, 0, "{}", status.transcript());
     // Records written since extend the upgraded chain.
+    let verify = env.run(["log", "plan.toml", "--verify"]);
+    assert_eq!(verify.code, 0, "{}", verify.transcript());
+}
+
+/// The previous release wrote format 8; format 9 adds only the `moved` marker. A format 8 file
+/// is what this release's file is without it: made so from the fixture (mid-rollout, waiting for
+/// an approval), it resumes, is upgraded, and finishes.
+#[test]
+fn a_rollout_left_by_the_format_8_release_resumes_and_finishes() {
+    let env = format_1_rollout();
+    let state = env.path().join(".cutover/rollout.state.db");
+    assert_eq!(env.run(["status", "plan.toml"]).code, 6);
+    let db = rusqlite::Connection::open(&state).expect("open the state file");
+    db.execute_batch("DROP TABLE moved; UPDATE meta SET value = '8' WHERE key = 'format_version';")
+        .expect("made format 8");
+    drop(db);
+    assert_eq!(state_format(&state).0, "8");
+    let moved_before = changes(&env.inspect());
+
+    let approve = env.run(["approve", "plan.toml", "rest#2", "--by", "cab-chair"]);
+    assert_eq!(approve.code, 0, "{}", approve.transcript());
+    assert_eq!(state_format(&state).0, "9", "opening the file upgraded it");
+    let done = env.run(["apply", "plan.toml", "--poll-interval", "20ms"]);
+    assert_eq!(done.code, 0, "{}", done.transcript());
+    let after = env.inspect();
+    assert_eq!(after["violations"], Value::Array(vec![]), "violations");
+    for (key, n) in &moved_before {
+        assert_eq!(changes(&after).get(key), Some(n), "{key:?} moved again");
+    }
     let verify = env.run(["log", "plan.toml", "--verify"]);
     assert_eq!(verify.code, 0, "{}", verify.transcript());
 }

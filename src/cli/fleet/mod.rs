@@ -28,6 +28,7 @@ use super::settings::GlobalSettings;
 use super::{CommandError, Output, Session};
 use crate::clock::Clock;
 use crate::exit_code::Exit;
+use crate::state::StateLocation;
 use exit::PlanResult;
 
 #[derive(Debug, Subcommand)]
@@ -116,13 +117,16 @@ pub(crate) fn run(
     clock: Clock,
     out: &Output,
 ) -> Result<Exit, CommandError> {
-    // One state path cannot hold many plans' state. Each plan opens its own store, as `apply`
-    // does; a state URL shared by every plan (PostgreSQL) is where this check is lifted.
-    if global.state.is_some() {
-        return Err(CommandError::invalid(
-            "`--state` (or CUTOVER_STATE) names one plan's state file; a fleet keeps each plan's state beside it",
-        )
-        .hint("unset it: each plan's state is `.cutover/<name>.state.db` beside the plan"));
+    // One state file cannot hold many plans' state; one PostgreSQL database can (each rollout
+    // keyed by plan name and target), and is what lets several hosts share a fleet. Each plan
+    // opens its own store, as `apply` does.
+    if let Some(given) = &global.state {
+        if let StateLocation::File(_) = StateLocation::parse(given)? {
+            return Err(CommandError::invalid(
+                "`--state` (or CUTOVER_STATE) names one plan's state file; a fleet keeps each plan's state beside it, or all of them on PostgreSQL",
+            )
+            .hint("unset it (each plan's state is `.cutover/<name>.state.db` beside the plan), or give a postgres:// URL"));
+        }
     }
     match command {
         FleetCommand::Apply {
