@@ -30,29 +30,9 @@ impl Store {
                 if !lock::is_stale(&holder) {
                     return Ok(Some(holder));
                 }
-                tx.execute("DELETE FROM lock WHERE id = 1", [])?;
-                let detail = serde_json::json!({ "holder": holder.to_string() });
-                audit::insert(
-                    tx,
-                    now,
-                    AuditKind::StaleLockTakenOver,
-                    None,
-                    operator,
-                    None,
-                    &detail,
-                )?;
+                take_over(tx, &holder, operator, now)?;
             }
-            tx.execute(
-                "INSERT INTO lock (id, host, pid, process_start, started_ms, command)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
-                params![
-                    me.host,
-                    me.pid,
-                    me.process_start,
-                    now.as_millisecond(),
-                    me.command
-                ],
-            )?;
+            record_holder(tx, &me, now)?;
             Ok(None)
         })?;
         match held {
@@ -104,6 +84,48 @@ impl Store {
             Ok(holder)
         })
     }
+}
+
+/// Removes the lock row of `holder`, a run that ended without releasing it, and puts the
+/// takeover on the record.
+pub(super) fn take_over(
+    tx: &Transaction<'_>,
+    holder: &Holder,
+    operator: &str,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM lock WHERE id = 1", [])?;
+    let detail = serde_json::json!({ "holder": holder.to_string() });
+    audit::insert(
+        tx,
+        now,
+        AuditKind::StaleLockTakenOver,
+        None,
+        operator,
+        None,
+        &detail,
+    )?;
+    Ok(())
+}
+
+/// Names `me` as the run lock's holder.
+pub(super) fn record_holder(
+    tx: &Transaction<'_>,
+    me: &Holder,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO lock (id, host, pid, process_start, started_ms, command)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+        params![
+            me.host,
+            me.pid,
+            me.process_start,
+            now.as_millisecond(),
+            me.command
+        ],
+    )?;
+    Ok(())
 }
 
 fn holder(tx: &Transaction<'_>) -> rusqlite::Result<Option<Holder>> {

@@ -90,6 +90,35 @@ fn assert_clean_history(inspect: &Value, name: &str) {
     assert!(twice.is_empty(), "{name}: moved twice: {twice:?}");
 }
 
+/// Starts two `fleet apply` processes over `env`'s plans, SIGKILLs the first once `begun` says
+/// it has taken enough of them (or after 30 s), and returns how the second ended.
+fn kill_one_of_two(env: &TestEnv, begun: impl Fn() -> bool) -> std::process::Output {
+    let args = [
+        "fleet",
+        "apply",
+        ".",
+        "--poll-interval",
+        "20ms",
+        "--concurrency",
+        "4",
+    ];
+    let mut doomed = env.spawn(args);
+    let survivor = env.spawn(args);
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(30) && !begun() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        doomed.try_wait().expect("try_wait").is_none(),
+        "the first process is still running when it is killed"
+    );
+    doomed.kill().expect("SIGKILL");
+    let _ = doomed.wait();
+    survivor
+        .wait_with_output()
+        .expect("the second process ends")
+}
+
 /// The summary line of a plan in `fleet apply`'s closing table.
 fn summary_line<'a>(run: &'a Run, name: &str) -> &'a str {
     run.stdout
@@ -339,43 +368,18 @@ fn two_fleet_processes_share_the_work_and_one_killed_is_resumed() {
     let names = names(20);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let env = fleet(&refs, 12);
-    let args = [
-        "fleet",
-        "apply",
-        ".",
-        "--poll-interval",
-        "20ms",
-        "--concurrency",
-        "4",
-    ];
-    let mut doomed = env.spawn(args);
-    let survivor = env.spawn(args);
     // Kill it once it has taken some plans (their state files exist) and before it is done.
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(20) {
-        let begun = refs
-            .iter()
+    let survived = kill_one_of_two(&env, || {
+        refs.iter()
             .filter(|n| {
                 env.path()
                     .join(n)
                     .join(format!(".cutover/{n}.state.db"))
                     .exists()
             })
-            .count();
-        if begun >= 6 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        doomed.try_wait().expect("try_wait").is_none(),
-        "the first process is still running when it is killed"
-    );
-    doomed.kill().expect("SIGKILL");
-    let _ = doomed.wait();
-    let survived = survivor
-        .wait_with_output()
-        .expect("the second process ends");
+            .count()
+            >= 6
+    });
     let code = survived.status.code();
     // It skipped what the killed one held (4), or found it all its own to finish (0).
     assert!(code == Some(0) || code == Some(4), "{survived:?}");
@@ -490,18 +494,7 @@ fn two_fleet_processes_share_one_postgresql_database_and_one_killed_is_resumed()
     let schema = pg.fresh_schema("fleet");
     env.set_env("CUTOVER_STATE", &pg.ops_url(&schema));
     env.set_env("PGPASSWORD", OPS_PASSWORD);
-    let args = [
-        "fleet",
-        "apply",
-        ".",
-        "--poll-interval",
-        "20ms",
-        "--concurrency",
-        "4",
-    ];
-    let mut doomed = env.spawn(args);
-    let survivor = env.spawn(args);
-    let rollouts = |pg: &crate::pg_server::PgServer| {
+    let begun = || {
         pg.psql(&format!(
             "SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}' AND tablename = 'rollouts'"
         )) == "1"
@@ -510,19 +503,7 @@ fn two_fleet_processes_share_one_postgresql_database_and_one_killed_is_resumed()
                 .parse::<usize>()
                 .is_ok_and(|n| n >= 6)
     };
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(30) && !rollouts(pg) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        doomed.try_wait().expect("try_wait").is_none(),
-        "the first process is still running when it is killed"
-    );
-    doomed.kill().expect("SIGKILL");
-    let _ = doomed.wait();
-    let survived = survivor
-        .wait_with_output()
-        .expect("the second process ends");
+    let survived = kill_one_of_two(&env, begun);
     let code = survived.status.code();
     assert!(code == Some(0) || code == Some(4), "{survived:?}");
     for name in &refs {

@@ -16,7 +16,7 @@ use rusqlite::{Transaction, params};
 use sha2::{Digest, Sha256};
 
 use super::super::lock::Holder;
-use super::super::{AuditKind, Store, StoreError, audit};
+use super::super::{AuditKind, Store, StoreError, audit, run_lock};
 
 /// Why a fenced write was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,31 +124,10 @@ impl Store {
         let take = |tx: &Transaction<'_>| {
             // This session has the advisory lock, so a row left here names a session that
             // ended without releasing it: taken over, as a dead local process's lock is.
-            if let Some(holder) = super::super::run_lock::holder_of(tx)? {
-                tx.execute("DELETE FROM lock WHERE id = 1", [])?;
-                let detail = serde_json::json!({ "holder": holder.to_string() });
-                audit::insert(
-                    tx,
-                    now,
-                    AuditKind::StaleLockTakenOver,
-                    None,
-                    operator,
-                    None,
-                    &detail,
-                )?;
+            if let Some(holder) = run_lock::holder_of(tx)? {
+                run_lock::take_over(tx, &holder, operator, now)?;
             }
-            tx.execute(
-                "INSERT INTO lock (id, host, pid, process_start, started_ms, command)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
-                params![
-                    me.host,
-                    me.pid,
-                    me.process_start,
-                    now.as_millisecond(),
-                    me.command
-                ],
-            )?;
-            Ok(())
+            run_lock::record_holder(tx, &me, now)
         };
         let bump = move |c: &mut postgres::Client| -> Result<i64, postgres::Error> {
             c.query_one(
