@@ -59,7 +59,22 @@ pub(super) fn move_steps(
                 .cloned()
                 .collect();
             let (members, preexisting): (Vec<Member>, Vec<Email>) = match record {
-                // A wave that started keeps its recorded members (looked up by email).
+                // A wave that started keeps its recorded members. They are nearly always the
+                // chunk resolved from the same frozen list, whose places on the platform are
+                // known already: looking each up again by email cost a hash per member of
+                // every started wave on every decision.
+                Some(r) if r.members.as_slice() == chunk => (
+                    chunk
+                        .iter()
+                        .zip(at)
+                        .map(|(email, i)| Member {
+                            email: email.clone(),
+                            state: state_of(i.map(|i| &observed.users[i])),
+                        })
+                        .collect(),
+                    r.preexisting.iter().cloned().collect(),
+                ),
+                // Otherwise (the recorded members differ) they are looked up by email.
                 Some(r) => (
                     r.members
                         .iter()

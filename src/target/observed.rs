@@ -1,7 +1,7 @@
 //! A snapshot of the platform: what the planner plans from.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::OnceLock;
 
 use crate::plan::grammar::Email;
@@ -28,7 +28,32 @@ pub(crate) struct Observed {
 /// was made (users added or removed; `reading.rs` resets it then) is still read right.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UserIndex {
-    positions: OnceLock<(RandomState, HashMap<u64, u32>)>,
+    positions: OnceLock<(RandomState, Positions)>,
+}
+
+/// Each email's position, by the email's hash.
+type Positions = HashMap<u64, u32, BuildHasherDefault<Prehashed>>;
+
+/// The map's keys are already random hashes of emails (`RandomState`, so nobody can aim
+/// collisions at it): hashing them again cost as much as the first hash, on every lookup.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys reach here (`write_u64`); anything else is folded in, never dropped.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }
 
 impl UserIndex {

@@ -1,16 +1,19 @@
 //! User emails: the key by which plans, CSV files and the platform name a user.
 
 use std::fmt;
+use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::GrammarError;
 
 /// An email address, lowercased: the platform matches users case-insensitively, and a plan
 /// must not treat `Ana@x` and `ana@x` as two people.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub(crate) struct Email(String);
+///
+/// Shared, not owned: every decision copies members from the stored rollout into the schedule
+/// and its actions, so a copy is a reference count, not an allocation per user per decision.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Email(Arc<str>);
 
 impl Email {
     /// An RFC 5321 mailbox in its common (dot-atom, ASCII) form: `local@domain`, where the
@@ -93,7 +96,7 @@ impl Email {
             let start = local.len() + 1;
             return Err(invalid("the domain after the @ is not valid").at(start..text.len()));
         }
-        Ok(Self(text.to_ascii_lowercase()))
+        Ok(Self(text.to_ascii_lowercase().into()))
     }
 
     /// The address, lowercase.
@@ -115,6 +118,12 @@ impl schemars::JsonSchema for Email {
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({ "type": "string", "format": "email", "pattern": EMAIL_PATTERN, "maxLength": 254 })
+    }
+}
+
+impl Serialize for Email {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 
