@@ -217,3 +217,23 @@ fn load<'a>(
     }
     (sessions, refused)
 }
+
+/// One `T` per plan in the order given: `refused` made from each plan that could not load,
+/// `each` from each that did.
+fn in_order<T>(
+    (sessions, refused): Loaded<'_>,
+    refused_as: impl Fn(PlanResult) -> T,
+    mut each: impl FnMut(&Session<'_>) -> T,
+) -> Vec<T> {
+    let mut all: Vec<(usize, T)> = refused
+        .into_iter()
+        .map(|(index, result)| (index, refused_as(result)))
+        .collect();
+    all.extend(
+        sessions
+            .iter()
+            .map(|(index, session)| (*index, each(session))),
+    );
+    all.sort_by_key(|(index, _)| *index);
+    all.into_iter().map(|(_, t)| t).collect()
+}

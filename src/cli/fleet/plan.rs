@@ -46,22 +46,14 @@ pub(super) fn run(
 ) -> Exit {
     // One `now` for every plan, so the document is one moment's view of the fleet.
     let now = now.unwrap_or_else(|| clock.now());
-    let (sessions, refused) = super::load(files, global, clock, out);
-    let mut parts: Vec<(usize, Part)> = refused
-        .into_iter()
-        .map(|(index, result)| {
-            let part = Part {
-                result,
-                planned: None,
-            };
-            (index, part)
-        })
-        .collect();
-    for (index, session) in sessions {
-        parts.push((index, plan_one(&session, format, full, now, out)));
-    }
-    parts.sort_by_key(|(index, _)| *index);
-    let parts: Vec<Part> = parts.into_iter().map(|(_, part)| part).collect();
+    let parts = super::in_order(
+        super::load(files, global, clock, out),
+        |result| Part {
+            result,
+            planned: None,
+        },
+        |session| plan_one(session, format, full, now, out),
+    );
     let exit = fleet_exit(parts.iter().map(|p| p.result.exit));
     let document = match format {
         FleetPlanFormat::Text => out.paint_report(&text(&parts, now)),

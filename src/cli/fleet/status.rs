@@ -24,41 +24,35 @@ pub(super) fn run(
     clock: Clock,
     out: &Output,
 ) -> Exit {
-    let (sessions, refused) = super::load(files, global, clock, out);
-    let mut rows: Vec<(usize, Row)> = refused
-        .into_iter()
-        .map(|(index, result)| {
-            let row = Row {
-                result,
-                standing: None,
+    let rows = super::in_order(
+        super::load(files, global, clock, out),
+        |result| Row {
+            result,
+            standing: None,
+        },
+        |session| {
+            let mut result = PlanResult {
+                name: session.plan.name.to_string(),
+                file: session.path.display().to_string(),
+                exit: Exit::Done,
+                line: String::new(),
             };
-            (index, row)
-        })
-        .collect();
-    for (index, session) in sessions {
-        let mut result = PlanResult {
-            name: session.plan.name.to_string(),
-            file: session.path.display().to_string(),
-            exit: Exit::Done,
-            line: String::new(),
-        };
-        let standing = match standing_of(&session) {
-            Ok(standing) => {
-                result.exit = standing.exit;
-                result.line = standing.line.clone();
-                Some(standing)
-            }
-            Err(error) => {
-                out.stderr(&error.render());
-                result.exit = Exit::from(error.kind);
-                result.line = format!("error: {error}");
-                None
-            }
-        };
-        rows.push((index, Row { result, standing }));
-    }
-    rows.sort_by_key(|(index, _)| *index);
-    let rows: Vec<Row> = rows.into_iter().map(|(_, row)| row).collect();
+            let standing = match standing_of(session) {
+                Ok(standing) => {
+                    result.exit = standing.exit;
+                    result.line = standing.line.clone();
+                    Some(standing)
+                }
+                Err(error) => {
+                    out.stderr(&error.render());
+                    result.exit = Exit::from(error.kind);
+                    result.line = format!("error: {error}");
+                    None
+                }
+            };
+            Row { result, standing }
+        },
+    );
     let exit = fleet_exit(rows.iter().map(|r| r.result.exit));
     match format {
         Format::Text => out.stdout(&text(&rows, exit)),
