@@ -483,7 +483,7 @@ fn step_lines(plan: &Plan, state: &RunState) -> Vec<StepLine> {
             lines.push(StepLine {
                 id: step.name.to_string(),
                 phase: "not_started",
-                users: state.batches.get(step.name.as_str()).map_or(0, Vec::len),
+                users: state.batches.get(step.name.as_str()).map_or(0, |b| b.len()),
                 started_at: None,
                 phase_at: None,
                 passed_at: None,

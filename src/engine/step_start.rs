@@ -2,6 +2,8 @@
 //! whose `from` sync was already failing, and left out (and recorded, with their verdict) the
 //! ones the pre-check skips.
 
+use std::collections::BTreeSet;
+
 use jiff::Timestamp;
 
 use super::{Engine, EngineError, Event};
@@ -71,8 +73,9 @@ impl<T: Target> Engine<'_, T> {
                 .iter()
                 .filter(|e| members.contains(e))
                 .cloned()
-                .collect(),
-            members,
+                .collect::<BTreeSet<_>>()
+                .into(),
+            members: members.into(),
             phase: StepPhase::Moving,
             phase_at: now,
             started_at: now,
@@ -89,7 +92,7 @@ impl<T: Target> Engine<'_, T> {
         )?;
         self.emit(Event::StepStarted {
             step: step.to_owned(),
-            members: record.members.clone(),
+            members: record.members.to_vec(),
             preexisting: record.preexisting.len(),
             skipped: skipped.into_iter().map(|s| s.email).collect(),
         });

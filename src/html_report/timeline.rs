@@ -73,7 +73,7 @@ pub(crate) fn step_ids(plan: &Plan, state: &RunState) -> Vec<(String, String)> {
         let name = step.name.to_string();
         match step.max_size {
             Some(size) => {
-                let frozen = state.batches.get(&name).map_or(0, Vec::len);
+                let frozen = state.batches.get(&name).map_or(0, |b| b.len());
                 let waves = frozen.div_ceil(size.get() as usize).max(1);
                 for n in 1..=waves {
                     ids.push((format!("{name}#{n}"), name.clone()));

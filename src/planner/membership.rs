@@ -5,17 +5,19 @@
 //! the later step says so). `remaining` takes every user on `from` that no earlier step claimed.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
+use super::placement::Placement;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector, Step};
 use crate::target::{Observed, PlatformUser};
 
 pub(super) struct ResolvedStep<'p> {
     pub(super) step: &'p Step,
-    /// In email order.
-    pub(super) members: Vec<Email>,
+    /// In email order; a started step's are the state's own list, shared.
+    pub(super) members: Arc<[Email]>,
     /// Where each member is in `observed.users` (`None`: not on the platform), beside `members`.
-    pub(super) at: Vec<Option<usize>>,
+    pub(super) at: Arc<[Option<usize>]>,
     pub(super) notes: Vec<String>,
 }
 
@@ -27,7 +29,8 @@ pub(super) struct Resolution<'p> {
     pub(super) unclaimed_on_from: Vec<Email>,
 }
 
-/// Resolves every step. A step whose members were frozen when it started keeps them.
+/// Resolves every step. A step whose members were frozen when it started keeps them (`frozen`
+/// lists are in email order, as the state keeps them).
 ///
 /// Users are claimed by their index in `observed.users` (which is in email order, so sorted
 /// indices are members in email order): nothing is cloned or hashed per user per step, only each
@@ -35,8 +38,8 @@ pub(super) struct Resolution<'p> {
 pub(super) fn resolve<'p>(
     plan: &'p Plan,
     observed: &Observed,
-    from_id: Option<&str>,
-    frozen: &BTreeMap<String, Vec<Email>>,
+    placement: &Placement,
+    frozen: &BTreeMap<String, Arc<[Email]>>,
 ) -> Resolution<'p> {
     const UNCLAIMED: u32 = u32::MAX;
     let users = &observed.users;
@@ -53,16 +56,16 @@ pub(super) fn resolve<'p>(
         let number = u32::try_from(number).unwrap_or(UNCLAIMED - 1);
         let name = step.name.to_string();
         if let Some(members) = frozen.get(&name) {
-            let mut members = members.clone();
-            members.sort();
-            let at: Vec<Option<usize>> = members.iter().map(index_of).collect();
+            // In email order already (the state keeps them so); their positions are looked up
+            // once per reading of the users, not on every decision.
+            let at = observed.positions(members);
             // Frozen members no longer on the platform claim nobody a later step could take.
             for &i in at.iter().flatten() {
                 claimed[i] = number;
             }
             steps.push(ResolvedStep {
                 step,
-                members,
+                members: members.clone(),
                 at,
                 notes: Vec::new(),
             });
@@ -113,8 +116,8 @@ pub(super) fn resolve<'p>(
                 }
             }
             Selector::Remaining => {
-                for (i, user) in users.iter().enumerate() {
-                    if from_id.is_some_and(|f| user.is_enabled_on(f)) {
+                for i in 0..users.len() {
+                    if placement.on_from(i) {
                         take(i);
                     }
                 }
@@ -163,8 +166,9 @@ pub(super) fn resolve<'p>(
     let unclaimed_on_from = users
         .iter()
         .zip(&claimed)
-        .filter(|(u, owner)| **owner == UNCLAIMED && from_id.is_some_and(|f| u.is_enabled_on(f)))
-        .map(|(u, _)| u.email.clone())
+        .enumerate()
+        .filter(|(i, (_, owner))| **owner == UNCLAIMED && placement.on_from(*i))
+        .map(|(_, (u, _))| u.email.clone())
         .collect();
     Resolution {
         steps,

@@ -9,7 +9,7 @@ use super::disconnect::still_on_from;
 use super::gate::{self, GateInput, GateReading, Verdict};
 use super::planner::{Ids, MAX_WRITE_USERS, hold, wait};
 use super::readiness::{mailbox_check, not_yet, start};
-use super::schedule::{MoveDetail, PlannedStep, StepDetail, WaitReason};
+use super::schedule::{MemberState, MoveDetail, PlannedStep, StepDetail, WaitReason};
 use super::{Inputs, approvals};
 use crate::plan::grammar::Email;
 use crate::state::{FailingUser, StepPhase, StepRecord};
@@ -81,15 +81,15 @@ impl Step<'_> {
         self.on(email, self.from) && self.on(email, self.to)
     }
 
-    /// Members that `keep` selects, at most one write's worth.
-    fn members(&self, keep: impl Fn(&Email) -> bool) -> Vec<Email> {
-        self.record
+    /// Members in `state`, at most one write's worth. The schedule classified every member
+    /// (its `members` are this record's) from the same reading: looking each up again cost a
+    /// hash per member per decision.
+    fn members_in(&self, state: MemberState) -> impl Iterator<Item = Email> + '_ {
+        self.detail
             .members
             .iter()
-            .filter(|e| keep(e))
-            .take(MAX_WRITE_USERS)
-            .cloned()
-            .collect()
+            .filter(move |m| m.state == state)
+            .map(|m| m.email.clone())
     }
 
     /// Whether this run began before the phase did: then the phase's stop was this run's, and
@@ -105,7 +105,10 @@ impl Step<'_> {
         if let Some(h) = hold(self.inputs, &self.record.id) {
             return h;
         }
-        let enable = self.members(|e| self.on(e, self.from) && !self.on(e, self.to));
+        let enable: Vec<Email> = self
+            .members_in(MemberState::Move)
+            .take(MAX_WRITE_USERS)
+            .collect();
         if !enable.is_empty() {
             return Action::Enable {
                 step: self.id(),
@@ -113,7 +116,10 @@ impl Step<'_> {
                 users: enable,
             };
         }
-        let disable = self.members(|e| self.on_both(e));
+        let disable: Vec<Email> = self
+            .members_in(MemberState::FinishMove)
+            .take(MAX_WRITE_USERS)
+            .collect();
         if !disable.is_empty() {
             return Action::Disable {
                 step: self.id(),
@@ -195,11 +201,8 @@ impl Step<'_> {
             .cloned()
             .collect();
         let on_both: Vec<Email> = self
-            .record
-            .members
-            .iter()
-            .filter(|e| self.on_both(e) && !exceptions.iter().any(|f| f.email == **e))
-            .cloned()
+            .members_in(MemberState::FinishMove)
+            .filter(|e| !exceptions.iter().any(|f| f.email == *e))
             .collect();
         if reading.verdict == Verdict::Pass && on_both.is_empty() {
             return Action::Pass {

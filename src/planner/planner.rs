@@ -8,6 +8,7 @@
 use jiff::Timestamp;
 
 use super::action::Action;
+use super::placement::Placement;
 use super::schedule::{PlannedStep, Schedule, StepDetail, StepStatus, WaitReason};
 use super::{
     connect, disconnect, ews_retirement, exceptions, membership, phase, preflight, timeline, waves,
@@ -52,8 +53,13 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
     let from_id = observed
         .configuration(&plan.from.display_name)
         .map(|c| c.id.clone());
-    let resolution = membership::resolve(plan, observed, from_id.as_deref(), &state.batches);
-    let preflight = preflight::check(plan, observed, &resolution);
+    // `to` as named: whether it may be adopted is preflight's to say.
+    let named_to = observed
+        .configuration(&plan.to.display_name)
+        .map(|c| c.id.as_str());
+    let placement = Placement::of(observed, from_id.as_deref(), named_to);
+    let resolution = membership::resolve(plan, observed, &placement, &state.batches);
+    let preflight = preflight::check(plan, observed, &resolution, &placement);
     let to_id = preflight.to.map(|c| c.id.clone());
     let mut findings = preflight::findings(inputs, preflight.findings, &resolution);
 
@@ -76,8 +82,8 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
             resolved,
             observed,
             state,
-            from_id.as_deref(),
-            to_id.as_deref(),
+            &placement,
+            to_id.is_some(),
         ));
     }
     let has_remaining = plan

@@ -1,6 +1,6 @@
 //! The planner's scenarios: a plan and a state in, the schedule and next action out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
@@ -120,7 +120,7 @@ fn record(id: &str, batch: &str, members: &[&str], phase: StepPhase, at: i64) ->
         id: id.to_owned(),
         batch: batch.to_owned(),
         members: members.iter().map(|m| email(m)).collect(),
-        preexisting: BTreeSet::new(),
+        preexisting: Default::default(),
         phase,
         phase_at: t(at),
         started_at: t(0),
@@ -152,14 +152,22 @@ fn state(records: Vec<StepRecord>) -> RunState {
         started_at: Some(t(0)),
         ..RunState::default()
     };
+    let mut batches: BTreeMap<String, Vec<Email>> = BTreeMap::new();
     for r in records {
-        state
-            .batches
+        batches
             .entry(r.batch.clone())
             .or_default()
             .extend(r.members.iter().cloned());
         state.steps.insert(r.id.clone(), r);
     }
+    // In email order, as the state keeps them.
+    state.batches = batches
+        .into_iter()
+        .map(|(name, mut members)| {
+            members.sort();
+            (name, members.into())
+        })
+        .collect();
     state
 }
 
@@ -258,7 +266,7 @@ fn an_uncounted_user_back_on_both_configurations_stops_the_gate() {
     let plan = load(PLAN);
     let (observed, mut state) = reopened_pilot(SyncOutcome::Error);
     if let Some(pilot) = state.steps.get_mut("pilot") {
-        pilot.preexisting.insert(email("a"));
+        std::sync::Arc::make_mut(&mut pilot.preexisting).insert(email("a"));
     }
     let s = schedule(&plan, &observed, &state, 200);
     let Action::Stop { step, failures, .. } = &s.next else {
@@ -419,7 +427,7 @@ fn pre_existing_failures_are_listed_and_do_not_hold_the_disconnect() {
         &[("2", 50, SyncOutcome::Error, Some("ErrorNonExistentMailbox"))],
     );
     for record in state.steps.values_mut() {
-        record.preexisting = record.members.iter().cloned().collect();
+        record.preexisting = std::sync::Arc::new(record.members.iter().cloned().collect());
     }
     let s = schedule(&plan, &observed, &state, 100);
     assert_eq!(s.next, Action::Disconnect);
@@ -442,7 +450,10 @@ fn pre_existing_failures_are_listed_and_do_not_hold_the_disconnect() {
     );
 
     // Anyone else not yet clean still holds it.
-    state.steps.values_mut().for_each(|r| r.preexisting.clear());
+    state
+        .steps
+        .values_mut()
+        .for_each(|r| r.preexisting = Default::default());
     let s = schedule(&plan, &observed, &state, 100);
     assert!(
         matches!(&s.next, Action::Stop { step, .. } if step == "disconnect"),

@@ -2,6 +2,7 @@
 
 use super::finding::{Finding, Severity};
 use super::membership::Resolution;
+use super::placement::Placement;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector};
 use crate::target::{
@@ -19,6 +20,7 @@ pub(super) fn check<'o>(
     plan: &Plan,
     observed: &'o Observed,
     resolution: &Resolution<'_>,
+    placement: &Placement,
 ) -> Preflight<'o> {
     let mut findings = Vec::new();
     let from = observed.configuration(&plan.from.display_name);
@@ -200,11 +202,13 @@ pub(super) fn check<'o>(
     let neither: Vec<Email> = observed
         .users
         .iter()
-        .filter(|u| {
-            !from_id.is_some_and(|f| u.is_enabled_on(f))
-                && !to_id.is_some_and(|t| u.is_enabled_on(t))
+        .enumerate()
+        .filter(|(i, _)| {
+            let on_from = from_id.is_some() && placement.on_from(*i);
+            let on_to = to_id.is_some() && placement.on_to(*i);
+            !on_from && !on_to
         })
-        .map(|u| u.email.clone())
+        .map(|(_, u)| u.email.clone())
         .collect();
     if !neither.is_empty() {
         findings.push(
@@ -218,12 +222,13 @@ pub(super) fn check<'o>(
         );
     }
 
-    if let Some(from_id) = from_id {
+    if from_id.is_some() {
         let failing: Vec<Email> = observed
             .users
             .iter()
-            .filter(|u| u.is_enabled_on(from_id) && already_failing(u, from_id))
-            .map(|u| u.email.clone())
+            .enumerate()
+            .filter(|(i, _)| placement.on_from(*i) && placement.failing_on_from(*i))
+            .map(|(_, u)| u.email.clone())
             .collect();
         if !failing.is_empty() {
             findings.push(

@@ -3,6 +3,7 @@
 
 use super::action::Action;
 use super::membership;
+use super::placement::Placement;
 use super::planner::{hold, wait};
 use super::precheck_verdicts;
 use super::schedule::{MoveDetail, WaitReason};
@@ -104,10 +105,11 @@ pub(crate) fn unstarted_members(plan: &Plan, observed: &Observed, state: &RunSta
     let from_id = observed
         .configuration(&plan.from.display_name)
         .map(|c| c.id.clone());
-    membership::resolve(plan, observed, from_id.as_deref(), &state.batches)
+    let placement = Placement::of(observed, from_id.as_deref(), None);
+    membership::resolve(plan, observed, &placement, &state.batches)
         .steps
         .into_iter()
         .filter(|r| !state.batches.contains_key(r.step.name.as_str()))
-        .flat_map(|r| r.members)
+        .flat_map(|r| r.members.to_vec())
         .collect()
 }

@@ -1,5 +1,7 @@
 //! What the planner returns: the rollout's steps in order, each with its status and reason.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -83,7 +85,7 @@ pub(crate) struct MoveDetail {
     pub(crate) wave: Option<(usize, usize)>,
     /// The plan's selector, in words.
     pub(crate) selector: String,
-    pub(crate) members: Vec<Member>,
+    pub(crate) members: Members,
     pub(crate) gate: Gate,
     /// `max_errors` as a count of this step's users.
     pub(crate) allowed_errors: u64,
@@ -98,9 +100,72 @@ pub(crate) struct MoveDetail {
     pub(crate) exceptions: Vec<Exception>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Member {
-    pub(crate) email: Email,
+/// A step's members, each with what the platform shows of them.
+///
+/// The emails are a range of a list the state or the resolution already holds, not copies: the
+/// planner plans every step on every decision, and copying (or just counting references to) each
+/// member's email touched memory per user of the tenant each time.
+#[derive(Debug, Clone)]
+pub(crate) struct Members {
+    emails: Arc<[Email]>,
+    start: usize,
+    /// One per member, beside `emails[start..]`.
+    states: Vec<MemberState>,
+}
+
+impl Members {
+    /// `emails[start..start + states.len()]`, with their states. A range beyond `emails` (which
+    /// the planner never builds) holds the members that exist.
+    pub(crate) fn new(emails: Arc<[Email]>, start: usize, mut states: Vec<MemberState>) -> Self {
+        states.truncate(emails.len().saturating_sub(start));
+        Self {
+            emails,
+            start,
+            states,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// In email order.
+    pub(crate) fn emails(&self) -> &[Email] {
+        self.emails
+            .get(self.start..self.start + self.states.len())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = Member<'_>> + Clone {
+        self.emails()
+            .iter()
+            .zip(&self.states)
+            .map(|(email, &state)| Member { email, state })
+    }
+}
+
+impl<'a> IntoIterator for &'a Members {
+    type Item = Member<'a>;
+    type IntoIter = Box<dyn ExactSizeIterator<Item = Member<'a>> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl Serialize for Members {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct Member<'a> {
+    pub(crate) email: &'a Email,
     pub(crate) state: MemberState,
 }
 

@@ -2,24 +2,26 @@
 //! users named `<batch>#<n>`, each member with where the platform shows them now.
 
 use super::membership::ResolvedStep;
-use super::preflight::{self, describe_selector};
-use super::schedule::{Member, MemberState, MoveDetail, PlannedStep, StepDetail, StepStatus};
+use super::placement::Placement;
+use super::preflight::describe_selector;
+use super::schedule::{MemberState, Members, MoveDetail, PlannedStep, StepDetail, StepStatus};
 use crate::plan::grammar::Email;
 use crate::state::RunState;
-use crate::target::{Observed, PlatformUser};
+use crate::target::Observed;
 
 /// The step (or its waves) with each member's state as the platform shows it.
 pub(super) fn move_steps(
     resolved: &ResolvedStep<'_>,
     observed: &Observed,
     state: &RunState,
-    from_id: Option<&str>,
-    to_id: Option<&str>,
+    placement: &Placement,
+    to_adopted: bool,
 ) -> Vec<PlannedStep> {
     let step = resolved.step;
-    let state_of = |user: Option<&PlatformUser>| {
-        let on_from = user.is_some_and(|u| from_id.is_some_and(|f| u.is_enabled_on(f)));
-        let on_to = user.is_some_and(|u| to_id.is_some_and(|t| u.is_enabled_on(t)));
+    // By the member's position on the platform (`None`: not on it).
+    let state_of = |at: &Option<usize>| {
+        let on_from = at.is_some_and(|i| placement.on_from(i));
+        let on_to = to_adopted && at.is_some_and(|i| placement.on_to(i));
         match (on_from, on_to) {
             (true, false) => MemberState::Move,
             (true, true) => MemberState::FinishMove,
@@ -27,23 +29,25 @@ pub(super) fn move_steps(
             (false, false) => MemberState::Neither,
         }
     };
-    let failing = |user: Option<&PlatformUser>| {
-        user.is_some_and(|u| from_id.is_some_and(|f| preflight::already_failing(u, f)))
-    };
-    // Members and where each is on the platform, a chunk per wave.
-    let chunks: Vec<(&[Email], &[Option<usize>])> = match step.max_size {
-        Some(size) if !resolved.members.is_empty() => resolved
-            .members
-            .chunks(size.get() as usize)
-            .zip(resolved.at.chunks(size.get() as usize))
-            .collect(),
-        _ => vec![(resolved.members.as_slice(), resolved.at.as_slice())],
+    let failing = |at: &Option<usize>| at.is_some_and(|i| placement.failing_on_from(i));
+    // Where each wave's members start in the step's list, and how many it has.
+    let chunks: Vec<(usize, usize)> = match step.max_size {
+        Some(size) if !resolved.members.is_empty() => {
+            let size = size.get() as usize;
+            (0..resolved.members.len())
+                .step_by(size)
+                .map(|start| (start, size.min(resolved.members.len() - start)))
+                .collect()
+        }
+        _ => vec![(0, resolved.members.len())],
     };
     let waves = chunks.len();
     chunks
         .into_iter()
         .enumerate()
-        .map(|(i, (chunk, at))| {
+        .map(|(i, (first, count))| {
+            let chunk = &resolved.members[first..first + count];
+            let at = &resolved.at[first..first + count];
             // A batch with `max_size` runs in waves named `<batch>#<n>`, even when one suffices,
             // so a wave keeps its name as the tenant grows.
             let id = if step.max_size.is_some() {
@@ -58,53 +62,43 @@ pub(super) fn move_steps(
                 .filter(|e| e.step == id)
                 .cloned()
                 .collect();
-            let (members, preexisting): (Vec<Member>, Vec<Email>) = match record {
+            let (members, preexisting) = match record {
                 // A wave that started keeps its recorded members. They are nearly always the
-                // chunk resolved from the same frozen list, whose places on the platform are
-                // known already: looking each up again by email cost a hash per member of
-                // every started wave on every decision.
-                Some(r) if r.members.as_slice() == chunk => (
-                    chunk
-                        .iter()
-                        .zip(at)
-                        .map(|(email, i)| Member {
-                            email: email.clone(),
-                            state: state_of(i.map(|i| &observed.users[i])),
-                        })
-                        .collect(),
+                // chunk resolved from the same frozen list (the state shares their emails, so
+                // this compares addresses), whose places on the platform are known already.
+                Some(r) if *r.members == *chunk => (
+                    Members::new(
+                        resolved.members.clone(),
+                        first,
+                        at.iter().map(state_of).collect(),
+                    ),
                     r.preexisting.iter().cloned().collect(),
                 ),
                 // Otherwise (the recorded members differ) they are looked up by email.
                 Some(r) => (
-                    r.members
-                        .iter()
-                        .map(|email| Member {
-                            email: email.clone(),
-                            state: state_of(observed.user(email)),
-                        })
-                        .collect(),
+                    Members::new(
+                        r.members.clone(),
+                        0,
+                        r.members
+                            .iter()
+                            .map(|email| state_of(&observed.position(email)))
+                            .collect(),
+                    ),
                     r.preexisting.iter().cloned().collect(),
                 ),
-                None => {
-                    let users: Vec<Option<&PlatformUser>> =
-                        at.iter().map(|i| i.map(|i| &observed.users[i])).collect();
-                    (
-                        chunk
-                            .iter()
-                            .zip(&users)
-                            .map(|(email, user)| Member {
-                                email: email.clone(),
-                                state: state_of(*user),
-                            })
-                            .collect(),
-                        chunk
-                            .iter()
-                            .zip(&users)
-                            .filter(|(_, user)| failing(**user))
-                            .map(|(email, _)| email.clone())
-                            .collect(),
-                    )
-                }
+                None => (
+                    Members::new(
+                        resolved.members.clone(),
+                        first,
+                        at.iter().map(state_of).collect(),
+                    ),
+                    chunk
+                        .iter()
+                        .zip(at)
+                        .filter(|(_, at)| failing(at))
+                        .map(|(email, _)| email.clone())
+                        .collect::<Vec<Email>>(),
+                ),
             };
             let movable = members
                 .iter()

@@ -5,8 +5,6 @@
 //! refuse a second holder on both. PostgreSQL-only guarantees (the fencing epoch, a second
 //! handle seeing the first's writes) follow.
 
-use std::collections::BTreeSet;
-
 use jiff::Timestamp;
 
 use super::{
@@ -69,8 +67,8 @@ fn script(store: &mut Store) -> Result<(), StoreError> {
     let record = StepRecord {
         id: "pilot".to_owned(),
         batch: "pilot".to_owned(),
-        members: vec![ana.clone(), ben.clone()],
-        preexisting: BTreeSet::new(),
+        members: vec![ana.clone(), ben.clone()].into(),
+        preexisting: Default::default(),
         phase: StepPhase::Moving,
         phase_at: at(6),
         started_at: at(6),
@@ -170,6 +168,62 @@ fn both_backends_record_and_read_back_the_same_rollout_with_the_same_audit_chain
     let (first, second) = (&seen[0], &seen[1]);
     for (a, b) in first.1.iter().zip(&second.1) {
         assert_eq!(a, b, "{} and {} differ", first.0, second.0);
+    }
+}
+
+#[test]
+fn what_a_handle_keeps_of_the_steps_it_started_is_what_a_new_handle_reads() {
+    let [ana, ben, cy, dan] =
+        ["ana", "ben", "cy", "dan"].map(|n| email(&format!("{n}@contoso.example")));
+    for (name, mut store, location, _dir) in backends() {
+        store
+            .start_rollout(at(1), "d1", None, "{}", "ops")
+            .expect("started");
+        // Kept from here on: the starts below must update what is kept, not go around it.
+        store.load().expect("loaded");
+        let wave = |id: &str, members: Vec<Email>, preexisting: &[&Email]| StepRecord {
+            id: id.to_owned(),
+            batch: "east".to_owned(),
+            members: members.into(),
+            preexisting: std::sync::Arc::new(preexisting.iter().map(|e| (*e).clone()).collect()),
+            phase: StepPhase::Moving,
+            phase_at: at(2),
+            started_at: at(2),
+            judged_after: None,
+            passed_at: None,
+            failures: Vec::new(),
+            definition: None,
+        };
+        // The batch given out of order and with a duplicate, a pre-existing failure that is not
+        // a member, and a second wave that offers the batch again with one more user.
+        let batch = [cy.clone(), ana.clone(), ben.clone(), ana.clone()];
+        let first = wave("east#1", vec![ana.clone(), ben.clone()], &[&ben, &cy]);
+        store
+            .start_step(&first, Some(&batch), "ops", "d1")
+            .expect("first wave");
+        let second = wave("east#2", vec![cy.clone()], &[]);
+        store
+            .start_step(&second, Some(&[cy.clone(), dan.clone()]), "ops", "d1")
+            .expect("second wave");
+        let kept = store.load().expect("loaded");
+        let again = Store::open_or_create_at(&location, "p", "sandbox:demo").expect("reopened");
+        let read = again.load().expect("loaded");
+        assert_eq!(
+            format!("{:?}", kept.batches),
+            format!("{:?}", read.batches),
+            "{name}"
+        );
+        assert_eq!(
+            format!("{:?}", kept.steps),
+            format!("{:?}", read.steps),
+            "{name}"
+        );
+        assert_eq!(kept.batches["east"].len(), 4, "{name}");
+        assert_eq!(
+            kept.steps["east#1"].preexisting.iter().collect::<Vec<_>>(),
+            [&ben],
+            "{name}"
+        );
     }
 }
 

@@ -8,11 +8,13 @@
 //! another connection commits anything to the file (SQLite's `data_version` changes) or, on
 //! PostgreSQL, the working copy is reloaded (`generation` changes), and read again then.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::load::{Members, batches, step_members};
+use super::StepRecord;
+use super::load::{Batches, Members, batches, step_members};
 use crate::plan::grammar::Email;
 
 #[derive(Default)]
@@ -24,7 +26,7 @@ struct Kept {
     /// `PRAGMA data_version` and the caller's generation when they were read.
     data_version: i64,
     generation: u64,
-    batches: BTreeMap<String, Vec<Email>>,
+    batches: Batches,
     members: Members,
 }
 
@@ -34,7 +36,7 @@ impl FrozenMembers {
         &mut self,
         db: &Connection,
         generation: u64,
-    ) -> rusqlite::Result<(BTreeMap<String, Vec<Email>>, Members)> {
+    ) -> rusqlite::Result<(Batches, Members)> {
         let data_version: i64 = db
             .prepare_cached("PRAGMA data_version")?
             .query_row([], |r| r.get(0))?;
@@ -45,15 +47,49 @@ impl FrozenMembers {
         {
             return Ok((kept.batches.clone(), kept.members.clone()));
         }
+        let batches = batches(db)?;
         let kept = Kept {
             data_version,
             generation,
-            batches: batches(db)?,
-            members: step_members(db)?,
+            members: step_members(db, &batches)?,
+            batches,
         };
         let read = (kept.batches.clone(), kept.members.clone());
         self.kept = Some(kept);
         Ok(read)
+    }
+
+    /// This handle started `step`, freezing `batch` with it the first time: what a read would
+    /// now find is what was kept and these (this connection's own commit leaves
+    /// `data_version` as it was).
+    pub(super) fn started(&mut self, batch: Option<(&str, &[Email])>, step: &StepRecord) {
+        let Some(kept) = self.kept.as_mut() else {
+            return;
+        };
+        if let Some((name, emails)) = batch {
+            // `INSERT OR IGNORE` keyed by name and email: only emails the batch lacks are added.
+            let frozen = kept
+                .batches
+                .entry(name.to_owned())
+                .or_insert_with(|| Arc::from([]));
+            if emails.iter().any(|e| frozen.binary_search(e).is_err()) {
+                let mut all: Vec<Email> = frozen.iter().chain(emails).cloned().collect();
+                all.sort_unstable();
+                all.dedup();
+                *frozen = Arc::from(all);
+            }
+        }
+        // Stored as a flag per member row: only members read back as pre-existing.
+        let preexisting: BTreeSet<Email> = step
+            .members
+            .iter()
+            .filter(|e| step.preexisting.contains(*e))
+            .cloned()
+            .collect();
+        kept.members.insert(
+            step.id.clone(),
+            (step.members.clone(), Arc::new(preexisting)),
+        );
     }
 
     /// This handle is changing them: read them again next time.

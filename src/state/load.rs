@@ -7,7 +7,8 @@
 //! are `rollout.rs`'s, `approvals.rs`'s and `journal.rs`'s; the mailbox records are read beside
 //! their writer in `mailbox_records.rs`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension};
@@ -94,8 +95,8 @@ fn read_rollout(db: &Connection, state: &mut RunState) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Each batch's frozen membership, in the order it was frozen.
-pub(super) fn batches(db: &Connection) -> rusqlite::Result<BTreeMap<String, Vec<Email>>> {
+/// Each batch's frozen membership, in email order (which is the order it was frozen in).
+pub(super) fn batches(db: &Connection) -> rusqlite::Result<Batches> {
     let mut batches: BTreeMap<String, Vec<Email>> = BTreeMap::new();
     let mut statement = db.prepare("SELECT name, email FROM batches ORDER BY name, position")?;
     let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
@@ -105,14 +106,31 @@ pub(super) fn batches(db: &Connection) -> rusqlite::Result<BTreeMap<String, Vec<
             batches.entry(name).or_default().push(email);
         }
     }
-    Ok(batches)
+    Ok(batches
+        .into_iter()
+        .map(|(name, mut emails)| {
+            // Already sorted unless an older release froze it otherwise; this is one pass then.
+            emails.sort_unstable();
+            (name, Arc::from(emails))
+        })
+        .collect())
 }
 
-/// Each step's members in order, and those of them whose `from` sync already failed.
-pub(super) type Members = BTreeMap<String, (Vec<Email>, BTreeSet<Email>)>;
+/// Each batch's frozen members, by the batch's name.
+pub(super) type Batches = BTreeMap<String, Arc<[Email]>>;
 
-pub(super) fn step_members(db: &Connection) -> rusqlite::Result<Members> {
-    let mut members = Members::new();
+/// Each step's members in order, and those of them whose `from` sync already failed.
+pub(super) type Members = BTreeMap<String, (Arc<[Email]>, Arc<BTreeSet<Email>>)>;
+
+/// `frozen` lends its emails: a step's members are nearly always a batch's, and sharing one
+/// allocation per user lets the planner compare them by address rather than by their text.
+pub(super) fn step_members(db: &Connection, frozen: &Batches) -> rusqlite::Result<Members> {
+    let known: HashMap<&str, &Email> = frozen
+        .values()
+        .flat_map(|emails| emails.iter())
+        .map(|e| (e.as_str(), e))
+        .collect();
+    let mut members: BTreeMap<String, (Vec<Email>, BTreeSet<Email>)> = BTreeMap::new();
     let mut statement =
         db.prepare("SELECT step, email, preexisting FROM step_members ORDER BY step, position")?;
     let rows = statement.query_map([], |r| {
@@ -124,8 +142,12 @@ pub(super) fn step_members(db: &Connection) -> rusqlite::Result<Members> {
     })?;
     for row in rows {
         let (step, email, preexisting) = row?;
-        let Ok(email) = Email::parse(&email) else {
-            continue;
+        let email = match known.get(email.as_str()) {
+            Some(&known) => known.clone(),
+            None => match Email::parse(&email) {
+                Ok(email) => email,
+                Err(_) => continue,
+            },
         };
         let entry = members.entry(step).or_default();
         if preexisting {
@@ -133,7 +155,10 @@ pub(super) fn step_members(db: &Connection) -> rusqlite::Result<Members> {
         }
         entry.0.push(email);
     }
-    Ok(members)
+    Ok(members
+        .into_iter()
+        .map(|(step, (emails, preexisting))| (step, (Arc::from(emails), Arc::new(preexisting))))
+        .collect())
 }
 
 /// Every started step, with its members.
@@ -150,8 +175,8 @@ fn steps(db: &Connection, mut members: Members) -> rusqlite::Result<BTreeMap<Str
         Ok(StepRecord {
             id: r.get(0)?,
             batch: r.get(1)?,
-            members: Vec::new(),
-            preexisting: BTreeSet::new(),
+            members: Arc::from([]),
+            preexisting: Arc::default(),
             phase: StepPhase::parse(&r.get::<_, String>(2)?).unwrap_or(StepPhase::Moving),
             phase_at: time(r.get(3)?),
             started_at: time(r.get(4)?),

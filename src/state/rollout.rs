@@ -49,14 +49,15 @@ impl Store {
         digest: &str,
     ) -> Result<(), StoreError> {
         let now = record.started_at;
-        self.frozen.get_mut().forget();
-        self.write(|tx| {
+        let written = self.write(|tx| {
             if let Some(batch) = batch_members {
+                // One statement for the whole list: preparing one per member cost more than
+                // the inserts.
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO batches (name, position, email) VALUES (?1, ?2, ?3)",
+                )?;
                 for (position, email) in batch.iter().enumerate() {
-                    tx.execute(
-                        "INSERT OR IGNORE INTO batches (name, position, email) VALUES (?1, ?2, ?3)",
-                        params![record.batch, position as i64, email.to_string()],
-                    )?;
+                    insert.execute(params![record.batch, position as i64, email.as_str()])?;
                 }
             }
             let seq: i64 = tx.query_row("SELECT COUNT(*) FROM steps", [], |r| r.get(0))?;
@@ -73,17 +74,17 @@ impl Store {
                     definition
                 ],
             )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO step_members (step, position, email, preexisting)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for (position, email) in record.members.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO step_members (step, position, email, preexisting)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![
-                        record.id,
-                        position as i64,
-                        email.to_string(),
-                        i64::from(record.preexisting.contains(email))
-                    ],
-                )?;
+                insert.execute(params![
+                    record.id,
+                    position as i64,
+                    email.as_str(),
+                    i64::from(record.preexisting.contains(email))
+                ])?;
             }
             let detail = serde_json::json!({
                 "users": record.members.len(),
@@ -98,7 +99,16 @@ impl Store {
                 Some(digest),
                 &detail,
             )
-        })
+        });
+        let frozen = self.frozen.get_mut();
+        match written {
+            // What was just written, kept as a read would find it: reading every frozen list
+            // back after each start cost what the tenant costs.
+            Ok(()) => frozen.started(batch_members.map(|b| (record.batch.as_str(), b)), record),
+            // Whether any of it reached the store is for a read to say.
+            Err(_) => frozen.forget(),
+        }
+        written
     }
 
     /// Moves a step to a new phase, with the audit entry, in one transaction.

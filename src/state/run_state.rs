@@ -1,6 +1,7 @@
 //! What the state database remembers about a rollout, loaded as plain data for the planner.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,7 @@ pub(crate) struct RunState {
     /// The digest of the plan and platform the rollout started with.
     pub(crate) started_digest: Option<String>,
     /// Frozen membership of each pilot or batch (by its plan name), in email order.
-    pub(crate) batches: BTreeMap<String, Vec<Email>>,
+    pub(crate) batches: BTreeMap<String, Arc<[Email]>>,
     /// Each started step (by id: `pilot`, `east`, `everyone-else#2`).
     pub(crate) steps: BTreeMap<String, StepRecord>,
     pub(crate) approvals: Vec<Approval>,
@@ -118,8 +119,10 @@ pub(crate) struct StepRecord {
     pub(crate) id: String,
     /// The pilot's or batch's name in the plan.
     pub(crate) batch: String,
-    pub(crate) members: Vec<Email>,
-    pub(crate) preexisting: BTreeSet<Email>,
+    /// Shared with every load that found them unchanged (see `frozen_members.rs`): a decision
+    /// clones the state, and these are the tenant-sized part of it.
+    pub(crate) members: Arc<[Email]>,
+    pub(crate) preexisting: Arc<BTreeSet<Email>>,
     pub(crate) phase: StepPhase,
     /// When the current phase began.
     pub(crate) phase_at: Timestamp,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::plan::grammar::Email;
 
@@ -26,9 +26,34 @@ pub(crate) struct Observed {
 /// probe. It is a hint, never the truth: a position is used only if the user there has the email
 /// asked for, anything else falls back to the binary search, so a reading changed after the index
 /// was made (users added or removed; `reading.rs` resets it then) is still read right.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct UserIndex {
     positions: OnceLock<(RandomState, Positions)>,
+    /// The positions of whole lists of members (a started step's frozen members), by the list's
+    /// allocation: the state shares one allocation per list for as long as it is unchanged, so
+    /// each list is looked up once per reading of the users, not once per decision.
+    lists: Mutex<Vec<KnownList>>,
+}
+
+/// A list, the users' vector it was looked up in, and where each of its users is.
+type KnownList = (Arc<[Email]>, Shape, Arc<[Option<usize>]>);
+
+/// The users' vector a list was looked up in (its buffer and length): a reading whose users were
+/// added or removed without its index being reset still never gets stale positions.
+type Shape = (usize, usize);
+
+impl Clone for UserIndex {
+    fn clone(&self) -> Self {
+        Self {
+            positions: self.positions.clone(),
+            lists: Mutex::new(lock(&self.lists).clone()),
+        }
+    }
+}
+
+/// The lists' cache holds no invariant a panicking holder could break halfway.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Each email's position, by the email's hash.
@@ -89,6 +114,24 @@ impl Observed {
 
     pub(crate) fn user(&self, email: &Email) -> Option<&PlatformUser> {
         self.position(email).map(|i| &self.users[i])
+    }
+
+    /// Where each of `list`'s users is in `users` (`None`: not on the platform).
+    pub(crate) fn positions(&self, list: &Arc<[Email]>) -> Arc<[Option<usize>]> {
+        let shape = (self.users.as_ptr() as usize, self.users.len());
+        if let Some((_, _, at)) = lock(&self.index.lists)
+            .iter()
+            .find(|(known, seen, _)| Arc::ptr_eq(known, list) && *seen == shape)
+        {
+            return at.clone();
+        }
+        let at: Arc<[Option<usize>]> = list.iter().map(|e| self.position(e)).collect();
+        let mut lists = lock(&self.index.lists);
+        // A list nobody else holds any more was replaced (its step's members read again): its
+        // allocation could be reused by another list, so it must go.
+        lists.retain(|(known, seen, _)| Arc::strong_count(known) > 1 && *seen == shape);
+        lists.push((list.clone(), shape, at.clone()));
+        at
     }
 
     /// Where the user with this email is in `users`.
