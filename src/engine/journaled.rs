@@ -22,19 +22,23 @@ pub(crate) struct ConfirmedWrite {
 impl ConfirmedWrite {
     /// The reading as it is after this write.
     pub(super) fn apply_to(self, observed: &mut Observed) {
-        for email in &self.users {
-            let Ok(index) = observed.users.binary_search_by(|u| u.email.cmp(email)) else {
-                continue;
-            };
-            let user = &mut observed.users[index];
-            let on = user.enabled.contains(&self.configuration);
-            if self.enabled && !on {
-                user.enabled.push(self.configuration.clone());
-            } else if !self.enabled && on {
-                user.enabled.retain(|c| *c != self.configuration);
-                user.sync.remove(&self.configuration);
+        let at: Vec<usize> = self
+            .users
+            .iter()
+            .filter_map(|email| observed.position(email))
+            .collect();
+        observed.change_users(|users| {
+            for i in at {
+                let user = &mut users[i];
+                let on = user.enabled.contains(&self.configuration);
+                if self.enabled && !on {
+                    user.enabled.push(self.configuration.clone());
+                } else if !self.enabled && on {
+                    user.enabled.retain(|c| *c != self.configuration);
+                    user.sync.remove(&self.configuration);
+                }
             }
-        }
+        });
     }
 }
 

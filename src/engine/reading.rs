@@ -23,7 +23,7 @@ use super::Settings;
 use crate::plan::grammar::Email;
 use crate::planner::{Action, Schedule, StepDetail, WaitReason};
 use crate::state::RunState;
-use crate::target::{Observed, PlatformUser, Target, TargetError, UserIndex, observe};
+use crate::target::{Observed, PlatformUser, Target, TargetError, observe};
 
 /// The engine's reading of the platform, and how much of it was read since the last wait.
 pub(super) struct Reading {
@@ -177,25 +177,35 @@ fn with_exceptions(users: impl Iterator<Item = Email>, state: &RunState) -> Vec<
 /// asked for and not found is gone from the platform.
 fn patch(observed: &mut Observed, asked: &[Email], found: Vec<PlatformUser>) {
     let found_emails: BTreeSet<&Email> = found.iter().map(|u| &u.email).collect();
-    let gone: BTreeSet<&Email> = asked.iter().filter(|e| !found_emails.contains(e)).collect();
-    if !gone.is_empty() {
-        observed.users.retain(|u| !gone.contains(&u.email));
-        observed.index = UserIndex::default();
-    }
-    let mut added = false;
-    for user in found {
-        match observed.position(&user.email) {
-            Some(i) => observed.users[i] = user,
-            None => {
-                observed.users.push(user);
-                added = true;
+    let gone: Vec<usize> = asked
+        .iter()
+        .filter(|e| !found_emails.contains(e))
+        .filter_map(|e| observed.position(e))
+        .collect();
+    // Looked up before the change: positions hold until it.
+    let found: Vec<(Option<usize>, PlatformUser)> = found
+        .into_iter()
+        .map(|user| (observed.position(&user.email), user))
+        .collect();
+    observed.change_users(|users| {
+        let mut added = Vec::new();
+        for (at, user) in found {
+            match at {
+                Some(i) => users[i] = user,
+                None => added.push(user),
             }
         }
-    }
-    if added {
-        observed.users.sort_by(|a, b| a.email.cmp(&b.email));
-        observed.index = UserIndex::default();
-    }
+        if !gone.is_empty() {
+            let gone: BTreeSet<usize> = gone.into_iter().collect();
+            let mut i = 0;
+            users.retain(|_| {
+                i += 1;
+                !gone.contains(&(i - 1))
+            });
+        }
+        // `change_users` puts them back in email order.
+        users.extend(added);
+    });
 }
 
 #[cfg(test)]
@@ -220,7 +230,7 @@ mod tests {
 
     fn names(observed: &Observed) -> Vec<String> {
         observed
-            .users
+            .users()
             .iter()
             .map(|u| format!("{}:{}", u.email, u.enabled.join("+")))
             .collect()
@@ -228,12 +238,11 @@ mod tests {
 
     #[test]
     fn a_patch_replaces_adds_and_removes_only_the_users_asked_for() {
-        let mut observed = Observed {
-            configurations: Vec::new(),
-            free_slots: 0,
-            users: vec![user("a", &["1"]), user("c", &["1"]), user("e", &["1"])],
-            index: UserIndex::default(),
-        };
+        let mut observed = Observed::new(
+            Vec::new(),
+            0,
+            vec![user("a", &["1"]), user("c", &["1"]), user("e", &["1"])],
+        );
         // c moved, d appeared, e is gone; a was not asked about and stays as read.
         let asked = [email("c"), email("d"), email("e")];
         patch(

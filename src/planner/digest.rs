@@ -50,9 +50,9 @@ impl<'a> Serialize for Assignments<'a> {
                 .find(|c| c.id == id)
                 .map_or(id, |c| c.display_name.as_str())
         };
-        let mut map = serializer.serialize_map(Some(observed.users.len()))?;
+        let mut map = serializer.serialize_map(Some(observed.users().len()))?;
         let mut enabled: Vec<&str> = Vec::new();
-        for user in &observed.users {
+        for user in observed.users() {
             enabled.clear();
             enabled.extend(user.enabled.iter().map(|id| name_of(id)));
             enabled.sort_unstable();
@@ -111,7 +111,7 @@ impl Snapshot {
             .collect();
         configurations.sort();
         let assignments = observed
-            .users
+            .users()
             .iter()
             .map(|u| {
                 let mut enabled: Vec<String> = u.enabled.iter().map(|id| name_of(id)).collect();
@@ -138,12 +138,11 @@ impl Snapshot {
     pub(crate) fn digest_of(plan: &Plan, observed: &Observed) -> String {
         let of = Self::of(
             plan,
-            &Observed {
-                configurations: observed.configurations.clone(),
-                free_slots: observed.free_slots,
-                users: Vec::new(),
-                index: crate::target::UserIndex::default(),
-            },
+            &Observed::new(
+                observed.configurations.clone(),
+                observed.free_slots,
+                Vec::new(),
+            ),
         );
         digest_of_json(&SnapshotView {
             format_version: of.format_version,
@@ -314,19 +313,18 @@ mod tests {
             enabled: enabled.iter().map(|s| (*s).to_owned()).collect(),
             sync: BTreeMap::new(),
         };
-        let observed = Observed {
-            configurations: vec![
+        let observed = Observed::new(
+            vec![
                 configuration("1", "Basic Auth", AuthType::Basic),
                 configuration("2", "OAuth", AuthType::Oauth),
             ],
-            free_slots: 0,
-            users: vec![
+            0,
+            vec![
                 user("ana@x.io", &["2", "1"]),
                 user("ben@x.io", &[]),
                 user("cy@x.io", &["9"]),
             ],
-            index: crate::target::UserIndex::default(),
-        };
+        );
         assert_eq!(
             Snapshot::digest_of(&plan, &observed),
             Snapshot::of(&plan, &observed).digest()

@@ -64,7 +64,7 @@ pub(super) fn disconnect(
     let mut unclean = Vec::new();
     let mut pending = 0;
     for user in observed
-        .users
+        .users()
         .iter()
         .filter(|u| ids.to.is_some_and(|to| u.is_enabled_on(to)))
     {
@@ -128,7 +128,7 @@ pub(super) fn disconnect(
         return Some(Action::Finish);
     };
     let stragglers: Vec<Email> = observed
-        .users
+        .users()
         .iter()
         .filter(|u| u.is_enabled_on(from))
         .filter(|u| !accepted.contains(&u.email) && !awaiting.contains(&u.email))

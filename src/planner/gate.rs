@@ -186,13 +186,7 @@ mod tests {
 
     fn judge(users: Vec<PlatformUser>, gate: &Gate, preexisting: &[&str], now: i64) -> GateReading {
         let members: Vec<Email> = users.iter().map(|u| u.email.clone()).collect();
-        let mut observed = Observed {
-            configurations: vec![],
-            free_slots: 0,
-            users,
-            index: crate::target::UserIndex::default(),
-        };
-        observed.users.sort_by(|a, b| a.email.cmp(&b.email));
+        let observed = Observed::new(vec![], 0, users);
         let preexisting: BTreeSet<Email> = preexisting
             .iter()
             .filter_map(|p| Email::parse(&format!("{p}@x.io")).ok())

@@ -7,10 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::placement::Placement;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector, Step};
-use crate::target::{Observed, PlatformUser};
+use crate::target::{Observed, Placement, PlatformUser};
 
 pub(super) struct ResolvedStep<'p> {
     pub(super) step: &'p Step,
@@ -42,7 +41,7 @@ pub(super) fn resolve<'p>(
     frozen: &BTreeMap<String, Arc<[Email]>>,
 ) -> Resolution<'p> {
     const UNCLAIMED: u32 = u32::MAX;
-    let users = &observed.users;
+    let users = observed.users();
     // The step (by its index in file order) that claimed each user.
     let mut claimed: Vec<u32> = vec![UNCLAIMED; users.len()];
     let index_of = |email: &Email| observed.position(email);

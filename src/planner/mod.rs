@@ -17,7 +17,6 @@ mod finding;
 mod gate;
 mod membership;
 mod phase;
-mod placement;
 mod planner;
 mod precheck_verdicts;
 mod preflight;

@@ -8,7 +8,6 @@
 use jiff::Timestamp;
 
 use super::action::Action;
-use super::placement::Placement;
 use super::schedule::{PlannedStep, Schedule, StepDetail, StepStatus, WaitReason};
 use super::{
     connect, disconnect, ews_retirement, exceptions, membership, phase, preflight, timeline, waves,
@@ -57,7 +56,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
     let named_to = observed
         .configuration(&plan.to.display_name)
         .map(|c| c.id.as_str());
-    let placement = Placement::of(observed, from_id.as_deref(), named_to);
+    let placement = observed.placement(from_id.as_deref(), named_to);
     let resolution = membership::resolve(plan, observed, &placement, &state.batches);
     let preflight = preflight::check(plan, observed, &resolution, &placement);
     let to_id = preflight.to.map(|c| c.id.clone());

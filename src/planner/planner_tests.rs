@@ -102,17 +102,15 @@ fn user(
     }
 }
 
-fn observed(from: ConfigurationState, mut users: Vec<PlatformUser>) -> Observed {
-    users.sort_by(|a, b| a.email.cmp(&b.email));
-    Observed {
-        configurations: vec![
+fn observed(from: ConfigurationState, users: Vec<PlatformUser>) -> Observed {
+    Observed::new(
+        vec![
             configuration("1", "Basic Auth", from),
             configuration("2", "OAuth", ConfigurationState::Connected),
         ],
-        free_slots: 0,
+        0,
         users,
-        index: crate::target::UserIndex::default(),
-    }
+    )
 }
 
 fn record(id: &str, batch: &str, members: &[&str], phase: StepPhase, at: i64) -> StepRecord {
@@ -386,8 +384,10 @@ fn the_straggler_remedy_fits_the_case() {
     // `c`, of the passed `rest`, was put back on Basic; `d` appeared after `rest` started.
     let plan = load(PLAN);
     let (mut observed, state) = migrated(ConfigurationState::Connected);
-    observed.users[2].enabled = vec!["1".to_owned(), "2".to_owned()];
-    observed.users.push(user("d", &["1"], &[]));
+    observed.change_users(|users| {
+        users[2].enabled = vec!["1".to_owned(), "2".to_owned()];
+        users.push(user("d", &["1"], &[]));
+    });
     let s = schedule(&plan, &observed, &state, 100);
     let (reason, users) = disconnect_stop(&s);
     assert_eq!(users, [email("c"), email("d")]);
@@ -399,7 +399,7 @@ fn the_straggler_remedy_fits_the_case() {
 
     // Without a `remaining` batch, a user in no step needs a batch.
     let plan = load(&PLAN.replace("users = \"remaining\"", "users = [\"c@x.io\"]"));
-    observed.users[2].enabled = vec!["2".to_owned()];
+    observed.change_users(|users| users[2].enabled = vec!["2".to_owned()]);
     let s = schedule(&plan, &observed, &state, 100);
     let (reason, users) = disconnect_stop(&s);
     assert_eq!(users, [email("d")]);
@@ -415,17 +415,19 @@ fn pre_existing_failures_are_listed_and_do_not_hold_the_disconnect() {
     let (mut observed, mut state) = migrated(ConfigurationState::Connected);
     // `a` never synced over OAuth, `b` got a transient error, `c` a hard one: all three were
     // failing over Basic when their step started.
-    observed.users[0].sync.clear();
-    observed.users[1] = user(
-        "b",
-        &["2"],
-        &[("2", 50, SyncOutcome::Error, Some("ErrorServerBusy"))],
-    );
-    observed.users[2] = user(
-        "c",
-        &["2"],
-        &[("2", 50, SyncOutcome::Error, Some("ErrorNonExistentMailbox"))],
-    );
+    observed.change_users(|users| {
+        users[0].sync.clear();
+        users[1] = user(
+            "b",
+            &["2"],
+            &[("2", 50, SyncOutcome::Error, Some("ErrorServerBusy"))],
+        );
+        users[2] = user(
+            "c",
+            &["2"],
+            &[("2", 50, SyncOutcome::Error, Some("ErrorNonExistentMailbox"))],
+        );
+    });
     for record in state.steps.values_mut() {
         record.preexisting = std::sync::Arc::new(record.members.iter().cloned().collect());
     }

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::finding::{Finding, Severity};
 use super::membership::Resolution;
-use super::preflight::already_failing;
 use crate::plan::grammar::Email;
 use crate::plan::{MailboxPolicy, Plan, Precheck};
 use crate::state::{Access, FailingUser, MailboxAccess, RunState, Verdict};
@@ -72,9 +71,9 @@ pub(crate) fn failing_on_from(
     };
     let wanted: BTreeSet<&Email> = members.iter().collect();
     observed
-        .users
+        .users()
         .iter()
-        .filter(|u| wanted.contains(&u.email) && already_failing(u, &from.id))
+        .filter(|u| wanted.contains(&u.email) && u.failing_on(&from.id))
         .map(|u| u.email.clone())
         .collect()
 }
@@ -358,7 +357,7 @@ pub(crate) fn skipped_findings(plan: &Plan, observed: &Observed, state: &RunStat
         .map(|c| c.id.clone());
     let still_on_from = |email: &Email| {
         observed
-            .users
+            .users()
             .iter()
             .find(|u| &u.email == email)
             .is_some_and(|u| from.as_deref().is_some_and(|f| u.is_enabled_on(f)))

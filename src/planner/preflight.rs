@@ -2,12 +2,9 @@
 
 use super::finding::{Finding, Severity};
 use super::membership::Resolution;
-use super::placement::Placement;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector};
-use crate::target::{
-    AuthType, Configuration, ConfigurationState, Observed, PlatformUser, SyncOutcome,
-};
+use crate::target::{AuthType, Configuration, ConfigurationState, Observed, Placement};
 
 /// What preflight learned, for the planner to use.
 pub(super) struct Preflight<'o> {
@@ -200,7 +197,7 @@ pub(super) fn check<'o>(
     }
 
     let neither: Vec<Email> = observed
-        .users
+        .users()
         .iter()
         .enumerate()
         .filter(|(i, _)| {
@@ -224,7 +221,7 @@ pub(super) fn check<'o>(
 
     if from_id.is_some() {
         let failing: Vec<Email> = observed
-            .users
+            .users()
             .iter()
             .enumerate()
             .filter(|(i, _)| placement.on_from(*i) && placement.failing_on_from(*i))
@@ -354,14 +351,6 @@ pub(super) fn findings(
     findings
 }
 
-/// Whether the user's latest `from` attempt is a hard failure: an error or a warning, not
-/// throttling or a transient error (which say "try again", not "this user cannot sync").
-pub(super) fn already_failing(user: &PlatformUser, from: &str) -> bool {
-    user.sync.get(from).is_some_and(|s| {
-        matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning) && !s.is_transient()
-    })
-}
-
 /// The configuration `from` names, when the platform has it only disconnected.
 pub(super) fn disconnected_from<'o>(
     plan: &Plan,
@@ -421,7 +410,7 @@ fn selector_remedy(
     };
     let values = known[slot].get_or_insert_with(|| {
         let mut values: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        for user in &observed.users {
+        for user in observed.users() {
             if slot == 0 {
                 values.insert(user.location.as_str());
             } else {

@@ -3,7 +3,6 @@
 
 use super::action::Action;
 use super::membership;
-use super::placement::Placement;
 use super::planner::{hold, wait};
 use super::precheck_verdicts;
 use super::schedule::{MoveDetail, WaitReason};
@@ -105,7 +104,7 @@ pub(crate) fn unstarted_members(plan: &Plan, observed: &Observed, state: &RunSta
     let from_id = observed
         .configuration(&plan.from.display_name)
         .map(|c| c.id.clone());
-    let placement = Placement::of(observed, from_id.as_deref(), None);
+    let placement = observed.placement(from_id.as_deref(), None);
     membership::resolve(plan, observed, &placement, &state.batches)
         .steps
         .into_iter()

@@ -2,12 +2,11 @@
 //! users named `<batch>#<n>`, each member with where the platform shows them now.
 
 use super::membership::ResolvedStep;
-use super::placement::Placement;
 use super::preflight::describe_selector;
 use super::schedule::{MemberState, Members, MoveDetail, PlannedStep, StepDetail, StepStatus};
 use crate::plan::grammar::Email;
 use crate::state::RunState;
-use crate::target::Observed;
+use crate::target::{Observed, Placement};
 
 /// The step (or its waves) with each member's state as the platform shows it.
 pub(super) fn move_steps(

@@ -52,8 +52,8 @@ async fn conformance<T: Target>(target: &T, file: &Path) {
         "email order, no repeats"
     );
     let observed = observe(target).await.expect("observe");
-    assert_eq!(observed.users.len(), 25);
-    bulk_read(target, &observed.users).await;
+    assert_eq!(observed.users().len(), 25);
+    bulk_read(target, observed.users()).await;
 
     let list = target.configurations().await.expect("configurations");
     assert_eq!(list.free_slots, 1);
@@ -324,7 +324,7 @@ async fn the_http_target_pages_when_the_platform_has_no_bulk_read() {
     let target = crate::http_target::HttpTarget::new(&format!("http://{address}/"), &token, false)
         .expect("client");
     let observed = observe(&target).await.expect("observe");
-    bulk_read(&target, &observed.users).await;
+    bulk_read(&target, observed.users()).await;
     // Paging by cursor, twice: the second read asks for every page at once (by the first
     // read's cursors) and answers the same.
     for _ in 0..2 {
@@ -338,7 +338,7 @@ async fn the_http_target_pages_when_the_platform_has_no_bulk_read() {
                 break;
             }
         }
-        assert_eq!(assignments(&paged), assignments(&observed.users));
+        assert_eq!(assignments(&paged), assignments(observed.users()));
     }
     let _ = stop.send(());
     let _ = server.await;

@@ -8,6 +8,7 @@ mod configuration;
 #[cfg(test)]
 mod conformance;
 mod observed;
+mod placement;
 mod platform_user;
 mod target_error;
 mod user_write;
@@ -17,7 +18,8 @@ use crate::plan::grammar::Email;
 pub(crate) use configuration::{
     AuthType, Authorization, Configuration, ConfigurationList, ConfigurationState, NewConfiguration,
 };
-pub(crate) use observed::{Observed, UserIndex, observe};
+pub(crate) use observed::{Observed, observe};
+pub(crate) use placement::Placement;
 pub(crate) use platform_user::{PlatformUser, SyncOutcome, SyncResult, UserPage};
 pub(crate) use target_error::TargetError;
 pub(crate) use user_write::{UserWrite, WriteResult};

@@ -6,17 +6,21 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::plan::grammar::Email;
 
-use super::{Configuration, PlatformUser, Target, TargetError};
+use super::{Configuration, Placement, PlatformUser, Target, TargetError};
 
 /// Everything the planner needs to know about the platform, read at one moment.
+///
+/// The users are reached through [`Observed::users`] and changed only through
+/// [`Observed::change_users`]: what is worked out from them once and kept (positions, placements)
+/// is then never stale.
 #[derive(Debug, Clone)]
 pub(crate) struct Observed {
     pub(crate) configurations: Vec<Configuration>,
     pub(crate) free_slots: u32,
-    /// In email order.
-    pub(crate) users: Vec<PlatformUser>,
-    /// Where each user is in `users`, for [`Observed::position`].
-    pub(crate) index: UserIndex,
+    /// In email order, one per email.
+    users: Vec<PlatformUser>,
+    /// Where each user is in `users`, for [`Observed::position`], and what is kept of them.
+    index: UserIndex,
 }
 
 /// Where each user is in [`Observed::users`], by a hash of their email, made on the first lookup.
@@ -24,29 +28,27 @@ pub(crate) struct Observed {
 /// The planner looks every member of every started step up on every decision; a binary search
 /// over a large tenant's emails costs a string comparison (and a cache miss) per probe, this one
 /// probe. It is a hint, never the truth: a position is used only if the user there has the email
-/// asked for, anything else falls back to the binary search, so a reading changed after the index
-/// was made (users added or removed; `reading.rs` resets it then) is still read right.
+/// asked for, anything else falls back to the binary search.
 #[derive(Debug, Default)]
-pub(crate) struct UserIndex {
+struct UserIndex {
     positions: OnceLock<(RandomState, Positions)>,
     /// The positions of whole lists of members (a started step's frozen members), by the list's
     /// allocation: the state shares one allocation per list for as long as it is unchanged, so
     /// each list is looked up once per reading of the users, not once per decision.
     lists: Mutex<Vec<KnownList>>,
+    /// Each user's placement on a `from` and a `to`, by those configurations' ids.
+    placements: Mutex<Vec<KnownPlacement>>,
 }
 
-/// A list, the users' vector it was looked up in, and where each of its users is.
-type KnownList = (Arc<[Email]>, Shape, Arc<[Option<usize>]>);
-
-/// The users' vector a list was looked up in (its buffer and length): a reading whose users were
-/// added or removed without its index being reset still never gets stale positions.
-type Shape = (usize, usize);
+type KnownList = (Arc<[Email]>, Arc<[Option<usize>]>);
+type KnownPlacement = ((Option<String>, Option<String>), Arc<Placement>);
 
 impl Clone for UserIndex {
     fn clone(&self) -> Self {
         Self {
             positions: self.positions.clone(),
             lists: Mutex::new(lock(&self.lists).clone()),
+            placements: Mutex::new(lock(&self.placements).clone()),
         }
     }
 }
@@ -100,6 +102,56 @@ impl UserIndex {
 }
 
 impl Observed {
+    /// A reading of these users (put in email order, one per email).
+    pub(crate) fn new(
+        configurations: Vec<Configuration>,
+        free_slots: u32,
+        mut users: Vec<PlatformUser>,
+    ) -> Self {
+        users.sort_by(|a, b| a.email.cmp(&b.email));
+        users.dedup_by(|a, b| a.email == b.email);
+        Self {
+            configurations,
+            free_slots,
+            users,
+            index: UserIndex::default(),
+        }
+    }
+
+    /// In email order.
+    pub(crate) fn users(&self) -> &[PlatformUser] {
+        &self.users
+    }
+
+    /// Changes the users; they are put back in email order (one per email) after, and what was
+    /// kept of them is worked out again when next asked.
+    pub(crate) fn change_users<R>(
+        &mut self,
+        change: impl FnOnce(&mut Vec<PlatformUser>) -> R,
+    ) -> R {
+        let changed = change(&mut self.users);
+        if !self.users.is_sorted_by(|a, b| a.email < b.email) {
+            self.users.sort_by(|a, b| a.email.cmp(&b.email));
+            self.users.dedup_by(|a, b| a.email == b.email);
+        }
+        self.index = UserIndex::default();
+        changed
+    }
+
+    /// Where each user is on `from` and `to` (by their ids), worked out once per reading.
+    pub(crate) fn placement(&self, from: Option<&str>, to: Option<&str>) -> Arc<Placement> {
+        let key = (from.map(str::to_owned), to.map(str::to_owned));
+        if let Some((_, placement)) = lock(&self.index.placements)
+            .iter()
+            .find(|(known, _)| *known == key)
+        {
+            return placement.clone();
+        }
+        let placement = Arc::new(Placement::of(&self.users, from, to));
+        lock(&self.index.placements).push((key, placement.clone()));
+        placement
+    }
+
     /// The configuration with this display name (compared case-insensitively, as the plan does).
     pub(crate) fn configuration(&self, display_name: &str) -> Option<&Configuration> {
         self.configurations
@@ -118,10 +170,9 @@ impl Observed {
 
     /// Where each of `list`'s users is in `users` (`None`: not on the platform).
     pub(crate) fn positions(&self, list: &Arc<[Email]>) -> Arc<[Option<usize>]> {
-        let shape = (self.users.as_ptr() as usize, self.users.len());
-        if let Some((_, _, at)) = lock(&self.index.lists)
+        if let Some((_, at)) = lock(&self.index.lists)
             .iter()
-            .find(|(known, seen, _)| Arc::ptr_eq(known, list) && *seen == shape)
+            .find(|(known, _)| Arc::ptr_eq(known, list))
         {
             return at.clone();
         }
@@ -129,8 +180,8 @@ impl Observed {
         let mut lists = lock(&self.index.lists);
         // A list nobody else holds any more was replaced (its step's members read again): its
         // allocation could be reused by another list, so it must go.
-        lists.retain(|(known, seen, _)| Arc::strong_count(known) > 1 && *seen == shape);
-        lists.push((list.clone(), shape, at.clone()));
+        lists.retain(|(known, _)| Arc::strong_count(known) > 1);
+        lists.push((list.clone(), at.clone()));
         at
     }
 
@@ -155,12 +206,60 @@ pub(crate) async fn observe<T: Target>(target: &T) -> Result<Observed, TargetErr
             break;
         }
     }
-    users.sort_by(|a, b| a.email.cmp(&b.email));
-    users.dedup_by(|a, b| a.email == b.email);
-    Ok(Observed {
-        configurations: list.configurations,
-        free_slots: list.free_slots,
-        users,
-        index: UserIndex::default(),
-    })
+    Ok(Observed::new(list.configurations, list.free_slots, users))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn user(name: &str, enabled: &[&str]) -> PlatformUser {
+        PlatformUser {
+            email: email(name),
+            location: "East".to_owned(),
+            groups: Vec::new(),
+            enabled: enabled.iter().map(|c| (*c).to_owned()).collect(),
+            sync: BTreeMap::new(),
+        }
+    }
+
+    fn email(name: &str) -> Email {
+        Email::parse(&format!("{name}@x.io")).unwrap_or_else(|e| panic!("{name}: {}", e.message))
+    }
+
+    #[test]
+    fn what_is_kept_of_the_users_is_worked_out_again_after_they_change() {
+        // Out of order and with a duplicate: a reading is in email order, one per email.
+        let mut observed = Observed::new(
+            Vec::new(),
+            0,
+            vec![
+                user("c", &["1"]),
+                user("a", &["1"]),
+                user("b", &["2"]),
+                user("a", &["1"]),
+            ],
+        );
+        let list: Arc<[Email]> = Arc::from([email("b"), email("c"), email("z")]);
+        assert_eq!(*observed.positions(&list), [Some(1), Some(2), None]);
+        let placement = observed.placement(Some("1"), Some("2"));
+        assert!(placement.on_from(0) && !placement.on_from(1) && placement.on_to(1));
+
+        // `b` leaves, `z` arrives, `c` moves to `2`: nothing kept from before may answer.
+        observed.change_users(|users| {
+            users.retain(|u| u.email != email("b"));
+            users[1].enabled = vec!["2".to_owned()];
+            users.push(user("z", &["1"]));
+        });
+        assert_eq!(*observed.positions(&list), [None, Some(1), Some(2)]);
+        let placement = observed.placement(Some("1"), Some("2"));
+        assert_eq!(
+            (0..3)
+                .map(|i| (placement.on_from(i), placement.on_to(i)))
+                .collect::<Vec<_>>(),
+            [(true, false), (false, true), (true, false)]
+        );
+    }
 }

@@ -23,6 +23,15 @@ impl PlatformUser {
     pub(crate) fn is_enabled_on(&self, configuration: &str) -> bool {
         self.enabled.iter().any(|c| c == configuration)
     }
+
+    /// Whether the user's latest attempt over `configuration` is a hard failure: an error or a
+    /// warning, not throttling or a transient error (which say "try again", not "this user
+    /// cannot sync").
+    pub(crate) fn failing_on(&self, configuration: &str) -> bool {
+        self.sync.get(configuration).is_some_and(|s| {
+            matches!(s.outcome, SyncOutcome::Error | SyncOutcome::Warning) && !s.is_transient()
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

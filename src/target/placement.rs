@@ -1,0 +1,63 @@
+//! Where each user is placed on a rollout's `from` and `to`, worked out once per reading.
+//!
+//! The planner's membership, preflight and every step's members ask the same three questions of
+//! every user on every decision. Asked of a `PlatformUser` each time, an answer is a walk through
+//! its heap-held lists of configuration ids and sync results; here it is one walk per user per
+//! reading (see `Observed::placement`) and a byte each after.
+
+use super::PlatformUser;
+
+const ON_FROM: u8 = 1;
+const ON_TO: u8 = 2;
+const FAILING_ON_FROM: u8 = 4;
+
+/// One byte per user of a reading's users, by position.
+#[derive(Debug)]
+pub(crate) struct Placement {
+    flags: Vec<u8>,
+}
+
+impl Placement {
+    /// The planner gives as `to` the configuration with the plan's `to` name, adopted or not:
+    /// whether it counts is preflight's to say, so [`Placement::on_to`] is asked only once it does.
+    pub(super) fn of(users: &[PlatformUser], from: Option<&str>, to: Option<&str>) -> Self {
+        let flags = users
+            .iter()
+            .map(|user| {
+                let mut flags = 0;
+                if let Some(from) = from {
+                    if user.is_enabled_on(from) {
+                        flags |= ON_FROM;
+                    }
+                    if user.failing_on(from) {
+                        flags |= FAILING_ON_FROM;
+                    }
+                }
+                if to.is_some_and(|to| user.is_enabled_on(to)) {
+                    flags |= ON_TO;
+                }
+                flags
+            })
+            .collect();
+        Self { flags }
+    }
+
+    fn has(&self, user: usize, flag: u8) -> bool {
+        self.flags.get(user).is_some_and(|f| f & flag != 0)
+    }
+
+    /// Whether the user at this position is enabled on `from`.
+    pub(crate) fn on_from(&self, user: usize) -> bool {
+        self.has(user, ON_FROM)
+    }
+
+    /// Whether the user at this position is enabled on the configuration named as `to`.
+    pub(crate) fn on_to(&self, user: usize) -> bool {
+        self.has(user, ON_TO)
+    }
+
+    /// Whether the user's latest `from` sync failed hard (see [`PlatformUser::failing_on`]).
+    pub(crate) fn failing_on_from(&self, user: usize) -> bool {
+        self.has(user, FAILING_ON_FROM)
+    }
+}
