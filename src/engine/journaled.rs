@@ -27,16 +27,13 @@ impl ConfirmedWrite {
             .iter()
             .filter_map(|email| observed.position(email))
             .collect();
-        observed.change_users(|users| {
-            for i in at {
-                let user = &mut users[i];
-                let on = user.enabled.contains(&self.configuration);
-                if self.enabled && !on {
-                    user.enabled.push(self.configuration.clone());
-                } else if !self.enabled && on {
-                    user.enabled.retain(|c| *c != self.configuration);
-                    user.sync.remove(&self.configuration);
-                }
+        observed.change_users_at(at, |_, user| {
+            let on = user.enabled.contains(&self.configuration);
+            if self.enabled && !on {
+                user.enabled.push(self.configuration.clone());
+            } else if !self.enabled && on {
+                user.enabled.retain(|c| *c != self.configuration);
+                user.sync.remove(&self.configuration);
             }
         });
     }

@@ -17,7 +17,7 @@
 //!
 //! This module decides what to read and patches the reading; the decisions are the planner's.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Settings;
 use crate::plan::grammar::Email;
@@ -176,33 +176,41 @@ fn with_exceptions(users: impl Iterator<Item = Email>, state: &RunState) -> Vec<
 /// Replaces what `observed` says of `asked` with what the platform answered (`found`): a user
 /// asked for and not found is gone from the platform.
 fn patch(observed: &mut Observed, asked: &[Email], found: Vec<PlatformUser>) {
-    let found_emails: BTreeSet<&Email> = found.iter().map(|u| &u.email).collect();
-    let gone: Vec<usize> = asked
-        .iter()
-        .filter(|e| !found_emails.contains(e))
-        .filter_map(|e| observed.position(e))
-        .collect();
-    // Looked up before the change: positions hold until it.
-    let found: Vec<(Option<usize>, PlatformUser)> = found
-        .into_iter()
-        .map(|user| (observed.position(&user.email), user))
-        .collect();
-    observed.change_users(|users| {
-        let mut added = Vec::new();
-        for (at, user) in found {
-            match at {
-                Some(i) => users[i] = user,
-                None => added.push(user),
+    let gone: BTreeSet<usize> = {
+        let found: BTreeSet<&Email> = found.iter().map(|u| &u.email).collect();
+        asked
+            .iter()
+            .filter(|e| !found.contains(e))
+            .filter_map(|e| observed.position(e))
+            .collect()
+    };
+    let mut known: BTreeMap<usize, PlatformUser> = BTreeMap::new();
+    let mut added = Vec::new();
+    for user in found {
+        match observed.position(&user.email) {
+            Some(i) => {
+                known.insert(i, user);
             }
+            None => added.push(user),
         }
-        if !gone.is_empty() {
-            let gone: BTreeSet<usize> = gone.into_iter().collect();
-            let mut i = 0;
-            users.retain(|_| {
-                i += 1;
-                !gone.contains(&(i - 1))
-            });
+    }
+    // Users read again in their places (a gate poll's usual answer) leave where everyone is
+    // known; only users gone or new change that.
+    let at: Vec<usize> = known.keys().copied().collect();
+    observed.change_users_at(at, |i, user| {
+        if let Some(read) = known.remove(&i) {
+            *user = read;
         }
+    });
+    if gone.is_empty() && added.is_empty() {
+        return;
+    }
+    observed.change_users(|users| {
+        let mut i = 0;
+        users.retain(|_| {
+            i += 1;
+            !gone.contains(&(i - 1))
+        });
         // `change_users` puts them back in email order.
         users.extend(added);
     });
@@ -210,8 +218,6 @@ fn patch(observed: &mut Observed, asked: &[Email], found: Vec<PlatformUser>) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     fn user(name: &str, enabled: &[&str]) -> PlatformUser {

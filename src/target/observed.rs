@@ -138,6 +138,30 @@ impl Observed {
         changed
     }
 
+    /// Changes the users at these positions in place. Where users are stays known (a change
+    /// that gives one another email drops it, as [`Observed::change_users`] does); what they are
+    /// enabled on and how they synced is worked out again.
+    pub(crate) fn change_users_at(
+        &mut self,
+        at: impl IntoIterator<Item = usize>,
+        mut change: impl FnMut(usize, &mut PlatformUser),
+    ) {
+        let mut moved = false;
+        for i in at {
+            let Some(user) = self.users.get_mut(i) else {
+                continue;
+            };
+            let email = user.email.clone();
+            change(i, user);
+            moved |= user.email != email;
+        }
+        if moved {
+            self.change_users(|_| ());
+        } else {
+            lock(&self.index.placements).clear();
+        }
+    }
+
     /// Where each user is on `from` and `to` (by their ids), worked out once per reading.
     pub(crate) fn placement(&self, from: Option<&str>, to: Option<&str>) -> Arc<Placement> {
         let key = (from.map(str::to_owned), to.map(str::to_owned));
