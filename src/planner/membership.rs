@@ -144,13 +144,21 @@ pub(super) fn resolve<'p>(
             .map(|(owner, claimed)| {
                 let count = claimed.len();
                 let who = if count == 1 { "1 user it matches is".to_owned() } else { format!("{count} users it matches are") };
-                // Indices into `users`, which is in email order: the names come out sorted.
-                let mut names: Vec<String> = claimed.iter().map(|&i| users[i].email.to_string()).collect();
-                names.sort();
+                // Indices into `users`, which is in email order (one per email): sorted, they
+                // name the users in email order, with no string made per user.
+                let mut claimed = claimed;
+                claimed.sort_unstable();
+                let mut names = String::with_capacity(claimed.len() * 32);
+                for (n, &i) in claimed.iter().enumerate() {
+                    if n > 0 {
+                        names.push_str(", ");
+                    }
+                    names.push_str(users[i].email.as_str());
+                }
                 format!(
                     "{who} in `{}`, an earlier step: a user belongs to the first step in file order: {}",
                     owner_name(owner),
-                    names.join(", ")
+                    names
                 )
             })
             .collect();

@@ -194,6 +194,11 @@ fn edit_awaiting_approval(inputs: &Inputs<'_>) -> Option<Action> {
 /// approve PLAN --digest`).
 fn start_awaiting_approval(inputs: &Inputs<'_>) -> Option<Action> {
     let state = inputs.state;
+    // Before the digest: it is a digest of the whole platform, worth working out only when it
+    // decides something.
+    if !inputs.plan.change_control.require_approved_digest || state.first_write_at.is_some() {
+        return None;
+    }
     let approved = match inputs.run_started {
         // A run has settled what its start is approved by.
         Some(_) => state.approved_digest.is_some(),
@@ -203,10 +208,7 @@ fn start_awaiting_approval(inputs: &Inputs<'_>) -> Option<Action> {
                 || super::approvals::digest_approval(state, &dry_run_digest(inputs)).is_some()
         }
     };
-    if !inputs.plan.change_control.require_approved_digest
-        || state.first_write_at.is_some()
-        || approved
-    {
+    if approved {
         return None;
     }
     wait(

@@ -36,12 +36,11 @@ struct UserIndex {
     /// allocation: the state shares one allocation per list for as long as it is unchanged, so
     /// each list is looked up once per reading of the users, not once per decision.
     lists: Mutex<Vec<KnownList>>,
-    /// Each user's placement on a `from` and a `to`, by those configurations' ids.
-    placements: Mutex<Vec<KnownPlacement>>,
+    /// Each user's placement on a `from` and a `to` (those asked for).
+    placements: Mutex<Vec<Arc<Placement>>>,
 }
 
 type KnownList = (Arc<[Email]>, Arc<[Option<usize>]>);
-type KnownPlacement = ((Option<String>, Option<String>), Arc<Placement>);
 
 impl Clone for UserIndex {
     fn clone(&self) -> Self {
@@ -139,14 +138,19 @@ impl Observed {
     }
 
     /// Changes the users at these positions in place. Where users are stays known (a change
-    /// that gives one another email drops it, as [`Observed::change_users`] does); what they are
-    /// enabled on and how they synced is worked out again.
+    /// that gives one another email drops it, as [`Observed::change_users`] does); where the
+    /// changed users are placed is worked out again.
     pub(crate) fn change_users_at(
         &mut self,
         at: impl IntoIterator<Item = usize>,
         mut change: impl FnMut(usize, &mut PlatformUser),
     ) {
         let mut moved = false;
+        let placements = self
+            .index
+            .placements
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
         for i in at {
             let Some(user) = self.users.get_mut(i) else {
                 continue;
@@ -154,25 +158,25 @@ impl Observed {
             let email = user.email.clone();
             change(i, user);
             moved |= user.email != email;
+            for placement in placements.iter_mut() {
+                Arc::make_mut(placement).changed(i, user);
+            }
         }
         if moved {
             self.change_users(|_| ());
-        } else {
-            lock(&self.index.placements).clear();
         }
     }
 
     /// Where each user is on `from` and `to` (by their ids), worked out once per reading.
     pub(crate) fn placement(&self, from: Option<&str>, to: Option<&str>) -> Arc<Placement> {
-        let key = (from.map(str::to_owned), to.map(str::to_owned));
-        if let Some((_, placement)) = lock(&self.index.placements)
+        if let Some(placement) = lock(&self.index.placements)
             .iter()
-            .find(|(known, _)| *known == key)
+            .find(|p| p.is_for(from, to))
         {
             return placement.clone();
         }
         let placement = Arc::new(Placement::of(&self.users, from, to));
-        lock(&self.index.placements).push((key, placement.clone()));
+        lock(&self.index.placements).push(placement.clone());
         placement
     }
 

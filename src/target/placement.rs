@@ -12,8 +12,10 @@ const ON_TO: u8 = 2;
 const FAILING_ON_FROM: u8 = 4;
 
 /// One byte per user of a reading's users, by position.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Placement {
+    from: Option<String>,
+    to: Option<String>,
     flags: Vec<u8>,
 }
 
@@ -21,25 +23,24 @@ impl Placement {
     /// The planner gives as `to` the configuration with the plan's `to` name, adopted or not:
     /// whether it counts is preflight's to say, so [`Placement::on_to`] is asked only once it does.
     pub(super) fn of(users: &[PlatformUser], from: Option<&str>, to: Option<&str>) -> Self {
-        let flags = users
-            .iter()
-            .map(|user| {
-                let mut flags = 0;
-                if let Some(from) = from {
-                    if user.is_enabled_on(from) {
-                        flags |= ON_FROM;
-                    }
-                    if user.failing_on(from) {
-                        flags |= FAILING_ON_FROM;
-                    }
-                }
-                if to.is_some_and(|to| user.is_enabled_on(to)) {
-                    flags |= ON_TO;
-                }
-                flags
-            })
-            .collect();
-        Self { flags }
+        let flags = users.iter().map(|user| flags(user, from, to)).collect();
+        Self {
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            flags,
+        }
+    }
+
+    pub(super) fn is_for(&self, from: Option<&str>, to: Option<&str>) -> bool {
+        self.from.as_deref() == from && self.to.as_deref() == to
+    }
+
+    /// The user at `at` changed in place.
+    pub(super) fn changed(&mut self, at: usize, user: &PlatformUser) {
+        let flags = flags(user, self.from.as_deref(), self.to.as_deref());
+        if let Some(known) = self.flags.get_mut(at) {
+            *known = flags;
+        }
     }
 
     fn has(&self, user: usize, flag: u8) -> bool {
@@ -60,4 +61,20 @@ impl Placement {
     pub(crate) fn failing_on_from(&self, user: usize) -> bool {
         self.has(user, FAILING_ON_FROM)
     }
+}
+
+fn flags(user: &PlatformUser, from: Option<&str>, to: Option<&str>) -> u8 {
+    let mut flags = 0;
+    if let Some(from) = from {
+        if user.is_enabled_on(from) {
+            flags |= ON_FROM;
+        }
+        if user.failing_on(from) {
+            flags |= FAILING_ON_FROM;
+        }
+    }
+    if to.is_some_and(|to| user.is_enabled_on(to)) {
+        flags |= ON_TO;
+    }
+    flags
 }
