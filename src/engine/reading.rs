@@ -176,24 +176,24 @@ fn with_exceptions(users: impl Iterator<Item = Email>, state: &RunState) -> Vec<
 /// Replaces what `observed` says of `asked` with what the platform answered (`found`): a user
 /// asked for and not found is gone from the platform.
 fn patch(observed: &mut Observed, asked: &[Email], found: Vec<PlatformUser>) {
-    let gone: BTreeSet<usize> = {
-        let found: BTreeSet<&Email> = found.iter().map(|u| &u.email).collect();
-        asked
-            .iter()
-            .filter(|e| !found.contains(e))
-            .filter_map(|e| observed.position(e))
-            .collect()
-    };
-    let mut known: BTreeMap<usize, PlatformUser> = BTreeMap::new();
+    // By position, not by email: a poll answers for a whole step, and trees of emails cost a
+    // string comparison per probe.
+    let mut known: Vec<(usize, PlatformUser)> = Vec::with_capacity(found.len());
     let mut added = Vec::new();
     for user in found {
         match observed.position(&user.email) {
-            Some(i) => {
-                known.insert(i, user);
-            }
+            Some(i) => known.push((i, user)),
             None => added.push(user),
         }
     }
+    known.sort_unstable_by_key(|(i, _)| *i);
+    let answered = |i: &usize| known.binary_search_by_key(i, |(at, _)| *at).is_ok();
+    let gone: BTreeSet<usize> = asked
+        .iter()
+        .filter_map(|e| observed.position(e))
+        .filter(|i| !answered(i))
+        .collect();
+    let mut known: BTreeMap<usize, PlatformUser> = known.into_iter().collect();
     // Users read again in their places (a gate poll's usual answer) leave where everyone is
     // known; only users gone or new change that.
     let at: Vec<usize> = known.keys().copied().collect();
