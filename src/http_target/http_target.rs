@@ -642,6 +642,6 @@ mod tests {
         let (url, _) = platform(Some(r#""default";q=200;w=1"#)).await;
         let target = client(&url, dir.path());
         target.configurations().await.expect("configurations");
-        assert_eq!(target.inner.limiter.pace(), Some(194.0));
+        assert_eq!(target.inner.limiter.pace(), Some(192.0));
     }
 }

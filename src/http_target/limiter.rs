@@ -384,18 +384,18 @@ mod tests {
             window: Duration::from_secs(1),
         };
         limiter.advertised(quota);
-        assert_eq!(limiter.pace(), Some(194.0));
+        assert_eq!(limiter.pace(), Some(192.0));
         for _ in 0..10_000 {
             limiter.succeeded();
         }
-        assert_eq!(limiter.pace(), Some(194.0), "no probing past the quota");
+        assert_eq!(limiter.pace(), Some(192.0), "no probing past the quota");
         limiter.advertised(Quota {
             requests: 100,
             ..quota
         });
         assert_eq!(
             limiter.pace(),
-            Some(96.0),
+            Some(95.0),
             "a lowered quota is kept to at once"
         );
     }

@@ -43,13 +43,13 @@ impl Quota {
     }
 
     /// Requests per second that stay within the quota wherever its windows begin, spread
-    /// evenly: 2% under it for arrivals the network bunches up, and two requests fewer per
+    /// evenly: 3% under it for arrivals the network bunches up, and two requests fewer per
     /// window, one for the fencepost (n evenly spaced requests span n - 1 intervals) and one for
     /// the pacer's tolerance of a sender that wakes a little late. Never less than half of it,
     /// so a tiny quota still gets used.
     pub(super) fn safe_rate(&self) -> f64 {
         let requests = self.requests as f64;
-        let per_window = (requests * 0.98 - 2.0).max(requests / 2.0);
+        let per_window = (requests * 0.97 - 2.0).max(requests / 2.0);
         per_window / self.window.as_secs_f64()
     }
 }
@@ -162,8 +162,8 @@ mod tests {
             }
             .safe_rate()
         };
-        assert_eq!(rate(200, 1), 194.0);
-        assert_eq!(rate(1000, 10), 97.8);
+        assert_eq!(rate(200, 1), 192.0);
+        assert_eq!(rate(1000, 10), 96.8);
         assert_eq!(rate(1, 1), 0.5, "a tiny quota is still used");
     }
 }
