@@ -35,7 +35,10 @@ fn document() -> Value {
     let schemas: serde_json::Map<String, Value> =
         generator.take_definitions(true).into_iter().collect();
 
-    let ok = |description: &str, schema: &Value| json!({ "description": description, "content": { "application/json": { "schema": schema } } });
+    // Any answer may state the quota; a client that reads it keeps under it.
+    let policy = json!({ "RateLimit-Policy": { "$ref": "#/components/headers/RateLimit-Policy" } });
+    let ok = |description: &str, schema: &Value| json!({ "description": description, "headers": policy, "content": { "application/json": { "schema": schema } } });
+    let no_content = |description: &str| json!({ "description": description, "headers": policy });
     let errors = |codes: &[&str]| -> serde_json::Map<String, Value> {
         let mut map = serde_json::Map::new();
         for code in ["400", "401", "403", "429", "500", "503"]
@@ -79,7 +82,8 @@ fn document() -> Value {
             "description": "The calls cutover makes to move a scheduling platform's Exchange integration from one \
                 service-account configuration to another. Every write is idempotent: repeating one reports \
                 `unchanged` per user and changes nothing. Errors are RFC 9457 problem details. Throttled \
-                requests get 429 with Retry-After (seconds).",
+                requests get 429 with Retry-After (seconds); a platform with a rate limit may state it on \
+                every answer with RateLimit-Policy, so clients can keep under it.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearer": [] }],
@@ -122,13 +126,13 @@ fn document() -> Value {
                 "summary": "Re-run the permission check for users now.",
                 "parameters": [id_parameter],
                 "requestBody": users_body,
-                "responses": with(errors(&["404", "415", "422"]), "204", json!({ "description": "Re-check requested." })),
+                "responses": with(errors(&["404", "415", "422"]), "204", no_content("Re-check requested.")),
             }},
             "/configurations/{id}/disconnect": { "post": {
                 "operationId": "disconnect",
                 "summary": "Disconnect the configuration: its credentials are removed. Cannot be undone.",
                 "parameters": [id_parameter],
-                "responses": with(errors(&["404"]), "204", json!({ "description": "Disconnected (or already was)." })),
+                "responses": with(errors(&["404"]), "204", no_content("Disconnected (or already was).")),
             }},
             "/users": { "get": {
                 "operationId": "listUsers",
@@ -149,6 +153,13 @@ fn document() -> Value {
         },
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "headers": {
+                "RateLimit-Policy": {
+                    "description": "Optional. The platform's quota, as the IETF httpapi draft (draft-ietf-httpapi-ratelimit-headers) writes it: a list of policies, each a name with `q` (requests) per `w` (seconds), such as `\"default\";q=200;w=1`. cutover paces itself just under the tightest policy whose window is at most 10 seconds; without the header it learns the rate from 429s.",
+                    "schema": { "type": "string" },
+                    "example": "\"default\";q=200;w=1",
+                },
+            },
             "schemas": schemas,
             "responses": {
                 "BadRequest": problem_response("The request is malformed (a parameter or the body)."),
@@ -160,7 +171,10 @@ fn document() -> Value {
                 "UnprocessableContent": problem_response("The body does not match the schema."),
                 "TooManyRequests": {
                     "description": "Throttled: retry after the given number of seconds.",
-                    "headers": { "Retry-After": { "description": "Seconds to wait.", "schema": { "type": "integer", "minimum": 0 } } },
+                    "headers": {
+                        "Retry-After": { "description": "Seconds to wait.", "schema": { "type": "integer", "minimum": 0 } },
+                        "RateLimit-Policy": { "$ref": "#/components/headers/RateLimit-Policy" },
+                    },
                     "content": { "application/problem+json": { "schema": problem } },
                 },
                 "ServerError": problem_response("The platform failed; the call is safe to retry."),

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::HttpTargetError;
 use super::limiter::Limiter;
+use super::quota::Quota;
 use super::read_ahead::ReadAhead;
 use crate::api::{FoundUsers, MAX_PAGE, Problem, UsersBody, WriteResults};
 use crate::oauth::{TokenSource, read_secret};
@@ -196,6 +197,11 @@ impl HttpTarget {
             };
             let status = response.status();
             let retry_after = retry_after(response.headers());
+            // Read from every answer, a 429 too: a platform may change its quota, or state it
+            // only when it throttles.
+            if let Some(quota) = Quota::advertised(response.headers()) {
+                self.inner.limiter.advertised(quota);
+            }
             let bytes = response.bytes().await;
             drop(permit);
             let bytes = match bytes {
@@ -549,5 +555,93 @@ fn describe_transport(error: &reqwest::Error) -> String {
         "the connection dropped before the answer was complete".to_owned()
     } else {
         "the connection failed".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use axum::http::{HeaderMap, HeaderValue, StatusCode};
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    /// A platform whose `GET /configurations` answers 429 with `Retry-After: 1` the first time
+    /// and then serves, stating `policy` on every answer if given. Returns its URL and when each
+    /// request arrived.
+    async fn platform(policy: Option<&'static str>) -> (String, Arc<Mutex<Vec<Instant>>>) {
+        let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let seen = Arc::clone(&arrivals);
+        let handler = move || {
+            let seen = Arc::clone(&seen);
+            async move {
+                let first = seen.lock().map_or(true, |mut seen| {
+                    seen.push(Instant::now());
+                    seen.len() == 1
+                });
+                let mut headers = HeaderMap::new();
+                if let Some(policy) = policy {
+                    headers.insert("ratelimit-policy", HeaderValue::from_static(policy));
+                }
+                if first {
+                    headers.insert("retry-after", HeaderValue::from_static("1"));
+                    return (StatusCode::TOO_MANY_REQUESTS, headers, "{}").into_response();
+                }
+                let list = r#"{"configurations": [], "free_slots": 2}"#;
+                (StatusCode::OK, headers, list).into_response()
+            }
+        };
+        let app = axum::Router::new().route("/configurations", axum::routing::get(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{address}/"), arrivals)
+    }
+
+    fn client(url: &str, dir: &std::path::Path) -> HttpTarget {
+        let token_file = dir.join("token");
+        std::fs::write(&token_file, "t\n").expect("token");
+        let token = ApiAuth::Token(crate::plan::SecretRef::File {
+            written: "token".to_owned(),
+            path: token_file,
+        });
+        HttpTarget::new(url, &token, false).expect("client")
+    }
+
+    /// A platform that only says "too many" is asked again no sooner than it said.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_429_is_not_asked_again_before_its_retry_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (url, arrivals) = platform(None).await;
+        let target = client(&url, dir.path());
+        let list = target.configurations().await.expect("configurations");
+        assert_eq!(list.free_slots, 2);
+        let arrivals = arrivals.lock().map(|a| a.clone()).unwrap_or_default();
+        assert_eq!(arrivals.len(), 2, "one 429, then the answer");
+        let waited = arrivals[1].duration_since(arrivals[0]);
+        assert!(
+            waited >= Duration::from_secs(1),
+            "asked again after {waited:?}"
+        );
+        assert_eq!(
+            target.inner.limiter.pace(),
+            None,
+            "a 429 before any success says nothing about the rate"
+        );
+    }
+
+    /// A platform that states its quota has the client keep under it from its first answer on,
+    /// a 429 included.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_advertised_quota_paces_the_client_from_the_first_answer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (url, _) = platform(Some(r#""default";q=200;w=1"#)).await;
+        let target = client(&url, dir.path());
+        target.configurations().await.expect("configurations");
+        assert_eq!(target.inner.limiter.pace(), Some(192.0));
     }
 }

@@ -1,5 +1,7 @@
 //! The middleware that makes the admin API hostile on purpose: latency, 429 with Retry-After,
-//! injected 5xx answers, and connections dropped before or after the request took effect.
+//! injected 5xx answers, and connections dropped before or after the request took effect. It
+//! also states the rate limit on every answer it gives (`RateLimit-Policy`), as a platform
+//! that wants to be called well does.
 //!
 //! This module applies each request's fate; deciding it (the rate limiter, the seeded random
 //! sequence) and counting what happened are `faults.rs`'s.
@@ -24,7 +26,7 @@ pub(super) async fn hostile(State(state): State<Shared>, request: Request, next:
     let count =
         |c: &std::sync::atomic::AtomicU64| c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let counts = &state.faults.counts;
-    match state.faults.fate() {
+    let mut response = match state.faults.fate() {
         Fate::Serve => {
             count(&counts.served);
             next.run(request).await
@@ -55,14 +57,23 @@ pub(super) async fn hostile(State(state): State<Shared>, request: Request, next:
         }
         Fate::DropBefore => {
             count(&counts.dropped);
-            dropped()
+            return dropped();
         }
         Fate::DropAfter => {
             count(&counts.dropped);
             let _ = next.run(request).await;
-            dropped()
+            return dropped();
+        }
+    };
+    // Every answer states the quota (the IETF httpapi draft's `RateLimit-Policy`), so a client
+    // can keep under it instead of finding it by being throttled.
+    if let Some(limit) = state.faults.faults().rate_limit {
+        let policy = format!("\"default\";q={limit};w=1");
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            response.headers_mut().insert("ratelimit-policy", value);
         }
     }
+    response
 }
 
 /// A response whose body fails at once: the server closes the connection mid-answer.

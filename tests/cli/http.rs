@@ -268,3 +268,34 @@ fn a_real_targets_unapproved_disconnect_waits_for_yes() {
     assert!(!basic_connected(&env));
     drop(served);
 }
+
+/// A rate-limited `sandbox serve` states its quota on every answer (`RateLimit-Policy`, as the
+/// IETF httpapi draft writes it): what lets the http target keep under the limit instead of
+/// finding it by being throttled.
+#[test]
+fn a_rate_limited_server_states_its_quota_on_every_answer() {
+    use std::io::{Read, Write};
+    let env = env_with_token(3, "40ms");
+    let served = env.serve(&["--rate-limit", "1"]);
+    let address = served.url.trim_start_matches("http://");
+    let ask = || {
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        let request = format!(
+            "GET /whoami HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("answer");
+        answer.to_ascii_lowercase()
+    };
+    // One a second: the first is served, the second (within the same second) throttled.
+    for expected in ["http/1.1 200", "http/1.1 429"] {
+        let answer = ask();
+        assert!(answer.starts_with(expected), "{answer}");
+        assert!(
+            answer.contains("\r\nratelimit-policy: \"default\";q=1;w=1\r\n"),
+            "{answer}"
+        );
+    }
+    drop(served);
+}
