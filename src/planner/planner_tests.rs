@@ -1,6 +1,6 @@
 //! The planner's scenarios: a plan and a state in, the schedule and next action out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::*;
@@ -86,7 +86,7 @@ fn user(
         email: email(name),
         location: "East".to_owned(),
         groups: vec![],
-        enabled: enabled.iter().map(|c| (*c).to_owned()).collect(),
+        enabled: enabled.iter().map(|c| (*c).into()).collect(),
         sync: sync
             .iter()
             .map(|(c, at, outcome, code)| {
@@ -98,7 +98,7 @@ fn user(
                 };
                 ((*c).to_owned(), result)
             })
-            .collect::<BTreeMap<_, _>>(),
+            .collect(),
     }
 }
 
@@ -378,7 +378,7 @@ fn the_straggler_remedy_fits_the_case() {
     // `c`, of the passed `rest`, was put back on Basic; `d` appeared after `rest` started.
     let plan = load(PLAN);
     let (mut observed, state) = migrated(ConfigurationState::Connected);
-    observed.users[2].enabled = vec!["1".to_owned(), "2".to_owned()];
+    observed.users[2].enabled = vec!["1".into(), "2".into()];
     observed.users.push(user("d", &["1"], &[]));
     let s = schedule(&plan, &observed, &state, 100);
     let (reason, users) = disconnect_stop(&s);
@@ -391,7 +391,7 @@ fn the_straggler_remedy_fits_the_case() {
 
     // Without a `remaining` batch, a user in no step needs a batch.
     let plan = load(&PLAN.replace("users = \"remaining\"", "users = [\"c@x.io\"]"));
-    observed.users[2].enabled = vec!["2".to_owned()];
+    observed.users[2].enabled = vec!["2".into()];
     let s = schedule(&plan, &observed, &state, 100);
     let (reason, users) = disconnect_stop(&s);
     assert_eq!(users, [email("d")]);
