@@ -4,10 +4,16 @@
 //! This module owns the `assignments` and `rechecks` tables as they are written. How a user's
 //! syncs go on what they are enabled on is the simulation's (`simulation.rs`), and reading users
 //! back is `users.rs`'s.
+//!
+//! A bulk call costs a few statements, however many users it names: the users travel as one
+//! JSON array (`json_each`) to statements prepared once per connection, and what each user's
+//! result is gets decided here, in the call's order, from one read of who is on what.
 
-use rusqlite::{OptionalExtension, params};
+use std::collections::{HashMap, HashSet};
 
-use super::write_ledger::{record_violation, record_write};
+use rusqlite::{Transaction, params};
+
+use super::write_ledger::{record_violation, record_writes};
 use super::{SandboxError, SandboxFile};
 use crate::plan::grammar::Email;
 use crate::target::{ConfigurationState, UserWrite, WriteResult};
@@ -26,16 +32,18 @@ impl SandboxFile {
         })?;
         let name = configuration.display_name.clone();
         let connected = configuration.state == ConfigurationState::Connected;
+        let op = if enabled { "enable" } else { "disable" };
         self.write(|tx| {
+            let found = look_up(tx, emails, configuration_id)?;
             let mut results = Vec::with_capacity(emails.len());
-            let op = if enabled { "enable" } else { "disable" };
-            for email in emails {
-                // Statements prepared once per connection: these run once per user of the call.
-                let user_id: Option<i64> = tx
-                    .prepare_cached("SELECT id FROM users WHERE email = ?1")?
-                    .query_row([email.as_str()], |r| r.get(0))
-                    .optional()?;
-                let Some(user_id) = user_id else {
+            let mut ledger: Vec<(&str, bool)> = Vec::with_capacity(emails.len());
+            // Each user this call changes, once, with the email they were named by.
+            let mut changed: Vec<(i64, &Email)> = Vec::new();
+            // Whether each user is on the configuration after the mentions so far: a user named
+            // twice is changed by the first and left unchanged by the second, as by two calls.
+            let mut on_now: HashMap<i64, bool> = HashMap::new();
+            for (email, user) in emails.iter().zip(found) {
+                let Some((user_id, was_on)) = user else {
                     results.push(UserWrite { email: email.clone(), result: WriteResult::NotFound });
                     continue;
                 };
@@ -44,37 +52,44 @@ impl SandboxFile {
                     results.push(UserWrite { email: email.clone(), result: WriteResult::Failed(reason) });
                     continue;
                 }
-                let changed = if enabled {
-                    tx.prepare_cached(
-                        "INSERT OR IGNORE INTO assignments (user_id, configuration_id, enabled_ms) VALUES (?1, ?2, ?3)",
-                    )?
-                    .execute(params![user_id, configuration_id, now_ms])? == 1
-                } else {
-                    tx.prepare_cached(
-                        "DELETE FROM assignments WHERE user_id = ?1 AND configuration_id = ?2",
-                    )?
-                    .execute(params![user_id, configuration_id])? == 1
-                };
-                record_write(tx, now_ms, op, Some(&email.to_string()), Some(&name), changed)?;
-                if !enabled && changed {
-                    let left: i64 = tx
-                        .prepare_cached(
-                            "SELECT COUNT(*) FROM assignments a JOIN configurations c ON c.id = a.configuration_id
-                             WHERE a.user_id = ?1 AND c.state != 'disconnected'",
-                        )?
-                        .query_row([user_id], |r| r.get(0))?;
-                    if left == 0 {
-                        record_violation(
-                            tx,
-                            now_ms,
-                            "user_without_configuration",
-                            &format!("{email} was left with no enabled configuration when {name:?} was disabled"),
-                        )?;
-                    }
+                let on = on_now.entry(user_id).or_insert(was_on);
+                let change = *on != enabled;
+                *on = enabled;
+                if change {
+                    changed.push((user_id, email));
                 }
-                let result = if changed { WriteResult::Changed } else { WriteResult::Unchanged };
+                ledger.push((email.as_str(), change));
+                let result = if change { WriteResult::Changed } else { WriteResult::Unchanged };
                 results.push(UserWrite { email: email.clone(), result });
             }
+            if !changed.is_empty() {
+                let ids = json(&changed.iter().map(|(id, _)| *id).collect::<Vec<i64>>())?;
+                if enabled {
+                    tx.prepare_cached(
+                        "INSERT INTO assignments (user_id, configuration_id, enabled_ms)
+                         SELECT value, ?2, ?3 FROM json_each(?1)",
+                    )?
+                    .execute(params![ids, configuration_id, now_ms])?;
+                } else {
+                    tx.prepare_cached(
+                        "DELETE FROM assignments
+                         WHERE configuration_id = ?2 AND user_id IN (SELECT value FROM json_each(?1))",
+                    )?
+                    .execute(params![ids, configuration_id])?;
+                    let stranded = stranded(tx, &ids)?;
+                    for (user_id, email) in &changed {
+                        if stranded.contains(user_id) {
+                            record_violation(
+                                tx,
+                                now_ms,
+                                "user_without_configuration",
+                                &format!("{email} was left with no enabled configuration when {name:?} was disabled"),
+                            )?;
+                        }
+                    }
+                }
+            }
+            record_writes(tx, now_ms, op, &ledger, &name)?;
             Ok(results)
         })
     }
@@ -90,21 +105,72 @@ impl SandboxFile {
             name: id.to_owned(),
         })?;
         self.write(|tx| {
-            for email in emails {
-                let user_id: Option<i64> = tx
-                    .query_row("SELECT id FROM users WHERE email = ?1", [email.to_string()], |r| r.get(0))
-                    .optional()?;
-                if let Some(user_id) = user_id {
-                    tx.execute(
-                        "INSERT INTO rechecks (user_id, configuration_id, at_ms) VALUES (?1, ?2, ?3)",
-                        params![user_id, configuration_id, now_ms],
-                    )?;
-                    record_write(tx, now_ms, "recheck", Some(&email.to_string()), Some(&configuration.display_name), false)?;
+            let found = look_up(tx, emails, configuration_id)?;
+            let mut ids: Vec<i64> = Vec::with_capacity(emails.len());
+            let mut ledger: Vec<(&str, bool)> = Vec::with_capacity(emails.len());
+            for (email, user) in emails.iter().zip(found) {
+                if let Some((user_id, _)) = user {
+                    ids.push(user_id);
+                    ledger.push((email.as_str(), false));
                 }
             }
-            Ok(())
+            if !ids.is_empty() {
+                tx.prepare_cached(
+                    "INSERT INTO rechecks (user_id, configuration_id, at_ms)
+                     SELECT value, ?2, ?3 FROM json_each(?1) ORDER BY key",
+                )?
+                .execute(params![json(&ids)?, configuration_id, now_ms])?;
+            }
+            record_writes(tx, now_ms, "recheck", &ledger, &configuration.display_name)
         })
     }
+}
+
+/// Each email's user, in the order given: their id, and whether they are on `configuration`
+/// (`None`: the tenant has no such user).
+fn look_up(
+    tx: &Transaction<'_>,
+    emails: &[Email],
+    configuration: i64,
+) -> rusqlite::Result<Vec<Option<(i64, bool)>>> {
+    let mut found = vec![None; emails.len()];
+    if emails.is_empty() {
+        return Ok(found);
+    }
+    let emails = json(&emails.iter().map(Email::as_str).collect::<Vec<&str>>())?;
+    let mut statement = tx.prepare_cached(
+        "SELECT j.key, u.id, a.user_id IS NOT NULL
+         FROM json_each(?1) AS j
+         JOIN users AS u ON u.email = j.value
+         LEFT JOIN assignments AS a ON a.user_id = u.id AND a.configuration_id = ?2",
+    )?;
+    let mut rows = statement.query(params![emails, configuration])?;
+    while let Some(row) = rows.next()? {
+        let key: i64 = row.get(0)?;
+        if let Some(slot) = usize::try_from(key).ok().and_then(|k| found.get_mut(k)) {
+            *slot = Some((row.get(1)?, row.get(2)?));
+        }
+    }
+    Ok(found)
+}
+
+/// Of the users with these ids (a JSON array), those left on no configuration that is not
+/// disconnected.
+fn stranded(tx: &Transaction<'_>, ids: &str) -> rusqlite::Result<HashSet<i64>> {
+    let mut statement = tx.prepare_cached(
+        "SELECT j.value FROM json_each(?1) AS j
+         WHERE NOT EXISTS (
+             SELECT 1 FROM assignments AS a JOIN configurations AS c ON c.id = a.configuration_id
+             WHERE a.user_id = j.value AND c.state != 'disconnected'
+         )",
+    )?;
+    let ids = statement.query_map([ids], |r| r.get(0))?;
+    ids.collect()
+}
+
+/// A statement's list parameter, as the JSON array `json_each` reads.
+pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
 #[cfg(test)]
