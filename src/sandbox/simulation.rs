@@ -61,7 +61,7 @@ pub(crate) fn sync_results(
     interval_ms: i64,
     now_ms: i64,
 ) -> SyncResults {
-    let mut sync = SyncResults::new();
+    let mut sync = SyncResults::with_capacity(enabled.len());
     for on in enabled {
         let configuration = on.configuration;
         if configuration.state != ConfigurationState::Connected {

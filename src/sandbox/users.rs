@@ -6,9 +6,10 @@
 //! each table read in one pass and kept while the file is unchanged (SQLite's `data_version` for
 //! other processes' commits, the connection's change count for its own) — so a full read of the
 //! platform reads them once, not once per page. What a page shows of a user that does not depend
-//! on the clock is worked out when the view is read (the email validated, the groups parsed, the
-//! assignments and faults matched to the user and the configuration), so that cutting a page
-//! costs the users' own copies and their syncs. How each sync went is computed by the simulation
+//! on the clock is worked out when the view is read (the email validated, locations and groups
+//! parsed once per distinct value, assignments and faults matched to users and configurations),
+//! and laid out in email order, so that cutting a page walks memory in order and costs the
+//! users' own copies and their syncs. How each sync went is computed by the simulation
 //! (`simulation.rs`), never stored. Writing assignments is `assignments.rs`'s.
 
 use std::collections::HashMap;
@@ -30,7 +31,8 @@ struct UserRow {
     stored_email: Range<usize>,
     /// The same email, validated.
     email: Email,
-    location: Range<usize>,
+    /// Index into the view's `locations`.
+    location: usize,
     /// Index into the view's `group_sets`.
     groups: usize,
     /// This user's assignments in the view's `enabled`.
@@ -50,22 +52,23 @@ struct ViewConfiguration {
 }
 
 /// The tenant as a page of users is computed from: every user row, configuration, fault,
-/// assignment and re-check, and the sync interval. The rows' text is one buffer and their groups
-/// are parsed once per distinct value, so reading and dropping a view of a large tenant costs a
-/// few allocations, not a few per user.
+/// assignment and re-check, and the sync interval. The stored emails are one buffer, and
+/// locations and groups are kept once per distinct value, so reading and dropping a view of a
+/// large tenant costs a few allocations, not a few per user.
 pub(crate) struct TenantView {
     /// `(PRAGMA data_version, total changes of this connection)` when it was read.
     version: (i64, u64),
+    /// The stored emails, in email order.
     text: String,
-    /// In id order.
+    /// In email order (byte order of the stored emails, as `ORDER BY email` gives them).
     users: Vec<UserRow>,
-    /// Indexes into `users`, in email order (byte order of the stored emails, as `ORDER BY
-    /// email` gives them).
-    order: Vec<usize>,
+    /// Each distinct location.
+    locations: Vec<String>,
     /// Each distinct `groups` value, parsed.
     group_sets: Vec<Vec<String>>,
     configurations: Vec<ViewConfiguration>,
-    /// `(index into configurations, enabled since)`: each user's in configuration id order.
+    /// `(index into configurations, enabled since)`: each user's in configuration id order, the
+    /// users in email order.
     enabled: Vec<(usize, i64)>,
     /// Every user fault span, by user.
     user_faults: Vec<FaultSpan>,
@@ -77,11 +80,6 @@ pub(crate) struct TenantView {
 impl TenantView {
     fn stored_email(&self, row: &UserRow) -> &str {
         &self.text[row.stored_email.clone()]
-    }
-
-    /// The user at `position` in email order.
-    fn row_at(&self, position: usize) -> &UserRow {
-        &self.users[self.order[position]]
     }
 
     /// One row as the platform reports it at `now_ms`. `enabled` is scratch space, reused
@@ -115,7 +113,7 @@ impl TenantView {
         );
         PlatformUser {
             email: row.email.clone(),
-            location: self.text[row.location.clone()].to_owned(),
+            location: self.locations[row.location].clone(),
             groups: self.group_sets[row.groups].clone(),
             enabled: enabled.iter().map(|on| on.id.clone()).collect(),
             sync,
@@ -146,14 +144,15 @@ impl SandboxFile {
         let view = self.tenant_view()?;
         let after = after.unwrap_or("");
         let start = view
-            .order
-            .partition_point(|&i| view.stored_email(&view.users[i]) <= after);
-        let end = start.saturating_add(limit.max(1)).min(view.order.len());
+            .users
+            .partition_point(|u| view.stored_email(u) <= after);
+        let end = start.saturating_add(limit.max(1)).min(view.users.len());
         let mut enabled: Vec<Enabled<'_>> = Vec::new();
-        let users = (start..end)
-            .map(|position| view.user(view.row_at(position), now_ms, &mut enabled))
+        let users = view.users[start..end]
+            .iter()
+            .map(|row| view.user(row, now_ms, &mut enabled))
             .collect();
-        Ok((users, end < view.order.len()))
+        Ok((users, end < view.users.len()))
     }
 
     /// The users with these emails, in email order, as a page would show them; emails the
@@ -172,11 +171,11 @@ impl SandboxFile {
         Ok(wanted
             .into_iter()
             .filter_map(|email| {
-                let position = view
-                    .order
-                    .binary_search_by(|&i| view.stored_email(&view.users[i]).cmp(email))
+                let i = view
+                    .users
+                    .binary_search_by(|u| view.stored_email(u).cmp(email))
                     .ok()?;
-                Some(view.user(view.row_at(position), now_ms, &mut enabled))
+                Some(view.user(&view.users[i], now_ms, &mut enabled))
             })
             .collect())
     }
@@ -211,10 +210,12 @@ impl SandboxFile {
         Ok(view)
     }
 
-    /// Reads the whole tenant, each table in one pass in storage order (no index lookups), in
-    /// one read transaction so that the tables agree with each other. What `previous` (the view
-    /// this one replaces) worked out of rows that have not changed since is kept: the users of a
-    /// run's readings change rarely, their assignments after every write.
+    /// Reads the whole tenant in one read transaction, so that the tables agree with each other:
+    /// each table in one pass in storage order, the users twice (the email index, which holds
+    /// the ids, for the order and the emails; the table for the rest), never a lookup per user.
+    /// A user whose id and email are as in `previous` (the view this one replaces) keeps the
+    /// email validated then: the users of a run's readings change rarely, their assignments
+    /// after every write.
     fn read_tenant_view(
         &self,
         version: (i64, u64),
@@ -222,69 +223,82 @@ impl SandboxFile {
     ) -> Result<TenantView, SandboxError> {
         let connection = self.connection();
         let read = connection.unchecked_transaction().map_err(self.db())?;
+        let bad = |id: i64, message: String| SandboxError::BadUser {
+            path: self.path().to_path_buf(),
+            id,
+            message,
+        };
+
+        // The users in email order, with their emails.
         let mut text = String::new();
         let mut users: Vec<UserRow> = Vec::new();
-        let mut group_sets: Vec<Vec<String>> = Vec::new();
-        let mut group_index: HashMap<String, usize> = HashMap::new();
-        let earlier = previous.map_or(&[][..], |p| p.users.as_slice());
-        let mut next_earlier = 0;
-        // Whether every row so far is the one at the same place in `previous`, same id and email.
-        let mut same_users = previous.is_some();
         {
+            let earlier = previous.map_or(&[][..], |p| p.users.as_slice());
+            let earlier_email = |e: &UserRow| previous.map_or("", |p| p.stored_email(e));
+            let mut next_earlier = 0;
             let mut statement = read
-                .prepare_cached("SELECT id, email, location, groups FROM users")
+                .prepare_cached("SELECT id, email FROM users ORDER BY email")
                 .map_err(self.db())?;
             let mut rows = statement.query([]).map_err(self.db())?;
             while let Some(r) = rows.next().map_err(self.db())? {
                 let id: i64 = r.get(0).map_err(self.db())?;
-                let bad = |message: String| SandboxError::BadUser {
-                    path: self.path().to_path_buf(),
-                    id,
-                    message,
-                };
-                let stored = text_column(r, 1, "email").map_err(bad)?;
-                // Rows come in id order, as `previous`'s are kept: one walk finds each id there.
-                while earlier.get(next_earlier).is_some_and(|e| e.id < id) {
+                let stored = text_column(r, 1, "email").map_err(|m| bad(id, m))?;
+                // Both lists are in email order: one walk finds each email in the earlier one.
+                while earlier
+                    .get(next_earlier)
+                    .is_some_and(|e| earlier_email(e) < stored)
+                {
                     next_earlier += 1;
                 }
-                let kept = earlier.get(next_earlier).filter(|e| {
-                    e.id == id && previous.is_some_and(|p| p.stored_email(e) == stored)
-                });
-                same_users &= kept.is_some() && next_earlier == users.len();
-                let email = match kept {
+                let email = match earlier
+                    .get(next_earlier)
+                    .filter(|e| e.id == id && earlier_email(e) == stored)
+                {
                     Some(e) => e.email.clone(),
-                    None => Email::parse(stored).map_err(|e| bad(e.message))?,
+                    None => Email::parse(stored).map_err(|e| bad(id, e.message))?,
                 };
                 let start = text.len();
                 text.push_str(stored);
-                let stored_email = start..text.len();
-                text.push_str(text_column(r, 2, "location").map_err(bad)?);
-                let location = stored_email.end..text.len();
-                let groups_json = text_column(r, 3, "groups").map_err(bad)?;
-                let groups = match group_index.get(groups_json) {
-                    Some(&i) => i,
-                    None => {
-                        group_sets.push(parse_groups(groups_json));
-                        group_index.insert(groups_json.to_owned(), group_sets.len() - 1);
-                        group_sets.len() - 1
-                    }
-                };
                 users.push(UserRow {
                     id,
-                    stored_email,
+                    stored_email: start..text.len(),
                     email,
-                    location,
-                    groups,
+                    location: usize::MAX,
+                    groups: usize::MAX,
                     enabled: 0..0,
                     faults: 0..0,
                 });
             }
         }
-        if !users.is_sorted_by_key(|u| u.id) {
-            users.sort_unstable_by_key(|u| u.id);
-            same_users = false;
+        let position = Positions::of(&users);
+
+        // Their locations and groups, from the table.
+        let mut locations: Vec<String> = Vec::new();
+        let mut location_index: HashMap<String, usize> = HashMap::new();
+        let mut group_sets: Vec<Vec<String>> = Vec::new();
+        let mut group_index: HashMap<String, usize> = HashMap::new();
+        {
+            let mut statement = read
+                .prepare_cached("SELECT id, location, groups FROM users")
+                .map_err(self.db())?;
+            let mut rows = statement.query([]).map_err(self.db())?;
+            while let Some(r) = rows.next().map_err(self.db())? {
+                let id: i64 = r.get(0).map_err(self.db())?;
+                let location = text_column(r, 1, "location").map_err(|m| bad(id, m))?;
+                let groups = text_column(r, 2, "groups").map_err(|m| bad(id, m))?;
+                let user = position
+                    .of_id(id)
+                    .and_then(|i| users.get_mut(i))
+                    .ok_or_else(|| bad(id, NOT_INDEXED.to_owned()))?;
+                user.location = intern(&mut location_index, &mut locations, location, |l| {
+                    l.to_owned()
+                });
+                user.groups = intern(&mut group_index, &mut group_sets, groups, parse_groups);
+            }
         }
-        same_users &= earlier.len() == users.len();
+        if let Some(user) = users.iter().find(|u| u.location == usize::MAX) {
+            return Err(bad(user.id, NOT_INDEXED.to_owned()));
+        }
 
         let faults = self.fault_spans()?;
         let configurations: Vec<ViewConfiguration> = self
@@ -302,61 +316,40 @@ impl SandboxFile {
             })
             .collect();
 
-        // Each user's assignments, found in one merge of the two lists by user id; an
-        // assignment to a configuration the tenant does not have is no assignment.
-        let assignments = self.triples(
-            &read,
-            "SELECT user_id, configuration_id, enabled_ms FROM assignments",
-        )?;
-        let mut enabled = Vec::with_capacity(assignments.len());
-        let mut next = 0;
-        for user in &mut users {
-            while assignments.get(next).is_some_and(|a| a.0 < user.id) {
-                next += 1;
-            }
-            let start = enabled.len();
-            while let Some(&(_, configuration, enabled_ms)) =
-                assignments.get(next).filter(|a| a.0 == user.id)
-            {
-                if let Some(i) = configurations
+        // Each user's assignments, in email order and, for each user, in configuration id
+        // order; an assignment to a configuration or a user the tenant does not have is none.
+        let assignments: Vec<(usize, (usize, i64))> = self
+            .triples(
+                &read,
+                "SELECT user_id, configuration_id, enabled_ms FROM assignments",
+            )?
+            .into_iter()
+            .filter_map(|(user, configuration, enabled_ms)| {
+                let i = configurations
                     .iter()
-                    .position(|c| c.number == Some(configuration))
-                {
-                    enabled.push((i, enabled_ms));
-                }
-                next += 1;
-            }
-            user.enabled = start..enabled.len();
-        }
-
-        // The same users with the same emails are in the same order.
-        let order = match previous.filter(|_| same_users) {
-            Some(previous) => previous.order.clone(),
-            None => self.email_order(&read, &users)?,
-        };
+                    .position(|c| c.number == Some(configuration))?;
+                Some((position.of_id(user)?, (i, enabled_ms)))
+            })
+            .collect();
+        let enabled = group_by_user(&mut users, assignments, |user, range| {
+            user.enabled = range;
+        });
 
         // Each user's fault spans, found by the email they were switched on for.
-        let stored = |i: usize| &text[users[i].stored_email.clone()];
         let mut spans: Vec<(usize, FaultSpan)> = Vec::new();
         for (email, list) in &faults.by_user {
-            if let Ok(position) = order.binary_search_by(|&i| stored(i).cmp(email)) {
-                spans.extend(list.iter().map(|span| (order[position], *span)));
+            let found = users.binary_search_by(|u| text[u.stored_email.clone()].cmp(email));
+            if let Ok(i) = found {
+                spans.extend(list.iter().map(|span| (i, *span)));
             }
         }
-        spans.sort_by_key(|(i, _)| *i);
-        let mut start = 0;
-        while let Some(&(i, _)) = spans.get(start) {
-            let end = start + spans[start..].partition_point(|(j, _)| *j == i);
-            users[i].faults = start..end;
-            start = end;
-        }
-        let user_faults = spans.into_iter().map(|(_, span)| span).collect();
+        let user_faults = group_by_user(&mut users, spans, |user, range| user.faults = range);
 
         let view = TenantView {
             version,
             text,
             users,
-            order,
+            locations,
             group_sets,
             configurations,
             enabled,
@@ -369,40 +362,6 @@ impl SandboxFile {
         };
         read.commit().map_err(self.db())?;
         Ok(view)
-    }
-
-    /// Indexes into `users` (in id order) in email order: a scan of the email index alone (it
-    /// holds the ids), so SQLite orders them without a lookup per user.
-    fn email_order(
-        &self,
-        read: &rusqlite::Transaction<'_>,
-        users: &[UserRow],
-    ) -> Result<Vec<usize>, SandboxError> {
-        // Ids are usually `first..=last` without a gap: then an id's index is a subtraction.
-        let first = users.first().map_or(0, |u| u.id);
-        let dense = users
-            .last()
-            .is_some_and(|u| usize::try_from(u.id - first).ok() == Some(users.len() - 1));
-        let index_of = |id: i64| -> Option<usize> {
-            if dense {
-                usize::try_from(id - first)
-                    .ok()
-                    .filter(|&i| i < users.len())
-            } else {
-                users.binary_search_by_key(&id, |u| u.id).ok()
-            }
-        };
-        let mut statement = read
-            .prepare_cached("SELECT id FROM users ORDER BY email")
-            .map_err(self.db())?;
-        let mut rows = statement.query([]).map_err(self.db())?;
-        let mut order = Vec::with_capacity(users.len());
-        while let Some(r) = rows.next().map_err(self.db())? {
-            if let Some(i) = index_of(r.get(0).map_err(self.db())?) {
-                order.push(i);
-            }
-        }
-        Ok(order)
     }
 
     /// Every row of a query of three integers, sorted.
@@ -424,6 +383,104 @@ impl SandboxFile {
         triples.sort_unstable();
         Ok(triples)
     }
+}
+
+/// A user the email index and the table disagree on: the file is damaged.
+const NOT_INDEXED: &str = "the table and its email index disagree on it (the file is damaged)";
+
+/// Where each user id is in a list of users.
+enum Positions {
+    /// Ids are usually `first..` without a gap: an id's place is found by a subtraction.
+    Dense { first: i64, places: Vec<usize> },
+    /// `(id, place)`, sorted by id.
+    Sparse(Vec<(i64, usize)>),
+}
+
+impl Positions {
+    fn of(users: &[UserRow]) -> Self {
+        let ids = || users.iter().map(|u| u.id);
+        let (Some(first), Some(last)) = (ids().min(), ids().max()) else {
+            return Self::Sparse(Vec::new());
+        };
+        let span = usize::try_from(last - first)
+            .ok()
+            .filter(|&span| span < users.len().saturating_mul(2));
+        match span {
+            Some(span) => {
+                let mut places = vec![usize::MAX; span + 1];
+                for (i, id) in ids().enumerate() {
+                    if let Some(place) = usize::try_from(id - first)
+                        .ok()
+                        .and_then(|k| places.get_mut(k))
+                    {
+                        *place = i;
+                    }
+                }
+                Self::Dense { first, places }
+            }
+            None => {
+                let mut places: Vec<(i64, usize)> = ids().zip(0..).collect();
+                places.sort_unstable();
+                Self::Sparse(places)
+            }
+        }
+    }
+
+    fn of_id(&self, id: i64) -> Option<usize> {
+        match self {
+            Self::Dense { first, places } => usize::try_from(id.checked_sub(*first)?)
+                .ok()
+                .and_then(|k| places.get(k).copied())
+                .filter(|&i| i != usize::MAX),
+            Self::Sparse(places) => places
+                .binary_search_by_key(&id, |&(id, _)| id)
+                .ok()
+                .map(|k| places[k].1),
+        }
+    }
+}
+
+/// `entries` (`(user index, …)`) in user order, keeping their order within a user, with each
+/// user's range in the result given to `set`: one counting pass, however many entries.
+fn group_by_user<T: Copy>(
+    users: &mut [UserRow],
+    entries: Vec<(usize, T)>,
+    set: impl Fn(&mut UserRow, Range<usize>),
+) -> Vec<T> {
+    let mut starts = vec![0usize; users.len() + 1];
+    for (i, _) in &entries {
+        starts[i + 1] += 1;
+    }
+    for i in 0..users.len() {
+        starts[i + 1] += starts[i];
+    }
+    for (i, user) in users.iter_mut().enumerate() {
+        set(user, starts[i]..starts[i + 1]);
+    }
+    let Some(&(_, filler)) = entries.first() else {
+        return Vec::new();
+    };
+    let mut grouped = vec![filler; entries.len()];
+    for (i, entry) in entries {
+        grouped[starts[i]] = entry;
+        starts[i] += 1;
+    }
+    grouped
+}
+
+/// The index of `value` in `values`, adding it (made by `make`) the first time it is seen.
+fn intern<T>(
+    index: &mut HashMap<String, usize>,
+    values: &mut Vec<T>,
+    value: &str,
+    make: impl FnOnce(&str) -> T,
+) -> usize {
+    if let Some(&i) = index.get(value) {
+        return i;
+    }
+    values.push(make(value));
+    index.insert(value.to_owned(), values.len() - 1);
+    values.len() - 1
 }
 
 /// A text column of a `users` row, or why it is not one.
@@ -528,6 +585,74 @@ mod tests {
             .execute_batch("UPDATE users SET email = 'ana.again@contoso.example' WHERE id = 3")
             .expect("edit");
         assert_eq!(everyone(&file, 0).len(), 48);
+    }
+
+    #[test]
+    fn a_page_shows_what_the_tables_hold() {
+        // messy: mailboxes gone for users 5 and 23, a non-primary email for 31, users 40-41 on
+        // nothing. Add a second configuration some users are on, and an assignment to one the
+        // tenant does not have.
+        let (_dir, file, other) = sandbox("messy");
+        other
+            .execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 INSERT INTO configurations (display_name, auth_type, state, created_ms)
+                 VALUES ('OAuth', 'oauth', 'connected', 0);
+                 INSERT INTO assignments (user_id, configuration_id, enabled_ms)
+                 SELECT id, 2, 0 FROM users WHERE id % 3 = 0;
+                 INSERT INTO assignments (user_id, configuration_id, enabled_ms) VALUES (4, 99, 0);",
+            )
+            .expect("edit");
+        let now_ms = 86_400_000;
+        let users = everyone(&file, now_ms);
+        let mut rows = other
+            .prepare("SELECT id, email, location, groups FROM users ORDER BY email")
+            .expect("prepare");
+        let rows: Vec<(i64, String, String, String)> = rows
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(users.len(), rows.len());
+        let mut enabled_on = other
+            .prepare(
+                "SELECT configuration_id FROM assignments
+                 WHERE user_id = ?1 AND configuration_id IN (SELECT id FROM configurations)
+                 ORDER BY configuration_id",
+            )
+            .expect("prepare");
+        let faulty: Vec<String> = other
+            .prepare("SELECT email FROM faults")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(faulty.len(), 3);
+        for (user, (id, email, location, groups)) in users.iter().zip(&rows) {
+            assert_eq!(user.email.as_str(), email);
+            assert_eq!(&user.location, location);
+            assert_eq!(user.groups, parse_groups(groups));
+            let enabled: Vec<String> = enabled_on
+                .query_map([id], |r| Ok(r.get::<_, i64>(0)?.to_string()))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            assert_eq!(user.enabled, enabled, "{email}");
+            // A day on: every user has synced on what they are on, the faulty ones badly.
+            assert_eq!(user.sync.iter().count(), enabled.len(), "{email}");
+            let basic = user.sync("1").map(|s| s.outcome);
+            if faulty.contains(email) {
+                assert_ne!(basic, Some(crate::target::SyncOutcome::Ok), "{email}");
+            } else if !enabled.is_empty() {
+                assert!(
+                    user.sync
+                        .iter()
+                        .all(|(_, s)| s.outcome == crate::target::SyncOutcome::Ok),
+                    "{email}"
+                );
+            }
+        }
     }
 
     #[test]

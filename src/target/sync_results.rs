@@ -22,6 +22,11 @@ impl SyncResults {
         Self(Vec::new())
     }
 
+    /// Room for `n` results: a short list grown from empty would be given room for four.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self(Vec::with_capacity(n))
+    }
+
     fn find(&self, configuration: &str) -> Result<usize, usize> {
         self.0
             .binary_search_by(|(id, _)| id.as_str().cmp(configuration))
