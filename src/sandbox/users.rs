@@ -242,7 +242,7 @@ impl SandboxFile {
             let mut rows = statement.query([]).map_err(self.db())?;
             while let Some(r) = rows.next().map_err(self.db())? {
                 let id: i64 = r.get(0).map_err(self.db())?;
-                let stored = text_column(r, 1, "email").map_err(|m| bad(id, m))?;
+                let stored = text_column(r, 1, "email", |m| bad(id, m))?;
                 // Both lists are in email order: one walk finds each email in the earlier one.
                 while earlier
                     .get(next_earlier)
@@ -284,8 +284,8 @@ impl SandboxFile {
             let mut rows = statement.query([]).map_err(self.db())?;
             while let Some(r) = rows.next().map_err(self.db())? {
                 let id: i64 = r.get(0).map_err(self.db())?;
-                let location = text_column(r, 1, "location").map_err(|m| bad(id, m))?;
-                let groups = text_column(r, 2, "groups").map_err(|m| bad(id, m))?;
+                let location = text_column(r, 1, "location", |m| bad(id, m))?;
+                let groups = text_column(r, 2, "groups", |m| bad(id, m))?;
                 let user = position
                     .of_id(id)
                     .and_then(|i| users.get_mut(i))
@@ -483,14 +483,19 @@ fn intern<T>(
     values.len() - 1
 }
 
-/// A text column of a `users` row, or why it is not one.
-fn text_column<'r>(row: &'r Row<'_>, i: usize, name: &str) -> Result<&'r str, String> {
+/// A text column of a `users` row; anything else is `bad`, with why.
+fn text_column<'r>(
+    row: &'r Row<'_>,
+    i: usize,
+    name: &str,
+    bad: impl FnOnce(String) -> SandboxError,
+) -> Result<&'r str, SandboxError> {
     match row.get_ref(i) {
         Ok(ValueRef::Text(bytes)) => {
-            std::str::from_utf8(bytes).map_err(|_| format!("its {name} is not UTF-8 text"))
+            std::str::from_utf8(bytes).map_err(|_| bad(format!("its {name} is not UTF-8 text")))
         }
-        Ok(_) => Err(format!("its {name} is not text")),
-        Err(e) => Err(e.to_string()),
+        Ok(_) => Err(bad(format!("its {name} is not text"))),
+        Err(e) => Err(bad(e.to_string())),
     }
 }
 
