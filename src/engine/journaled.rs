@@ -28,9 +28,9 @@ impl ConfirmedWrite {
             .filter_map(|email| observed.position(email))
             .collect();
         observed.change_users_at(at, |_, user| {
-            let on = user.enabled.contains(&self.configuration);
+            let on = user.is_enabled_on(&self.configuration);
             if self.enabled && !on {
-                user.enabled.push(self.configuration.clone());
+                user.enabled.push(self.configuration.as_str().into());
             } else if !self.enabled && on {
                 user.enabled.retain(|c| *c != self.configuration);
                 user.sync.remove(&self.configuration);

@@ -100,8 +100,8 @@ impl World {
                     email: email(i),
                     location: "East".to_owned(),
                     groups: Vec::new(),
-                    enabled: vec![FROM.to_owned()],
-                    sync: BTreeMap::new(),
+                    enabled: vec![FROM.into()],
+                    sync: crate::target::SyncResults::new(),
                 })
                 .collect(),
             oauth_failing: BTreeSet::new(),
@@ -290,7 +290,7 @@ impl ModelTarget {
             let on = user.is_enabled_on(configuration);
             let changed = on != enabled;
             if changed && enabled {
-                user.enabled.push(configuration.to_owned());
+                user.enabled.push(configuration.into());
             } else if changed {
                 user.enabled.retain(|c| c != configuration);
                 user.sync.remove(configuration);

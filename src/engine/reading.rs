@@ -219,14 +219,15 @@ fn patch(observed: &mut Observed, asked: &[Email], found: Vec<PlatformUser>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::SyncResults;
 
     fn user(name: &str, enabled: &[&str]) -> PlatformUser {
         PlatformUser {
             email: email(name),
             location: "East".to_owned(),
             groups: Vec::new(),
-            enabled: enabled.iter().map(|c| (*c).to_owned()).collect(),
-            sync: BTreeMap::new(),
+            enabled: enabled.iter().map(|c| (*c).into()).collect(),
+            sync: SyncResults::new(),
         }
     }
 

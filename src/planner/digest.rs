@@ -310,8 +310,8 @@ mod tests {
             email: crate::plan::grammar::Email::parse(email).expect("email"),
             location: "East".to_owned(),
             groups: Vec::new(),
-            enabled: enabled.iter().map(|s| (*s).to_owned()).collect(),
-            sync: BTreeMap::new(),
+            enabled: enabled.iter().map(|s| (*s).into()).collect(),
+            sync: crate::target::SyncResults::new(),
         };
         let observed = Observed::new(
             vec![

@@ -140,12 +140,10 @@ pub(crate) fn add(at: Timestamp, duration: PlanDuration) -> Timestamp {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::plan::grammar::Share;
     use crate::plan::{OnFailure, Threshold};
-    use crate::target::{PlatformUser, SyncResult};
+    use crate::target::{PlatformUser, SyncResult, SyncResults};
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + s).expect("time")
@@ -153,10 +151,10 @@ mod tests {
 
     /// A user on `to` ("2") whose latest attempt was at `at` with `outcome` (None: no attempt).
     fn user(name: &str, attempt: Option<(i64, SyncOutcome, Option<&str>)>) -> PlatformUser {
-        let mut sync = BTreeMap::new();
+        let mut sync = SyncResults::new();
         if let Some((at, outcome, code)) = attempt {
             sync.insert(
-                "2".to_owned(),
+                "2",
                 SyncResult {
                     at: t(at),
                     outcome,
@@ -169,7 +167,7 @@ mod tests {
             email: Email::parse(&format!("{name}@x.io")).expect("email"),
             location: "East".to_owned(),
             groups: vec![],
-            enabled: vec!["2".to_owned()],
+            enabled: vec!["2".into()],
             sync,
         }
     }

@@ -86,7 +86,7 @@ fn user(
         email: email(name),
         location: "East".to_owned(),
         groups: vec![],
-        enabled: enabled.iter().map(|c| (*c).to_owned()).collect(),
+        enabled: enabled.iter().map(|c| (*c).into()).collect(),
         sync: sync
             .iter()
             .map(|(c, at, outcome, code)| {
@@ -98,7 +98,7 @@ fn user(
                 };
                 ((*c).to_owned(), result)
             })
-            .collect::<BTreeMap<_, _>>(),
+            .collect(),
     }
 }
 
@@ -385,7 +385,7 @@ fn the_straggler_remedy_fits_the_case() {
     let plan = load(PLAN);
     let (mut observed, state) = migrated(ConfigurationState::Connected);
     observed.change_users(|users| {
-        users[2].enabled = vec!["1".to_owned(), "2".to_owned()];
+        users[2].enabled = vec!["1".into(), "2".into()];
         users.push(user("d", &["1"], &[]));
     });
     let s = schedule(&plan, &observed, &state, 100);
@@ -399,7 +399,7 @@ fn the_straggler_remedy_fits_the_case() {
 
     // Without a `remaining` batch, a user in no step needs a batch.
     let plan = load(&PLAN.replace("users = \"remaining\"", "users = [\"c@x.io\"]"));
-    observed.change_users(|users| users[2].enabled = vec!["2".to_owned()]);
+    observed.change_users(|users| users[2].enabled = vec!["2".into()]);
     let s = schedule(&plan, &observed, &state, 100);
     let (reason, users) = disconnect_stop(&s);
     assert_eq!(users, [email("d")]);

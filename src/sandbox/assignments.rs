@@ -4,10 +4,16 @@
 //! This module owns the `assignments` and `rechecks` tables as they are written. How a user's
 //! syncs go on what they are enabled on is the simulation's (`simulation.rs`), and reading users
 //! back is `users.rs`'s.
+//!
+//! A bulk call costs a few statements, however many users it names: the users travel as one
+//! JSON array (`json_each`) to statements prepared once per connection, and what each user's
+//! result is gets decided here, in the call's order, from one read of who is on what.
 
-use rusqlite::{OptionalExtension, params};
+use std::collections::{HashMap, HashSet};
 
-use super::write_ledger::{record_violation, record_write};
+use rusqlite::{Transaction, params};
+
+use super::write_ledger::{record_violation, record_writes};
 use super::{SandboxError, SandboxFile};
 use crate::plan::grammar::Email;
 use crate::target::{ConfigurationState, UserWrite, WriteResult};
@@ -26,16 +32,18 @@ impl SandboxFile {
         })?;
         let name = configuration.display_name.clone();
         let connected = configuration.state == ConfigurationState::Connected;
+        let op = if enabled { "enable" } else { "disable" };
         self.write(|tx| {
+            let found = look_up(tx, emails, configuration_id)?;
             let mut results = Vec::with_capacity(emails.len());
-            let op = if enabled { "enable" } else { "disable" };
-            for email in emails {
-                // Statements prepared once per connection: these run once per user of the call.
-                let user_id: Option<i64> = tx
-                    .prepare_cached("SELECT id FROM users WHERE email = ?1")?
-                    .query_row([email.as_str()], |r| r.get(0))
-                    .optional()?;
-                let Some(user_id) = user_id else {
+            let mut ledger: Vec<(&str, bool)> = Vec::with_capacity(emails.len());
+            // Each user this call changes, once, with the email they were named by.
+            let mut changed: Vec<(i64, &Email)> = Vec::new();
+            // Whether each user is on the configuration after the mentions so far: a user named
+            // twice is changed by the first and left unchanged by the second, as by two calls.
+            let mut on_now: HashMap<i64, bool> = HashMap::new();
+            for (email, user) in emails.iter().zip(found) {
+                let Some((user_id, was_on)) = user else {
                     results.push(UserWrite { email: email.clone(), result: WriteResult::NotFound });
                     continue;
                 };
@@ -44,37 +52,44 @@ impl SandboxFile {
                     results.push(UserWrite { email: email.clone(), result: WriteResult::Failed(reason) });
                     continue;
                 }
-                let changed = if enabled {
-                    tx.prepare_cached(
-                        "INSERT OR IGNORE INTO assignments (user_id, configuration_id, enabled_ms) VALUES (?1, ?2, ?3)",
-                    )?
-                    .execute(params![user_id, configuration_id, now_ms])? == 1
-                } else {
-                    tx.prepare_cached(
-                        "DELETE FROM assignments WHERE user_id = ?1 AND configuration_id = ?2",
-                    )?
-                    .execute(params![user_id, configuration_id])? == 1
-                };
-                record_write(tx, now_ms, op, Some(&email.to_string()), Some(&name), changed)?;
-                if !enabled && changed {
-                    let left: i64 = tx
-                        .prepare_cached(
-                            "SELECT COUNT(*) FROM assignments a JOIN configurations c ON c.id = a.configuration_id
-                             WHERE a.user_id = ?1 AND c.state != 'disconnected'",
-                        )?
-                        .query_row([user_id], |r| r.get(0))?;
-                    if left == 0 {
-                        record_violation(
-                            tx,
-                            now_ms,
-                            "user_without_configuration",
-                            &format!("{email} was left with no enabled configuration when {name:?} was disabled"),
-                        )?;
-                    }
+                let on = on_now.entry(user_id).or_insert(was_on);
+                let change = *on != enabled;
+                *on = enabled;
+                if change {
+                    changed.push((user_id, email));
                 }
-                let result = if changed { WriteResult::Changed } else { WriteResult::Unchanged };
+                ledger.push((email.as_str(), change));
+                let result = if change { WriteResult::Changed } else { WriteResult::Unchanged };
                 results.push(UserWrite { email: email.clone(), result });
             }
+            if !changed.is_empty() {
+                let ids = json(&changed.iter().map(|(id, _)| *id).collect::<Vec<i64>>())?;
+                if enabled {
+                    tx.prepare_cached(
+                        "INSERT INTO assignments (user_id, configuration_id, enabled_ms)
+                         SELECT value, ?2, ?3 FROM json_each(?1)",
+                    )?
+                    .execute(params![ids, configuration_id, now_ms])?;
+                } else {
+                    tx.prepare_cached(
+                        "DELETE FROM assignments
+                         WHERE configuration_id = ?2 AND user_id IN (SELECT value FROM json_each(?1))",
+                    )?
+                    .execute(params![ids, configuration_id])?;
+                    let stranded = stranded(tx, &ids)?;
+                    for (user_id, email) in &changed {
+                        if stranded.contains(user_id) {
+                            record_violation(
+                                tx,
+                                now_ms,
+                                "user_without_configuration",
+                                &format!("{email} was left with no enabled configuration when {name:?} was disabled"),
+                            )?;
+                        }
+                    }
+                }
+            }
+            record_writes(tx, now_ms, op, &ledger, &name)?;
             Ok(results)
         })
     }
@@ -90,19 +105,346 @@ impl SandboxFile {
             name: id.to_owned(),
         })?;
         self.write(|tx| {
-            for email in emails {
-                let user_id: Option<i64> = tx
-                    .query_row("SELECT id FROM users WHERE email = ?1", [email.to_string()], |r| r.get(0))
-                    .optional()?;
-                if let Some(user_id) = user_id {
-                    tx.execute(
-                        "INSERT INTO rechecks (user_id, configuration_id, at_ms) VALUES (?1, ?2, ?3)",
-                        params![user_id, configuration_id, now_ms],
-                    )?;
-                    record_write(tx, now_ms, "recheck", Some(&email.to_string()), Some(&configuration.display_name), false)?;
+            let found = look_up(tx, emails, configuration_id)?;
+            let mut ids: Vec<i64> = Vec::with_capacity(emails.len());
+            let mut ledger: Vec<(&str, bool)> = Vec::with_capacity(emails.len());
+            for (email, user) in emails.iter().zip(found) {
+                if let Some((user_id, _)) = user {
+                    ids.push(user_id);
+                    ledger.push((email.as_str(), false));
                 }
             }
-            Ok(())
+            if !ids.is_empty() {
+                tx.prepare_cached(
+                    "INSERT INTO rechecks (user_id, configuration_id, at_ms)
+                     SELECT value, ?2, ?3 FROM json_each(?1) ORDER BY key",
+                )?
+                .execute(params![json(&ids)?, configuration_id, now_ms])?;
+            }
+            record_writes(tx, now_ms, "recheck", &ledger, &configuration.display_name)
         })
+    }
+}
+
+/// Each email's user, in the order given: their id, and whether they are on `configuration`
+/// (`None`: the tenant has no such user).
+fn look_up(
+    tx: &Transaction<'_>,
+    emails: &[Email],
+    configuration: i64,
+) -> rusqlite::Result<Vec<Option<(i64, bool)>>> {
+    let mut found = vec![None; emails.len()];
+    if emails.is_empty() {
+        return Ok(found);
+    }
+    let emails = json(&emails.iter().map(Email::as_str).collect::<Vec<&str>>())?;
+    let mut statement = tx.prepare_cached(
+        "SELECT j.key, u.id, a.user_id IS NOT NULL
+         FROM json_each(?1) AS j
+         JOIN users AS u ON u.email = j.value
+         LEFT JOIN assignments AS a ON a.user_id = u.id AND a.configuration_id = ?2",
+    )?;
+    let mut rows = statement.query(params![emails, configuration])?;
+    while let Some(row) = rows.next()? {
+        let key: i64 = row.get(0)?;
+        if let Some(slot) = usize::try_from(key).ok().and_then(|k| found.get_mut(k)) {
+            *slot = Some((row.get(1)?, row.get(2)?));
+        }
+    }
+    Ok(found)
+}
+
+/// Of the users with these ids (a JSON array), those left on no configuration that is not
+/// disconnected.
+fn stranded(tx: &Transaction<'_>, ids: &str) -> rusqlite::Result<HashSet<i64>> {
+    let mut statement = tx.prepare_cached(
+        "SELECT j.value FROM json_each(?1) AS j
+         WHERE NOT EXISTS (
+             SELECT 1 FROM assignments AS a JOIN configurations AS c ON c.id = a.configuration_id
+             WHERE a.user_id = j.value AND c.state != 'disconnected'
+         )",
+    )?;
+    let ids = statement.query_map([ids], |r| r.get(0))?;
+    ids.collect()
+}
+
+/// A statement's list parameter, as the JSON array `json_each` reads.
+pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{Scenario, ScenarioOptions};
+    use crate::target::{AuthType, NewConfiguration};
+
+    const BASIC: &str = "1";
+    const OAUTH: &str = "2";
+
+    /// A sandbox of `scenario`, and its users' emails in the order it made them.
+    fn sandbox(scenario: &str) -> (tempfile::TempDir, SandboxFile, Vec<Email>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tenant.db");
+        let tenant = Scenario::find(scenario)
+            .expect("scenario")
+            .tenant(ScenarioOptions::default());
+        SandboxFile::create(&path, &tenant, scenario, 0).expect("create");
+        let file = SandboxFile::open(&path).expect("open");
+        let emails = tenant
+            .users
+            .iter()
+            .map(|u| Email::parse(&u.email).expect("email"))
+            .collect();
+        (dir, file, emails)
+    }
+
+    fn email(text: &str) -> Email {
+        Email::parse(text).expect("email")
+    }
+
+    /// Each result, as `email result`.
+    fn results(writes: &[UserWrite]) -> Vec<String> {
+        writes
+            .iter()
+            .map(|w| format!("{} {:?}", w.email, w.result))
+            .collect()
+    }
+
+    /// The ledger from row `from` on, as `op user configuration changed`.
+    fn ledger(file: &SandboxFile, from: usize) -> Vec<String> {
+        let writes = file.writes().expect("writes");
+        writes[from..]
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} {} {} {}",
+                    w.op,
+                    w.user.as_deref().unwrap_or("-"),
+                    w.configuration.as_deref().unwrap_or("-"),
+                    w.changed
+                )
+            })
+            .collect()
+    }
+
+    /// Who is on `configuration`, and since when, in email order.
+    fn on(file: &SandboxFile, configuration: &str) -> Vec<(String, i64)> {
+        let mut statement = file
+            .connection()
+            .prepare(
+                "SELECT u.email, a.enabled_ms FROM assignments a JOIN users u ON u.id = a.user_id
+                 WHERE a.configuration_id = ?1 ORDER BY u.email",
+            )
+            .expect("prepare");
+        statement
+            .query_map([configuration], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn a_bulk_write_reports_each_user_as_one_write_after_another_would() {
+        // part-migrated: users 0-9 on Basic Auth, 10-15 on OAuth, 16-18 on both, 19-20 on neither.
+        let (_dir, mut file, users) = sandbox("part-migrated");
+        let missing = email("nobody@contoso.example");
+        let before = file.writes().expect("writes").len();
+
+        let call = [
+            users[0].clone(),
+            missing.clone(),
+            users[16].clone(),
+            users[0].clone(),
+            users[10].clone(),
+            users[19].clone(),
+        ];
+        let written = file.set_enabled(OAUTH, &call, true, 5_000).expect("enable");
+        let u = |i: usize| users[i].to_string();
+        assert_eq!(
+            results(&written),
+            [
+                format!("{} Changed", u(0)),
+                format!("{missing} NotFound"),
+                format!("{} Unchanged", u(16)),
+                format!("{} Unchanged", u(0)),
+                format!("{} Unchanged", u(10)),
+                format!("{} Changed", u(19)),
+            ]
+        );
+        // One row per user found, in the call's order; nobody for the missing one.
+        assert_eq!(
+            ledger(&file, before),
+            [
+                format!("enable {} OAuth true", u(0)),
+                format!("enable {} OAuth false", u(16)),
+                format!("enable {} OAuth false", u(0)),
+                format!("enable {} OAuth false", u(10)),
+                format!("enable {} OAuth true", u(19)),
+            ]
+        );
+        let on_oauth = on(&file, OAUTH);
+        assert!(on_oauth.contains(&(u(0), 5_000)) && on_oauth.contains(&(u(19), 5_000)));
+        assert!(on_oauth.contains(&(u(16), -86_400_000)), "{on_oauth:?}");
+        assert!(file.violations().expect("violations").is_empty());
+
+        // Disabling Basic Auth: user 16 keeps OAuth; user 1 is left on nothing, once.
+        let before = file.writes().expect("writes").len();
+        let call = [
+            users[16].clone(),
+            users[20].clone(),
+            users[1].clone(),
+            missing.clone(),
+            users[1].clone(),
+            users[0].clone(),
+        ];
+        let written = file
+            .set_enabled(BASIC, &call, false, 6_000)
+            .expect("disable");
+        assert_eq!(
+            results(&written),
+            [
+                format!("{} Changed", u(16)),
+                format!("{} Unchanged", u(20)),
+                format!("{} Changed", u(1)),
+                format!("{missing} NotFound"),
+                format!("{} Unchanged", u(1)),
+                format!("{} Changed", u(0)),
+            ]
+        );
+        assert_eq!(
+            ledger(&file, before),
+            [
+                format!("disable {} Basic Auth true", u(16)),
+                format!("disable {} Basic Auth false", u(20)),
+                format!("disable {} Basic Auth true", u(1)),
+                format!("disable {} Basic Auth false", u(1)),
+                format!("disable {} Basic Auth true", u(0)),
+            ]
+        );
+        let violations: Vec<String> = file
+            .violations()
+            .expect("violations")
+            .into_iter()
+            .map(|v| format!("{} {} {}", v.at_ms, v.kind, v.detail))
+            .collect();
+        assert_eq!(
+            violations,
+            [format!(
+                "6000 user_without_configuration {} was left with no enabled configuration when \"Basic Auth\" was disabled",
+                u(1)
+            )]
+        );
+        let on_basic: Vec<String> = on(&file, BASIC).into_iter().map(|(e, _)| e).collect();
+        assert!(!on_basic.contains(&u(0)) && !on_basic.contains(&u(1)));
+        assert!(on_basic.contains(&u(2)));
+    }
+
+    #[test]
+    fn enabling_on_a_configuration_not_connected_fails_for_each_user_found() {
+        let (_dir, mut file, users) = sandbox("demo");
+        let new = NewConfiguration {
+            display_name: "OAuth".to_owned(),
+            auth_type: AuthType::Oauth,
+            tenant_id: "contoso.onmicrosoft.com".to_owned(),
+            exchange_version: None,
+            service_address: None,
+            login_hint: None,
+        };
+        let pending = file.create_configuration(&new, 1_000).expect("create");
+        let before = file.writes().expect("writes").len();
+        let missing = email("nobody@contoso.example");
+        let call = [users[0].clone(), missing.clone()];
+        let written = file
+            .set_enabled(&pending.id, &call, true, 2_000)
+            .expect("enable");
+        assert_eq!(
+            results(&written),
+            [
+                format!(
+                    "{} Failed(\"the configuration \\\"OAuth\\\" is not connected\")",
+                    users[0]
+                ),
+                format!("{missing} NotFound"),
+            ]
+        );
+        assert!(ledger(&file, before).is_empty());
+        assert!(on(&file, &pending.id).is_empty());
+        // Disabling needs no connection.
+        let written = file
+            .set_enabled(&pending.id, &call, false, 3_000)
+            .expect("disable");
+        assert_eq!(
+            results(&written),
+            [
+                format!("{} Unchanged", users[0]),
+                format!("{missing} NotFound"),
+            ]
+        );
+        assert!(matches!(
+            file.set_enabled("99", &call, true, 3_000),
+            Err(SandboxError::NoSuchConfiguration { .. })
+        ));
+    }
+
+    #[test]
+    fn a_bulk_write_that_fails_part_way_changes_nothing() {
+        let (_dir, mut file, users) = sandbox("demo");
+        let before = file.writes().expect("writes").len();
+        let on_basic = on(&file, BASIC);
+        // The ledger refuses the third user's row: the first two are not disabled either.
+        file.connection()
+            .execute_batch(&format!(
+                "CREATE TRIGGER refuse BEFORE INSERT ON writes WHEN NEW.user = '{}'
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+                users[2]
+            ))
+            .expect("trigger");
+        let call = [users[0].clone(), users[1].clone(), users[2].clone()];
+        assert!(file.set_enabled(BASIC, &call, false, 2_000).is_err());
+        assert_eq!(on(&file, BASIC), on_basic);
+        assert_eq!(file.writes().expect("writes").len(), before);
+        assert!(file.violations().expect("violations").is_empty());
+    }
+
+    #[test]
+    fn a_recheck_is_recorded_for_each_user_found() {
+        let (_dir, mut file, users) = sandbox("demo");
+        let before = file.writes().expect("writes").len();
+        let missing = email("nobody@contoso.example");
+        let call = [
+            users[3].clone(),
+            missing,
+            users[3].clone(),
+            users[4].clone(),
+        ];
+        file.recheck(BASIC, &call, 7_000).expect("recheck");
+        assert_eq!(
+            ledger(&file, before),
+            [
+                format!("recheck {} Basic Auth false", users[3]),
+                format!("recheck {} Basic Auth false", users[3]),
+                format!("recheck {} Basic Auth false", users[4]),
+            ]
+        );
+        let rechecks: Vec<(String, i64)> = file
+            .connection()
+            .prepare(
+                "SELECT u.email, r.at_ms FROM rechecks r JOIN users u ON u.id = r.user_id
+                 WHERE r.configuration_id = 1 ORDER BY r.rowid",
+            )
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            rechecks,
+            [
+                (users[3].to_string(), 7_000),
+                (users[3].to_string(), 7_000),
+                (users[4].to_string(), 7_000)
+            ]
+        );
     }
 }

@@ -40,6 +40,13 @@ pub(crate) enum SandboxError {
         "{name:?} is {state}: only a connected or pending OAuth configuration can be authorized"
     )]
     NotAuthorizable { name: String, state: String },
+    /// A row that no cutover wrote: the file was edited by hand.
+    #[error("sandbox file {path}: user {id} of table `users`: {message}")]
+    BadUser {
+        path: PathBuf,
+        id: i64,
+        message: String,
+    },
     #[error("sandbox file {path}: {source}")]
     Database {
         path: PathBuf,

@@ -5,12 +5,15 @@
 //! permission re-check adds an attempt at the moment it was asked for. An attempt's outcome is
 //! decided by the faults active at that moment. Pure functions: no I/O, no clock of their own.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use jiff::Timestamp;
 
 use super::Fault;
-use crate::target::{AuthType, Configuration, ConfigurationState, SyncOutcome, SyncResult};
+use crate::target::{
+    AuthType, Configuration, ConfigurationId, ConfigurationState, SyncOutcome, SyncResult,
+    SyncResults,
+};
 
 /// How much longer a slow-syncing user waits between pulls.
 const SLOW_FACTOR: i64 = 6;
@@ -39,6 +42,10 @@ pub(crate) struct TenantFaults {
 /// A configuration a user is enabled on, with what decides when they sync on it.
 pub(crate) struct Enabled<'a> {
     pub(crate) configuration: &'a Configuration,
+    /// `configuration.id`, shared by every user's results.
+    pub(crate) id: &'a ConfigurationId,
+    /// The configuration's fault spans.
+    pub(crate) faults: &'a [FaultSpan],
     pub(crate) enabled_ms: i64,
     /// The latest permission re-check asked for, at or before now.
     pub(crate) latest_recheck_ms: Option<i64>,
@@ -46,16 +53,15 @@ pub(crate) struct Enabled<'a> {
 
 /// A user's latest sync result on each connected configuration they are enabled on, by
 /// configuration id, as of `now_ms`. A configuration they have not synced on since being enabled
-/// has no entry.
+/// has no entry. `user_faults` are the fault spans of this user.
 pub(crate) fn sync_results(
     email: &str,
+    user_faults: &[FaultSpan],
     enabled: &[Enabled<'_>],
-    faults: &TenantFaults,
     interval_ms: i64,
     now_ms: i64,
-) -> BTreeMap<String, SyncResult> {
-    let user_faults = faults.by_user.get(email).map_or(&[][..], Vec::as_slice);
-    let mut sync = BTreeMap::new();
+) -> SyncResults {
+    let mut sync = SyncResults::with_capacity(enabled.len());
     for on in enabled {
         let configuration = on.configuration;
         if configuration.state != ConfigurationState::Connected {
@@ -71,18 +77,9 @@ pub(crate) fn sync_results(
         ) else {
             continue;
         };
-        let configuration_faults = faults
-            .by_configuration
-            .get(&configuration.display_name)
-            .map_or(&[][..], Vec::as_slice);
-        let (outcome, error) = outcome(
-            configuration.auth_type,
-            user_faults,
-            configuration_faults,
-            at_ms,
-        );
+        let (outcome, error) = outcome(configuration.auth_type, user_faults, on.faults, at_ms);
         sync.insert(
-            configuration.id.clone(),
+            on.id.clone(),
             SyncResult {
                 at: Timestamp::from_millisecond(at_ms).unwrap_or(Timestamp::UNIX_EPOCH),
                 outcome,

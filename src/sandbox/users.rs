@@ -5,94 +5,119 @@
 //! tenant's users, configurations, faults, sync interval, assignments and permission re-checks,
 //! each table read in one pass and kept while the file is unchanged (SQLite's `data_version` for
 //! other processes' commits, the connection's change count for its own) — so a full read of the
-//! platform reads them once, not once per page. How each sync went is computed by the simulation
+//! platform reads them once, not once per page. What a page shows of a user that does not depend
+//! on the clock is worked out when the view is read (the email validated, locations and groups
+//! parsed once per distinct value, assignments and faults matched to users and configurations),
+//! and laid out in email order, so that cutting a page walks memory in order and costs the
+//! users' own copies and their syncs. How each sync went is computed by the simulation
 //! (`simulation.rs`), never stored. Writing assignments is `assignments.rs`'s.
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::simulation::{self, Enabled, TenantFaults};
+use rusqlite::Row;
+use rusqlite::types::ValueRef;
+
+use super::simulation::{self, Enabled, FaultSpan};
 use super::{SandboxError, SandboxFile};
 use crate::plan::grammar::Email;
-use crate::target::{Configuration, PlatformUser};
+use crate::target::{Configuration, ConfigurationId, PlatformUser};
 
-/// One row of `users`: its text lives in the view's `text`, at these ranges.
+/// One row of `users`, as a page needs it.
 struct UserRow {
     id: i64,
-    email: Range<usize>,
-    location: Range<usize>,
-    /// A JSON array of group names.
-    groups: Range<usize>,
-    /// This user's entries in the view's `enabled`.
+    /// The email as stored, in the view's `text`: pages are cut, and syncs spread, by it.
+    stored_email: Range<usize>,
+    /// The same email, validated.
+    email: Email,
+    /// Index into the view's `locations`.
+    location: usize,
+    /// Index into the view's `group_sets`.
+    groups: usize,
+    /// This user's assignments in the view's `enabled`.
     enabled: Range<usize>,
+    /// This user's fault spans in the view's `user_faults`.
+    faults: Range<usize>,
 }
 
-/// The tenant as a page of users is computed from: every user row (in email order, as `ORDER
-/// BY email` would give them), configuration, fault, assignment and re-check, and the sync
-/// interval. The rows' text is one buffer, so reading and dropping a view of a large tenant costs
-/// a few allocations, not a few per user.
+/// A configuration, with what its users' entries need of it.
+struct ViewConfiguration {
+    configuration: Configuration,
+    /// Its id as the tables key it (`None`: an id that is no number, which no row refers to).
+    number: Option<i64>,
+    /// Its id as users carry it: one copy for all of them.
+    id: ConfigurationId,
+    faults: Vec<FaultSpan>,
+}
+
+/// The tenant as a page of users is computed from: every user row, configuration, fault,
+/// assignment and re-check, and the sync interval. The stored emails are one buffer, and
+/// locations and groups are kept once per distinct value, so reading and dropping a view of a
+/// large tenant costs a few allocations, not a few per user.
 pub(crate) struct TenantView {
     /// `(PRAGMA data_version, total changes of this connection)` when it was read.
     version: (i64, u64),
+    /// The stored emails, in email order.
     text: String,
-    /// In email order (byte order, as SQLite compares them).
+    /// In email order (byte order of the stored emails, as `ORDER BY email` gives them).
     users: Vec<UserRow>,
-    configurations: Vec<Configuration>,
-    /// Index into `configurations` by configuration id.
-    by_id: HashMap<i64, usize>,
-    faults: TenantFaults,
+    /// Each distinct location.
+    locations: Vec<String>,
+    /// Each distinct `groups` value, parsed.
+    group_sets: Vec<Vec<String>>,
+    configurations: Vec<ViewConfiguration>,
+    /// `(index into configurations, enabled since)`: each user's in configuration id order, the
+    /// users in email order.
+    enabled: Vec<(usize, i64)>,
+    /// Every user fault span, by user.
+    user_faults: Vec<FaultSpan>,
     interval_ms: i64,
-    /// `(user id, configuration id, enabled since)`, sorted.
-    enabled: Vec<(i64, i64, i64)>,
     /// `(user id, configuration id, re-checked at)`, sorted.
     rechecks: Vec<(i64, i64, i64)>,
 }
 
 impl TenantView {
-    fn text(&self, range: &Range<usize>) -> &str {
-        &self.text[range.clone()]
+    fn stored_email(&self, row: &UserRow) -> &str {
+        &self.text[row.stored_email.clone()]
     }
 
-    /// One row as the platform reports it at `now_ms` (`None`: its email no longer parses).
-    /// `enabled` is scratch space, reused across rows.
+    /// One row as the platform reports it at `now_ms`. `enabled` is scratch space, reused
+    /// across rows.
     fn user<'v>(
         &'v self,
         row: &UserRow,
         now_ms: i64,
         enabled: &mut Vec<Enabled<'v>>,
-    ) -> Option<PlatformUser> {
-        let stored_email = self.text(&row.email);
-        let email = Email::parse(stored_email).ok()?;
+    ) -> PlatformUser {
         enabled.clear();
-        for &(_, configuration_id, enabled_ms) in &self.enabled[row.enabled.clone()] {
-            let Some(&i) = self.by_id.get(&configuration_id) else {
-                continue;
-            };
+        for &(i, enabled_ms) in &self.enabled[row.enabled.clone()] {
+            let on = &self.configurations[i];
             enabled.push(Enabled {
-                configuration: &self.configurations[i],
+                configuration: &on.configuration,
+                id: &on.id,
+                faults: &on.faults,
                 enabled_ms,
-                latest_recheck_ms: self.latest_recheck(row.id, configuration_id, now_ms),
+                latest_recheck_ms: on
+                    .number
+                    .and_then(|number| self.latest_recheck(row.id, number, now_ms)),
             });
         }
         // The email as stored: a user's sync offset is computed from it.
         let sync = simulation::sync_results(
-            stored_email,
+            self.stored_email(row),
+            &self.user_faults[row.faults.clone()],
             enabled,
-            &self.faults,
             self.interval_ms,
             now_ms,
         );
-        Some(PlatformUser {
-            email,
-            location: self.text(&row.location).to_owned(),
-            groups: parse_groups(self.text(&row.groups)),
-            enabled: enabled
-                .iter()
-                .map(|on| on.configuration.id.clone())
-                .collect(),
+        PlatformUser {
+            email: row.email.clone(),
+            location: self.locations[row.location].clone(),
+            groups: self.group_sets[row.groups].clone(),
+            enabled: enabled.iter().map(|on| on.id.clone()).collect(),
             sync,
-        })
+        }
     }
 
     /// The latest re-check of `user` on `configuration` at or before `now_ms`.
@@ -118,12 +143,14 @@ impl SandboxFile {
     ) -> Result<(Vec<PlatformUser>, bool), SandboxError> {
         let view = self.tenant_view()?;
         let after = after.unwrap_or("");
-        let start = view.users.partition_point(|u| view.text(&u.email) <= after);
+        let start = view
+            .users
+            .partition_point(|u| view.stored_email(u) <= after);
         let end = start.saturating_add(limit.max(1)).min(view.users.len());
         let mut enabled: Vec<Enabled<'_>> = Vec::new();
         let users = view.users[start..end]
             .iter()
-            .filter_map(|row| view.user(row, now_ms, &mut enabled))
+            .map(|row| view.user(row, now_ms, &mut enabled))
             .collect();
         Ok((users, end < view.users.len()))
     }
@@ -146,9 +173,9 @@ impl SandboxFile {
             .filter_map(|email| {
                 let i = view
                     .users
-                    .binary_search_by(|u| view.text(&u.email).cmp(email))
+                    .binary_search_by(|u| view.stored_email(u).cmp(email))
                     .ok()?;
-                view.user(&view.users[i], now_ms, &mut enabled)
+                Some(view.user(&view.users[i], now_ms, &mut enabled))
             })
             .collect())
     }
@@ -174,102 +201,167 @@ impl SandboxFile {
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(self.db())?;
         let version = (data_version, self.connection().total_changes());
-        if let Some(view) = self.cached_view().filter(|v| v.version == version) {
-            return Ok(view);
+        let previous = self.cached_view();
+        if let Some(view) = previous.as_ref().filter(|v| v.version == version) {
+            return Ok(Arc::clone(view));
         }
-        let view = Arc::new(self.read_tenant_view(version)?);
+        let view = Arc::new(self.read_tenant_view(version, previous.as_deref())?);
         self.cache_view(Arc::clone(&view));
         Ok(view)
     }
 
-    /// Reads the whole tenant, each table in one pass in storage order (no index lookups), in
-    /// one read transaction so that the tables agree with each other.
-    fn read_tenant_view(&self, version: (i64, u64)) -> Result<TenantView, SandboxError> {
+    /// Reads the whole tenant in one read transaction, so that the tables agree with each other:
+    /// each table in one pass in storage order, the users twice (the email index, which holds
+    /// the ids, for the order and the emails; the table for the rest), never a lookup per user.
+    /// A user whose id and email are as in `previous` (the view this one replaces) keeps the
+    /// email validated then: the users of a run's readings change rarely, their assignments
+    /// after every write.
+    fn read_tenant_view(
+        &self,
+        version: (i64, u64),
+        previous: Option<&TenantView>,
+    ) -> Result<TenantView, SandboxError> {
         let connection = self.connection();
         let read = connection.unchecked_transaction().map_err(self.db())?;
+        let bad = |id: i64, message: String| SandboxError::BadUser {
+            path: self.path().to_path_buf(),
+            id,
+            message,
+        };
+
+        // The users in email order, with their emails.
         let mut text = String::new();
         let mut users: Vec<UserRow> = Vec::new();
-        let mut statement = read
-            .prepare_cached("SELECT id, email, location, groups FROM users")
-            .map_err(self.db())?;
-        let mut rows = statement.query([]).map_err(self.db())?;
-        while let Some(r) = rows.next().map_err(self.db())? {
-            let mut column = |i: usize| -> Result<Range<usize>, SandboxError> {
-                let value = r.get_ref(i).map_err(self.db())?;
-                let value = value.as_str().map_err(|e| self.db()(e.into()))?;
+        {
+            let earlier = previous.map_or(&[][..], |p| p.users.as_slice());
+            let earlier_email = |e: &UserRow| previous.map_or("", |p| p.stored_email(e));
+            let mut next_earlier = 0;
+            let mut statement = read
+                .prepare_cached("SELECT id, email FROM users ORDER BY email")
+                .map_err(self.db())?;
+            let mut rows = statement.query([]).map_err(self.db())?;
+            while let Some(r) = rows.next().map_err(self.db())? {
+                let id: i64 = r.get(0).map_err(self.db())?;
+                let stored = text_column(r, 1, "email", |m| bad(id, m))?;
+                // Both lists are in email order: one walk finds each email in the earlier one.
+                while earlier
+                    .get(next_earlier)
+                    .is_some_and(|e| earlier_email(e) < stored)
+                {
+                    next_earlier += 1;
+                }
+                let email = match earlier
+                    .get(next_earlier)
+                    .filter(|e| e.id == id && earlier_email(e) == stored)
+                {
+                    Some(e) => e.email.clone(),
+                    None => Email::parse(stored).map_err(|e| bad(id, e.message))?,
+                };
                 let start = text.len();
-                text.push_str(value);
-                Ok(start..text.len())
-            };
-            let (email, location, groups) = (column(1)?, column(2)?, column(3)?);
-            users.push(UserRow {
-                id: r.get(0).map_err(self.db())?,
-                email,
-                location,
-                groups,
-                enabled: 0..0,
-            });
-        }
-        drop(rows);
-        drop(statement);
-        let enabled = self.triples(
-            &read,
-            "SELECT user_id, configuration_id, enabled_ms FROM assignments",
-        )?;
-        // Each user's assignments, found in one merge of the two lists by user id.
-        users.sort_unstable_by_key(|u| u.id);
-        let mut next = 0;
-        for user in &mut users {
-            while enabled.get(next).is_some_and(|e| e.0 < user.id) {
-                next += 1;
+                text.push_str(stored);
+                users.push(UserRow {
+                    id,
+                    stored_email: start..text.len(),
+                    email,
+                    location: usize::MAX,
+                    groups: usize::MAX,
+                    enabled: 0..0,
+                    faults: 0..0,
+                });
             }
-            let start = next;
-            while enabled.get(next).is_some_and(|e| e.0 == user.id) {
-                next += 1;
-            }
-            user.enabled = start..next;
         }
-        users = in_email_order(users, &self.user_ids_by_email(&read)?);
-        let rechecks = self.triples(
-            &read,
-            "SELECT user_id, configuration_id, at_ms FROM rechecks",
-        )?;
-        let configurations = self.configurations()?;
-        let by_id = configurations
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.id.parse::<i64>().ok().map(|id| (id, i)))
+        let position = Positions::of(&users);
+
+        // Their locations and groups, from the table.
+        let mut locations: Vec<String> = Vec::new();
+        let mut location_index: HashMap<String, usize> = HashMap::new();
+        let mut group_sets: Vec<Vec<String>> = Vec::new();
+        let mut group_index: HashMap<String, usize> = HashMap::new();
+        {
+            let mut statement = read
+                .prepare_cached("SELECT id, location, groups FROM users")
+                .map_err(self.db())?;
+            let mut rows = statement.query([]).map_err(self.db())?;
+            while let Some(r) = rows.next().map_err(self.db())? {
+                let id: i64 = r.get(0).map_err(self.db())?;
+                let location = text_column(r, 1, "location", |m| bad(id, m))?;
+                let groups = text_column(r, 2, "groups", |m| bad(id, m))?;
+                let user = position
+                    .of_id(id)
+                    .and_then(|i| users.get_mut(i))
+                    .ok_or_else(|| bad(id, NOT_INDEXED.to_owned()))?;
+                user.location = intern(&mut location_index, &mut locations, location, |l| {
+                    l.to_owned()
+                });
+                user.groups = intern(&mut group_index, &mut group_sets, groups, parse_groups);
+            }
+        }
+        if let Some(user) = users.iter().find(|u| u.location == usize::MAX) {
+            return Err(bad(user.id, NOT_INDEXED.to_owned()));
+        }
+
+        let faults = self.fault_spans()?;
+        let configurations: Vec<ViewConfiguration> = self
+            .configurations()?
+            .into_iter()
+            .map(|configuration| ViewConfiguration {
+                number: configuration.id.parse().ok(),
+                id: ConfigurationId::from(&configuration.id),
+                faults: faults
+                    .by_configuration
+                    .get(&configuration.display_name)
+                    .cloned()
+                    .unwrap_or_default(),
+                configuration,
+            })
             .collect();
+
+        // Each user's assignments, in email order and, for each user, in configuration id
+        // order; an assignment to a configuration or a user the tenant does not have is none.
+        let assignments: Vec<(usize, (usize, i64))> = self
+            .triples(
+                &read,
+                "SELECT user_id, configuration_id, enabled_ms FROM assignments",
+            )?
+            .into_iter()
+            .filter_map(|(user, configuration, enabled_ms)| {
+                let i = configurations
+                    .iter()
+                    .position(|c| c.number == Some(configuration))?;
+                Some((position.of_id(user)?, (i, enabled_ms)))
+            })
+            .collect();
+        let enabled = group_by_user(&mut users, assignments, |user, range| {
+            user.enabled = range;
+        });
+
+        // Each user's fault spans, found by the email they were switched on for.
+        let mut spans: Vec<(usize, FaultSpan)> = Vec::new();
+        for (email, list) in &faults.by_user {
+            let found = users.binary_search_by(|u| text[u.stored_email.clone()].cmp(email));
+            if let Ok(i) = found {
+                spans.extend(list.iter().map(|span| (i, *span)));
+            }
+        }
+        let user_faults = group_by_user(&mut users, spans, |user, range| user.faults = range);
+
         let view = TenantView {
             version,
             text,
             users,
+            locations,
+            group_sets,
             configurations,
-            by_id,
-            faults: self.fault_spans()?,
-            interval_ms: self.sync_interval_ms()?,
             enabled,
-            rechecks,
+            user_faults,
+            interval_ms: self.sync_interval_ms()?,
+            rechecks: self.triples(
+                &read,
+                "SELECT user_id, configuration_id, at_ms FROM rechecks",
+            )?,
         };
         read.commit().map_err(self.db())?;
         Ok(view)
-    }
-
-    /// Every user's id, in email order: a scan of the email index alone (it holds the ids), so
-    /// SQLite orders them without a lookup per user.
-    fn user_ids_by_email(
-        &self,
-        read: &rusqlite::Transaction<'_>,
-    ) -> Result<Vec<i64>, SandboxError> {
-        let mut statement = read
-            .prepare_cached("SELECT id FROM users ORDER BY email")
-            .map_err(self.db())?;
-        let mut rows = statement.query([]).map_err(self.db())?;
-        let mut ids = Vec::new();
-        while let Some(r) = rows.next().map_err(self.db())? {
-            ids.push(r.get(0).map_err(self.db())?);
-        }
-        Ok(ids)
     }
 
     /// Every row of a query of three integers, sorted.
@@ -293,17 +385,118 @@ impl SandboxFile {
     }
 }
 
-/// `users` (sorted by id) in the order of `ids`.
-fn in_email_order(users: Vec<UserRow>, ids: &[i64]) -> Vec<UserRow> {
-    let keys: Vec<i64> = users.iter().map(|u| u.id).collect();
-    let mut slots: Vec<Option<UserRow>> = users.into_iter().map(Some).collect();
-    let mut ordered = Vec::with_capacity(slots.len());
-    for id in ids {
-        if let Some(row) = keys.binary_search(id).ok().and_then(|i| slots[i].take()) {
-            ordered.push(row);
+/// A user the email index and the table disagree on: the file is damaged.
+const NOT_INDEXED: &str = "the table and its email index disagree on it (the file is damaged)";
+
+/// Where each user id is in a list of users.
+enum Positions {
+    /// Ids are usually `first..` without a gap: an id's place is found by a subtraction.
+    Dense { first: i64, places: Vec<usize> },
+    /// `(id, place)`, sorted by id.
+    Sparse(Vec<(i64, usize)>),
+}
+
+impl Positions {
+    fn of(users: &[UserRow]) -> Self {
+        let ids = || users.iter().map(|u| u.id);
+        let (Some(first), Some(last)) = (ids().min(), ids().max()) else {
+            return Self::Sparse(Vec::new());
+        };
+        let span = usize::try_from(last - first)
+            .ok()
+            .filter(|&span| span < users.len().saturating_mul(2));
+        match span {
+            Some(span) => {
+                let mut places = vec![usize::MAX; span + 1];
+                for (i, id) in ids().enumerate() {
+                    if let Some(place) = usize::try_from(id - first)
+                        .ok()
+                        .and_then(|k| places.get_mut(k))
+                    {
+                        *place = i;
+                    }
+                }
+                Self::Dense { first, places }
+            }
+            None => {
+                let mut places: Vec<(i64, usize)> = ids().zip(0..).collect();
+                places.sort_unstable();
+                Self::Sparse(places)
+            }
         }
     }
-    ordered
+
+    fn of_id(&self, id: i64) -> Option<usize> {
+        match self {
+            Self::Dense { first, places } => usize::try_from(id.checked_sub(*first)?)
+                .ok()
+                .and_then(|k| places.get(k).copied())
+                .filter(|&i| i != usize::MAX),
+            Self::Sparse(places) => places
+                .binary_search_by_key(&id, |&(id, _)| id)
+                .ok()
+                .map(|k| places[k].1),
+        }
+    }
+}
+
+/// `entries` (`(user index, …)`) in user order, keeping their order within a user, with each
+/// user's range in the result given to `set`: one counting pass, however many entries.
+fn group_by_user<T: Copy>(
+    users: &mut [UserRow],
+    entries: Vec<(usize, T)>,
+    set: impl Fn(&mut UserRow, Range<usize>),
+) -> Vec<T> {
+    let mut starts = vec![0usize; users.len() + 1];
+    for (i, _) in &entries {
+        starts[i + 1] += 1;
+    }
+    for i in 0..users.len() {
+        starts[i + 1] += starts[i];
+    }
+    for (i, user) in users.iter_mut().enumerate() {
+        set(user, starts[i]..starts[i + 1]);
+    }
+    let Some(&(_, filler)) = entries.first() else {
+        return Vec::new();
+    };
+    let mut grouped = vec![filler; entries.len()];
+    for (i, entry) in entries {
+        grouped[starts[i]] = entry;
+        starts[i] += 1;
+    }
+    grouped
+}
+
+/// The index of `value` in `values`, adding it (made by `make`) the first time it is seen.
+fn intern<T>(
+    index: &mut HashMap<String, usize>,
+    values: &mut Vec<T>,
+    value: &str,
+    make: impl FnOnce(&str) -> T,
+) -> usize {
+    if let Some(&i) = index.get(value) {
+        return i;
+    }
+    values.push(make(value));
+    index.insert(value.to_owned(), values.len() - 1);
+    values.len() - 1
+}
+
+/// A text column of a `users` row; anything else is `bad`, with why.
+fn text_column<'r>(
+    row: &'r Row<'_>,
+    i: usize,
+    name: &str,
+    bad: impl FnOnce(String) -> SandboxError,
+) -> Result<&'r str, SandboxError> {
+    match row.get_ref(i) {
+        Ok(ValueRef::Text(bytes)) => {
+            std::str::from_utf8(bytes).map_err(|_| bad(format!("its {name} is not UTF-8 text")))
+        }
+        Ok(_) => Err(bad(format!("its {name} is not text"))),
+        Err(e) => Err(bad(e.to_string())),
+    }
 }
 
 /// A user's groups, stored as a JSON array of strings. The plain form the sandbox writes
@@ -333,7 +526,183 @@ fn parse_groups(json: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection;
+
     use super::*;
+    use crate::sandbox::{Scenario, ScenarioOptions};
+
+    /// A sandbox of `scenario`, and another connection to its file, as a second process (or a
+    /// hand edit) would have.
+    fn sandbox(scenario: &str) -> (tempfile::TempDir, SandboxFile, Connection) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tenant.db");
+        let tenant = Scenario::find(scenario)
+            .expect("scenario")
+            .tenant(ScenarioOptions::default());
+        SandboxFile::create(&path, &tenant, scenario, 0).expect("create");
+        let file = SandboxFile::open(&path).expect("open");
+        let other = Connection::open(&path).expect("second connection");
+        (dir, file, other)
+    }
+
+    fn everyone(file: &SandboxFile, now_ms: i64) -> Vec<PlatformUser> {
+        file.users(None, usize::MAX, now_ms).expect("users").0
+    }
+
+    #[test]
+    fn a_bad_email_in_the_file_is_an_error_that_names_its_row() {
+        let (dir, file, other) = sandbox("demo");
+        // Read once first: what the view kept of the row must not hide the edit.
+        assert_eq!(everyone(&file, 0).len(), 48);
+        for (edit, why) in [
+            (
+                "UPDATE users SET email = 'ana at contoso' WHERE id = 3",
+                "is not an email address",
+            ),
+            (
+                "UPDATE users SET email = X'616e61' WHERE id = 3",
+                "its email is not text",
+            ),
+        ] {
+            other.execute_batch(edit).expect("edit");
+            for error in [
+                file.users(None, 10, 0).map(|_| ()),
+                file.users_by_email(&[Email::parse("ana@contoso.example").expect("email")], 0)
+                    .map(|_| ()),
+            ] {
+                let Err(error) = error else {
+                    panic!("{edit}: read a bad email");
+                };
+                assert!(
+                    matches!(error, SandboxError::BadUser { id: 3, .. }),
+                    "{error:?}"
+                );
+                let message = error.to_string();
+                assert!(
+                    message.contains(&dir.path().join("tenant.db").display().to_string())
+                        && message.contains("user 3 of table `users`")
+                        && message.contains(why),
+                    "{message}"
+                );
+            }
+        }
+        other
+            .execute_batch("UPDATE users SET email = 'ana.again@contoso.example' WHERE id = 3")
+            .expect("edit");
+        assert_eq!(everyone(&file, 0).len(), 48);
+    }
+
+    #[test]
+    fn a_page_shows_what_the_tables_hold() {
+        // messy: mailboxes gone for users 5 and 23, a non-primary email for 31, users 40-41 on
+        // nothing. Add a second configuration some users are on, and an assignment to one the
+        // tenant does not have.
+        let (_dir, file, other) = sandbox("messy");
+        other
+            .execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 INSERT INTO configurations (display_name, auth_type, state, created_ms)
+                 VALUES ('OAuth', 'oauth', 'connected', 0);
+                 INSERT INTO assignments (user_id, configuration_id, enabled_ms)
+                 SELECT id, 2, 0 FROM users WHERE id % 3 = 0;
+                 INSERT INTO assignments (user_id, configuration_id, enabled_ms) VALUES (4, 99, 0);",
+            )
+            .expect("edit");
+        let now_ms = 86_400_000;
+        let users = everyone(&file, now_ms);
+        let mut rows = other
+            .prepare("SELECT id, email, location, groups FROM users ORDER BY email")
+            .expect("prepare");
+        let rows: Vec<(i64, String, String, String)> = rows
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(users.len(), rows.len());
+        let mut enabled_on = other
+            .prepare(
+                "SELECT configuration_id FROM assignments
+                 WHERE user_id = ?1 AND configuration_id IN (SELECT id FROM configurations)
+                 ORDER BY configuration_id",
+            )
+            .expect("prepare");
+        let faulty: Vec<String> = other
+            .prepare("SELECT email FROM faults")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(faulty.len(), 3);
+        for (user, (id, email, location, groups)) in users.iter().zip(&rows) {
+            assert_eq!(user.email.as_str(), email);
+            assert_eq!(&user.location, location);
+            assert_eq!(user.groups, parse_groups(groups));
+            let enabled: Vec<String> = enabled_on
+                .query_map([id], |r| Ok(r.get::<_, i64>(0)?.to_string()))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            assert_eq!(user.enabled, enabled, "{email}");
+            // A day on: every user has synced on what they are on, the faulty ones badly.
+            assert_eq!(user.sync.iter().count(), enabled.len(), "{email}");
+            let basic = user.sync("1").map(|s| s.outcome);
+            if faulty.contains(email) {
+                assert_ne!(basic, Some(crate::target::SyncOutcome::Ok), "{email}");
+            } else if !enabled.is_empty() {
+                assert!(
+                    user.sync
+                        .iter()
+                        .all(|(_, s)| s.outcome == crate::target::SyncOutcome::Ok),
+                    "{email}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_reading_after_changes_is_what_a_first_reading_is() {
+        let (dir, mut file, other) = sandbox("part-migrated");
+        let now_ms = 10_000;
+        let first = everyone(&file, now_ms);
+        let fresh = |now_ms| {
+            everyone(
+                &SandboxFile::open(&dir.path().join("tenant.db")).expect("open"),
+                now_ms,
+            )
+        };
+        assert_eq!(first, fresh(now_ms));
+
+        // Written by this connection: assignments change, users do not.
+        let emails: Vec<Email> = first.iter().take(5).map(|u| u.email.clone()).collect();
+        file.set_enabled("2", &emails, true, now_ms)
+            .expect("enable");
+        let after_write = everyone(&file, now_ms + 5_000);
+        assert_ne!(after_write, first);
+        assert_eq!(after_write, fresh(now_ms + 5_000));
+
+        // Edited by another process: an email changed (and so the order), a user added, one
+        // removed, an attribute changed, a fault switched on.
+        other
+            .execute_batch(
+                "UPDATE users SET email = 'zz-last@contoso.example' WHERE id = 2;
+                 INSERT INTO users (email, name, location, groups) VALUES ('aaa@contoso.example', 'A', 'East', '[\"IT\"]');
+                 DELETE FROM assignments WHERE user_id = 7;
+                 DELETE FROM users WHERE id = 7;
+                 UPDATE users SET location = 'North', groups = '[\"Sales\",\"IT\"]' WHERE id = 9;
+                 INSERT INTO faults (fault, email, since_ms) SELECT 'throttle', email, 0 FROM users WHERE id = 12;",
+            )
+            .expect("edit");
+        let edited = everyone(&file, now_ms + 5_000);
+        assert_eq!(edited, fresh(now_ms + 5_000));
+        assert_eq!(edited.len(), first.len());
+        assert_eq!(edited[0].email.as_str(), "aaa@contoso.example");
+        assert_eq!(
+            edited.last().map(|u| u.email.as_str()),
+            Some("zz-last@contoso.example")
+        );
+        assert!(edited.windows(2).all(|w| w[0].email < w[1].email));
+    }
 
     #[test]
     fn groups_read_as_json_does() {

@@ -7,6 +7,7 @@
 
 use rusqlite::{Transaction, params};
 
+use super::assignments::json;
 use super::{SandboxError, SandboxFile};
 
 /// One row of `writes`.
@@ -74,11 +75,30 @@ pub(super) fn record_write(
     configuration: Option<&str>,
     changed: bool,
 ) -> Result<(), rusqlite::Error> {
-    // Once per user of every bulk write: prepared once per connection, not once per user.
     tx.prepare_cached(
         "INSERT INTO writes (at_ms, op, user, configuration, changed) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![at_ms, op, user, configuration, i64::from(changed)])?;
+    Ok(())
+}
+
+/// Records a bulk write call on `configuration`: a row per user, in the order of `users`
+/// (`(email, changed)`), in one statement however many they are.
+pub(super) fn record_writes(
+    tx: &Transaction<'_>,
+    at_ms: i64,
+    op: &str,
+    users: &[(&str, bool)],
+    configuration: &str,
+) -> Result<(), rusqlite::Error> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO writes (at_ms, op, user, configuration, changed)
+         SELECT ?1, ?2, value ->> 0, ?3, value ->> 1 FROM json_each(?4) ORDER BY key",
+    )?
+    .execute(params![at_ms, op, configuration, json(users)?])?;
     Ok(())
 }
 
@@ -89,9 +109,8 @@ pub(super) fn record_violation(
     kind: &str,
     detail: &str,
 ) -> Result<(), rusqlite::Error> {
-    tx.execute(
-        "INSERT INTO violations (at_ms, kind, detail) VALUES (?1, ?2, ?3)",
-        params![at_ms, kind, detail],
-    )?;
+    // Possibly once per user of a bulk write: prepared once per connection.
+    tx.prepare_cached("INSERT INTO violations (at_ms, kind, detail) VALUES (?1, ?2, ?3)")?
+        .execute(params![at_ms, kind, detail])?;
     Ok(())
 }

@@ -231,7 +231,9 @@ async fn conformance<T: Target>(target: &T, file: &Path) {
 
 /// Who is enabled on what, with their attributes: what two readings moments apart agree on (the
 /// tenant syncs every 20 ms, so the latest attempts differ).
-fn assignments(users: &[super::PlatformUser]) -> Vec<(String, String, Vec<String>, Vec<String>)> {
+fn assignments(
+    users: &[super::PlatformUser],
+) -> Vec<(String, String, Vec<String>, Vec<super::ConfigurationId>)> {
     users
         .iter()
         .map(|u| {

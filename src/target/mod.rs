@@ -5,11 +5,13 @@
 //! exchanges; it does not know how any platform stores them.
 
 mod configuration;
+mod configuration_id;
 #[cfg(test)]
 mod conformance;
 mod observed;
 mod placement;
 mod platform_user;
+mod sync_results;
 mod target_error;
 mod user_write;
 
@@ -18,9 +20,11 @@ use crate::plan::grammar::Email;
 pub(crate) use configuration::{
     AuthType, Authorization, Configuration, ConfigurationList, ConfigurationState, NewConfiguration,
 };
+pub(crate) use configuration_id::ConfigurationId;
 pub(crate) use observed::{Observed, observe};
 pub(crate) use placement::Placement;
 pub(crate) use platform_user::{PlatformUser, SyncOutcome, SyncResult, UserPage};
+pub(crate) use sync_results::SyncResults;
 pub(crate) use target_error::TargetError;
 pub(crate) use user_write::{UserWrite, WriteResult};
 

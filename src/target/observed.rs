@@ -239,7 +239,6 @@ pub(crate) async fn observe<T: Target>(target: &T) -> Result<Observed, TargetErr
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
 
@@ -248,8 +247,8 @@ mod tests {
             email: email(name),
             location: "East".to_owned(),
             groups: Vec::new(),
-            enabled: enabled.iter().map(|c| (*c).to_owned()).collect(),
-            sync: BTreeMap::new(),
+            enabled: enabled.iter().map(|c| (*c).into()).collect(),
+            sync: crate::target::SyncResults::new(),
         }
     }
 
@@ -278,7 +277,7 @@ mod tests {
         // `b` leaves, `z` arrives, `c` moves to `2`: nothing kept from before may answer.
         observed.change_users(|users| {
             users.retain(|u| u.email != email("b"));
-            users[1].enabled = vec!["2".to_owned()];
+            users[1].enabled = vec!["2".into()];
             users.push(user("z", &["1"]));
         });
         assert_eq!(*observed.positions(&list), [None, Some(1), Some(2)]);

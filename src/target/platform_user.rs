@@ -1,11 +1,10 @@
 //! Users as the platform reports them: attributes, enabled configurations, latest sync results.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::{ConfigurationId, SyncResults};
 use crate::plan::grammar::Email;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -14,14 +13,19 @@ pub(crate) struct PlatformUser {
     pub(crate) location: String,
     pub(crate) groups: Vec<String>,
     /// Ids of the configurations this user is enabled on.
-    pub(crate) enabled: Vec<String>,
+    pub(crate) enabled: Vec<ConfigurationId>,
     /// The latest sync attempt per configuration id, for the configurations that have synced.
-    pub(crate) sync: BTreeMap<String, SyncResult>,
+    pub(crate) sync: SyncResults,
 }
 
 impl PlatformUser {
     pub(crate) fn is_enabled_on(&self, configuration: &str) -> bool {
-        self.enabled.iter().any(|c| c == configuration)
+        self.enabled.iter().any(|c| *c == *configuration)
+    }
+
+    /// The latest sync attempt on `configuration`, if there has been one.
+    pub(crate) fn sync(&self, configuration: &str) -> Option<&SyncResult> {
+        self.sync.get(configuration)
     }
 
     /// Whether the user's latest attempt over `configuration` is a hard failure: an error or a

@@ -75,8 +75,7 @@ pub(super) fn recheck(
             .filter(|u| u.is_enabled_on(&configuration.id))
             .filter(|u| {
                 if wanted.is_empty() {
-                    u.sync
-                        .get(&configuration.id)
+                    u.sync(&configuration.id)
                         .is_some_and(|s| s.outcome != SyncOutcome::Ok)
                 } else {
                     wanted.contains(&u.email)

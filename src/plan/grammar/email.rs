@@ -96,7 +96,13 @@ impl Email {
             let start = local.len() + 1;
             return Err(invalid("the domain after the @ is not valid").at(start..text.len()));
         }
-        Ok(Self(text.to_ascii_lowercase().into()))
+        // Most addresses are lowercase already: then one allocation, not a lowercase copy and
+        // then the shared one.
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            Ok(Self(text.to_ascii_lowercase().into()))
+        } else {
+            Ok(Self(text.into()))
+        }
     }
 
     /// The address, lowercase.
