@@ -178,22 +178,21 @@ fn with_exceptions(users: impl Iterator<Item = Email>, state: &RunState) -> Vec<
 fn patch(observed: &mut Observed, asked: &[Email], found: Vec<PlatformUser>) {
     // By position, not by email: a poll answers for a whole step, and trees of emails cost a
     // string comparison per probe.
-    let mut known: Vec<(usize, PlatformUser)> = Vec::with_capacity(found.len());
+    let mut known: BTreeMap<usize, PlatformUser> = BTreeMap::new();
     let mut added = Vec::new();
     for user in found {
         match observed.position(&user.email) {
-            Some(i) => known.push((i, user)),
+            Some(i) => {
+                known.insert(i, user);
+            }
             None => added.push(user),
         }
     }
-    known.sort_unstable_by_key(|(i, _)| *i);
-    let answered = |i: &usize| known.binary_search_by_key(i, |(at, _)| *at).is_ok();
     let gone: BTreeSet<usize> = asked
         .iter()
         .filter_map(|e| observed.position(e))
-        .filter(|i| !answered(i))
+        .filter(|i| !known.contains_key(i))
         .collect();
-    let mut known: BTreeMap<usize, PlatformUser> = known.into_iter().collect();
     // Users read again in their places (a gate poll's usual answer) leave where everyone is
     // known; only users gone or new change that.
     let at: Vec<usize> = known.keys().copied().collect();
