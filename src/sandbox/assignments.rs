@@ -33,7 +33,7 @@ impl SandboxFile {
         let name = configuration.display_name.clone();
         let connected = configuration.state == ConfigurationState::Connected;
         let op = if enabled { "enable" } else { "disable" };
-        self.write(|tx| {
+        self.write_beside_users(|tx| {
             let found = look_up(tx, emails, configuration_id)?;
             let mut results = Vec::with_capacity(emails.len());
             let mut ledger: Vec<(&str, bool)> = Vec::with_capacity(emails.len());
@@ -104,7 +104,7 @@ impl SandboxFile {
         let configuration_id: i64 = id.parse().map_err(|_| SandboxError::NoSuchConfiguration {
             name: id.to_owned(),
         })?;
-        self.write(|tx| {
+        self.write_beside_users(|tx| {
             let found = look_up(tx, emails, configuration_id)?;
             let mut ids: Vec<i64> = Vec::with_capacity(emails.len());
             let mut ledger: Vec<(&str, bool)> = Vec::with_capacity(emails.len());

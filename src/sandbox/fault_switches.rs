@@ -42,7 +42,8 @@ impl SandboxFile {
     /// Counts a write call against an injected failure; `Some(after_commit)` when this call
     /// must fail.
     pub(crate) fn take_injected_failure(&mut self) -> Result<Option<bool>, SandboxError> {
-        self.write(|tx| {
+        // Asked before every write call: a countdown in `meta` must not cost a read of the users.
+        self.write_beside_users(|tx| {
             let countdown: Option<String> = tx
                 .query_row(
                     "SELECT value FROM meta WHERE key = 'fail_countdown'",

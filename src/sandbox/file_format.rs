@@ -9,17 +9,24 @@ use rusqlite::Transaction;
 use crate::sqlite_file::{FileFormat, Migration};
 
 /// The format this cutover writes and reads. A newer file is refused, never guessed at.
-/// 2 added the sealed OAuth columns of `configurations`; a format 1 file is upgraded on open.
-pub(crate) const FORMAT_VERSION: i64 = 2;
+/// 2 added the sealed OAuth columns of `configurations`; 3 keeps `assignments` in its key's
+/// order alone (`WITHOUT ROWID`). An older file is upgraded on open.
+pub(crate) const FORMAT_VERSION: i64 = 3;
 
 /// The sandbox is a test bed: a power cut may lose its last transaction, and WAL with the default
 /// `synchronous` keeps a busy `sandbox serve` fast.
 pub(super) const FORMAT: FileFormat = FileFormat {
     current: FORMAT_VERSION,
-    migrations: &[Migration {
-        version: 2,
-        apply: add_sealed_oauth_columns,
-    }],
+    migrations: &[
+        Migration {
+            version: 2,
+            apply: add_sealed_oauth_columns,
+        },
+        Migration {
+            version: 3,
+            apply: assignments_without_rowid,
+        },
+    ],
     durable: false,
 };
 
@@ -50,12 +57,14 @@ CREATE TABLE users (
     location TEXT NOT NULL,
     groups TEXT NOT NULL
 );
+-- A bulk write enables or disables thousands of users at once: one b-tree in key order, not a
+-- table and an index, halves what each row costs to write.
 CREATE TABLE assignments (
     user_id INTEGER NOT NULL REFERENCES users(id),
     configuration_id INTEGER NOT NULL REFERENCES configurations(id),
     enabled_ms INTEGER NOT NULL,
     PRIMARY KEY (user_id, configuration_id)
-);
+) WITHOUT ROWID;
 CREATE TABLE faults (
     id INTEGER PRIMARY KEY,
     fault TEXT NOT NULL,
@@ -92,5 +101,21 @@ fn add_sealed_oauth_columns(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "ALTER TABLE configurations ADD COLUMN auth_session BLOB;
          ALTER TABLE configurations ADD COLUMN tokens BLOB;",
+    )
+}
+
+/// Format 2 → 3: `assignments` rebuilt `WITHOUT ROWID`, its rows as they were.
+fn assignments_without_rowid(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE assignments_by_key (
+             user_id INTEGER NOT NULL REFERENCES users(id),
+             configuration_id INTEGER NOT NULL REFERENCES configurations(id),
+             enabled_ms INTEGER NOT NULL,
+             PRIMARY KEY (user_id, configuration_id)
+         ) WITHOUT ROWID;
+         INSERT INTO assignments_by_key (user_id, configuration_id, enabled_ms)
+             SELECT user_id, configuration_id, enabled_ms FROM assignments;
+         DROP TABLE assignments;
+         ALTER TABLE assignments_by_key RENAME TO assignments;",
     )
 }

@@ -9,7 +9,7 @@
 //! Several processes may use one file at once (`sandbox serve` plus `deny-access`, say): it runs
 //! in WAL mode with a busy timeout, and every write is one immediate transaction.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +27,8 @@ pub(crate) struct SandboxFile {
     file: SqliteFile,
     /// The tenant as user pages need it, from the last read (see `users.rs`).
     view: RefCell<Option<Arc<TenantView>>>,
+    /// Whether this connection may have written `users` since `view` was read.
+    roster_written: Cell<bool>,
 }
 
 impl SandboxFile {
@@ -59,6 +61,7 @@ impl SandboxFile {
         Ok(Self {
             file: SqliteFile::open(path, &FORMAT)?,
             view: RefCell::new(None),
+            roster_written: Cell::new(false),
         })
     }
 
@@ -68,6 +71,13 @@ impl SandboxFile {
 
     pub(super) fn cache_view(&self, view: Arc<TenantView>) {
         *self.view.borrow_mut() = Some(view);
+        self.roster_written.set(false);
+    }
+
+    /// Whether a write of this connection since the cached view was read may have changed the
+    /// `users` table.
+    pub(super) fn roster_written(&self) -> bool {
+        self.roster_written.get()
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -87,6 +97,17 @@ impl SandboxFile {
     /// Runs `f` in one immediate transaction: concurrent writers queue on the busy timeout
     /// instead of interleaving.
     pub(super) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, SandboxError> {
+        // Whatever `f` writes, the next read of the users reads them all again.
+        self.roster_written.set(true);
+        Ok(self.file.write(f)?)
+    }
+
+    /// [`Self::write`] for a write that leaves the `users` table as it is (assignments,
+    /// re-checks): the next read keeps the users it read before.
+    pub(super) fn write_beside_users<T>(
         &mut self,
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, SandboxError> {
@@ -219,6 +240,53 @@ mod tests {
             )
             .expect("version");
         assert_eq!(version, FORMAT_VERSION.to_string());
+        drop(file);
+        SandboxFile::open(&path).expect("opens again, already upgraded");
+    }
+
+    #[test]
+    fn a_format_2_file_keeps_its_assignments_when_upgraded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        let tenant = Scenario::find("part-migrated")
+            .expect("scenario")
+            .tenant(ScenarioOptions::default());
+        SandboxFile::create(&path, &tenant, "part-migrated", 0).expect("create");
+        let rows = |connection: &Connection| -> Vec<(i64, i64, i64)> {
+            connection
+                .prepare(
+                    "SELECT user_id, configuration_id, enabled_ms FROM assignments ORDER BY 1, 2",
+                )
+                .expect("prepare")
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        // Make it what format 2 wrote: `assignments` with a rowid.
+        let old = Connection::open(&path).expect("open");
+        let before = rows(&old);
+        assert!(before.len() > 10, "{before:?}");
+        old.execute_batch(
+            "CREATE TABLE a2 (user_id INTEGER NOT NULL, configuration_id INTEGER NOT NULL,
+                              enabled_ms INTEGER NOT NULL, PRIMARY KEY (user_id, configuration_id));
+             INSERT INTO a2 SELECT * FROM assignments;
+             DROP TABLE assignments;
+             ALTER TABLE a2 RENAME TO assignments;
+             UPDATE meta SET value = '2' WHERE key = 'format_version';",
+        )
+        .expect("downgrade");
+        assert!(old.prepare("SELECT rowid FROM assignments").is_ok());
+        drop(old);
+
+        let file = SandboxFile::open(&path).expect("opens and upgrades");
+        assert_eq!(rows(file.connection()), before);
+        // A `WITHOUT ROWID` table has no rowid to select.
+        assert!(
+            file.connection()
+                .prepare("SELECT rowid FROM assignments")
+                .is_err()
+        );
         drop(file);
         SandboxFile::open(&path).expect("opens again, already upgraded");
     }

@@ -27,18 +27,14 @@ use crate::target::{Configuration, ConfigurationId, PlatformUser};
 /// One row of `users`, as a page needs it.
 struct UserRow {
     id: i64,
-    /// The email as stored, in the view's `text`: pages are cut, and syncs spread, by it.
+    /// The email as stored, in the roster's `text`: pages are cut, and syncs spread, by it.
     stored_email: Range<usize>,
     /// The same email, validated.
     email: Email,
-    /// Index into the view's `locations`.
+    /// Index into the roster's `locations`.
     location: usize,
-    /// Index into the view's `group_sets`.
+    /// Index into the roster's `group_sets`.
     groups: usize,
-    /// This user's assignments in the view's `enabled`.
-    enabled: Range<usize>,
-    /// This user's fault spans in the view's `user_faults`.
-    faults: Range<usize>,
 }
 
 /// A configuration, with what its users' entries need of it.
@@ -51,48 +47,57 @@ struct ViewConfiguration {
     faults: Vec<FaultSpan>,
 }
 
-/// The tenant as a page of users is computed from: every user row, configuration, fault,
-/// assignment and re-check, and the sync interval. The stored emails are one buffer, and
-/// locations and groups are kept once per distinct value, so reading and dropping a view of a
-/// large tenant costs a few allocations, not a few per user.
-pub(crate) struct TenantView {
-    /// `(PRAGMA data_version, total changes of this connection)` when it was read.
-    version: (i64, u64),
+/// The `users` table as a view needs it. The stored emails are one buffer, and locations and
+/// groups are kept once per distinct value, so reading and dropping the roster of a large
+/// tenant costs a few allocations, not a few per user. It is the costly part of a view, and the
+/// part a run's own writes never change: a view read after them keeps it (see `tenant_view`).
+struct Roster {
     /// The stored emails, in email order.
     text: String,
     /// In email order (byte order of the stored emails, as `ORDER BY email` gives them).
     users: Vec<UserRow>,
+    /// Where each user id is in `users`.
+    positions: Positions,
     /// Each distinct location.
     locations: Vec<String>,
     /// Each distinct `groups` value, parsed.
     group_sets: Vec<Vec<String>>,
+}
+
+impl Roster {
+    fn stored_email(&self, row: &UserRow) -> &str {
+        &self.text[row.stored_email.clone()]
+    }
+}
+
+/// The tenant as a page of users is computed from: every user row, configuration, fault,
+/// assignment and re-check, and the sync interval.
+pub(crate) struct TenantView {
+    /// `(PRAGMA data_version, total changes of this connection)` when it was read.
+    version: (i64, u64),
+    roster: Arc<Roster>,
     configurations: Vec<ViewConfiguration>,
     /// `(index into configurations, enabled since)`: each user's in configuration id order, the
-    /// users in email order.
+    /// users in email order; user `i`'s are `enabled[enabled_at[i]..enabled_at[i + 1]]`.
     enabled: Vec<(usize, i64)>,
-    /// Every user fault span, by user.
+    enabled_at: Vec<usize>,
+    /// Every user fault span, by user, as `enabled` is.
     user_faults: Vec<FaultSpan>,
+    faults_at: Vec<usize>,
     interval_ms: i64,
     /// `(user id, configuration id, re-checked at)`, sorted.
     rechecks: Vec<(i64, i64, i64)>,
 }
 
 impl TenantView {
-    fn stored_email(&self, row: &UserRow) -> &str {
-        &self.text[row.stored_email.clone()]
-    }
-
-    /// One row as the platform reports it at `now_ms`. `enabled` is scratch space, reused
-    /// across rows.
-    fn user<'v>(
-        &'v self,
-        row: &UserRow,
-        now_ms: i64,
-        enabled: &mut Vec<Enabled<'v>>,
-    ) -> PlatformUser {
+    /// User `i` (in email order) as the platform reports them at `now_ms`. `enabled` is
+    /// scratch space, reused across users.
+    fn user<'v>(&'v self, i: usize, now_ms: i64, enabled: &mut Vec<Enabled<'v>>) -> PlatformUser {
+        let roster = &*self.roster;
+        let row = &roster.users[i];
         enabled.clear();
-        for &(i, enabled_ms) in &self.enabled[row.enabled.clone()] {
-            let on = &self.configurations[i];
+        for &(c, enabled_ms) in &self.enabled[self.enabled_at[i]..self.enabled_at[i + 1]] {
+            let on = &self.configurations[c];
             enabled.push(Enabled {
                 configuration: &on.configuration,
                 id: &on.id,
@@ -105,16 +110,16 @@ impl TenantView {
         }
         // The email as stored: a user's sync offset is computed from it.
         let sync = simulation::sync_results(
-            self.stored_email(row),
-            &self.user_faults[row.faults.clone()],
+            roster.stored_email(row),
+            &self.user_faults[self.faults_at[i]..self.faults_at[i + 1]],
             enabled,
             self.interval_ms,
             now_ms,
         );
         PlatformUser {
             email: row.email.clone(),
-            location: self.locations[row.location].clone(),
-            groups: self.group_sets[row.groups].clone(),
+            location: roster.locations[row.location].clone(),
+            groups: roster.group_sets[row.groups].clone(),
             enabled: enabled.iter().map(|on| on.id.clone()).collect(),
             sync,
         }
@@ -142,17 +147,17 @@ impl SandboxFile {
         now_ms: i64,
     ) -> Result<(Vec<PlatformUser>, bool), SandboxError> {
         let view = self.tenant_view()?;
+        let roster = &*view.roster;
         let after = after.unwrap_or("");
-        let start = view
+        let start = roster
             .users
-            .partition_point(|u| view.stored_email(u) <= after);
-        let end = start.saturating_add(limit.max(1)).min(view.users.len());
+            .partition_point(|u| roster.stored_email(u) <= after);
+        let end = start.saturating_add(limit.max(1)).min(roster.users.len());
         let mut enabled: Vec<Enabled<'_>> = Vec::new();
-        let users = view.users[start..end]
-            .iter()
-            .map(|row| view.user(row, now_ms, &mut enabled))
+        let users = (start..end)
+            .map(|i| view.user(i, now_ms, &mut enabled))
             .collect();
-        Ok((users, end < view.users.len()))
+        Ok((users, end < roster.users.len()))
     }
 
     /// The users with these emails, in email order, as a page would show them; emails the
@@ -167,15 +172,16 @@ impl SandboxFile {
         let mut wanted: Vec<&str> = emails.iter().map(Email::as_str).collect();
         wanted.sort_unstable();
         wanted.dedup();
+        let roster = &*view.roster;
         let mut enabled: Vec<Enabled<'_>> = Vec::new();
         Ok(wanted
             .into_iter()
             .filter_map(|email| {
-                let i = view
+                let i = roster
                     .users
-                    .binary_search_by(|u| view.stored_email(u).cmp(email))
+                    .binary_search_by(|u| roster.stored_email(u).cmp(email))
                     .ok()?;
-                Some(view.user(&view.users[i], now_ms, &mut enabled))
+                Some(view.user(i, now_ms, &mut enabled))
             })
             .collect())
     }
@@ -193,7 +199,10 @@ impl SandboxFile {
     }
 
     /// The tenant as the users' entries need it: kept from the last read while the file is
-    /// unchanged, read again otherwise.
+    /// unchanged, read again otherwise — all of it after another process's commit or a write
+    /// of this connection's that may have touched `users`, all but the roster after this
+    /// connection's writes of assignments and re-checks (a run's bulk writes), which would
+    /// otherwise cost a read of every user after each one.
     fn tenant_view(&self) -> Result<Arc<TenantView>, SandboxError> {
         let data_version: i64 = self
             .connection()
@@ -205,24 +214,106 @@ impl SandboxFile {
         if let Some(view) = previous.as_ref().filter(|v| v.version == version) {
             return Ok(Arc::clone(view));
         }
-        let view = Arc::new(self.read_tenant_view(version, previous.as_deref())?);
+        // `data_version` moves with other connections' commits only: unchanged, every commit
+        // since `previous` was this connection's own.
+        let roster = previous
+            .as_ref()
+            .filter(|v| v.version.0 == data_version && !self.roster_written())
+            .map(|v| Arc::clone(&v.roster));
+        let view = Arc::new(self.read_tenant_view(version, roster, previous.as_deref())?);
         self.cache_view(Arc::clone(&view));
         Ok(view)
     }
 
-    /// Reads the whole tenant in one read transaction, so that the tables agree with each other:
-    /// each table in one pass in storage order, the users twice (the email index, which holds
-    /// the ids, for the order and the emails; the table for the rest), never a lookup per user.
-    /// A user whose id and email are as in `previous` (the view this one replaces) keeps the
-    /// email validated then: the users of a run's readings change rarely, their assignments
-    /// after every write.
+    /// Reads the tenant in one read transaction, so that the tables agree with each other:
+    /// each table in one pass in storage order, never a lookup per user; the roster too unless
+    /// `roster` is given (still current).
     fn read_tenant_view(
         &self,
         version: (i64, u64),
+        roster: Option<Arc<Roster>>,
         previous: Option<&TenantView>,
     ) -> Result<TenantView, SandboxError> {
         let connection = self.connection();
         let read = connection.unchecked_transaction().map_err(self.db())?;
+        let roster = match roster {
+            Some(roster) => roster,
+            None => Arc::new(self.read_roster(&read, previous.map(|p| &*p.roster))?),
+        };
+        let users = roster.users.len();
+
+        let faults = self.fault_spans()?;
+        let configurations: Vec<ViewConfiguration> = self
+            .configurations()?
+            .into_iter()
+            .map(|configuration| ViewConfiguration {
+                number: configuration.id.parse().ok(),
+                id: ConfigurationId::from(&configuration.id),
+                faults: faults
+                    .by_configuration
+                    .get(&configuration.display_name)
+                    .cloned()
+                    .unwrap_or_default(),
+                configuration,
+            })
+            .collect();
+
+        // Each user's assignments, in email order and, for each user, in configuration id
+        // order; an assignment to a configuration or a user the tenant does not have is none.
+        let assignments: Vec<(usize, (usize, i64))> = self
+            .triples(
+                &read,
+                "SELECT user_id, configuration_id, enabled_ms FROM assignments",
+            )?
+            .into_iter()
+            .filter_map(|(user, configuration, enabled_ms)| {
+                let i = configurations
+                    .iter()
+                    .position(|c| c.number == Some(configuration))?;
+                Some((roster.positions.of_id(user)?, (i, enabled_ms)))
+            })
+            .collect();
+        let (enabled, enabled_at) = group_by_user(users, assignments);
+
+        // Each user's fault spans, found by the email they were switched on for.
+        let mut spans: Vec<(usize, FaultSpan)> = Vec::new();
+        for (email, list) in &faults.by_user {
+            let found = roster
+                .users
+                .binary_search_by(|u| roster.stored_email(u).cmp(email));
+            if let Ok(i) = found {
+                spans.extend(list.iter().map(|span| (i, *span)));
+            }
+        }
+        let (user_faults, faults_at) = group_by_user(users, spans);
+
+        let view = TenantView {
+            version,
+            roster,
+            configurations,
+            enabled,
+            enabled_at,
+            user_faults,
+            faults_at,
+            interval_ms: self.sync_interval_ms()?,
+            rechecks: self.triples(
+                &read,
+                "SELECT user_id, configuration_id, at_ms FROM rechecks",
+            )?,
+        };
+        read.commit().map_err(self.db())?;
+        Ok(view)
+    }
+
+    /// Reads the `users` table, twice (the email index, which holds the ids, for the order and
+    /// the emails; the table for the rest). A user whose id and email are as in `previous`
+    /// (the roster this one replaces) keeps the email validated then: the users of a run's
+    /// readings change rarely.
+    fn read_roster(
+        &self,
+        read: &rusqlite::Transaction<'_>,
+        previous: Option<&Roster>,
+    ) -> Result<Roster, SandboxError> {
         let bad = |id: i64, message: String| SandboxError::BadUser {
             path: self.path().to_path_buf(),
             id,
@@ -265,12 +356,10 @@ impl SandboxFile {
                     email,
                     location: usize::MAX,
                     groups: usize::MAX,
-                    enabled: 0..0,
-                    faults: 0..0,
                 });
             }
         }
-        let position = Positions::of(&users);
+        let positions = Positions::of(&users);
 
         // Their locations and groups, from the table.
         let mut locations: Vec<String> = Vec::new();
@@ -286,7 +375,7 @@ impl SandboxFile {
                 let id: i64 = r.get(0).map_err(self.db())?;
                 let location = text_column(r, 1, "location", |m| bad(id, m))?;
                 let groups = text_column(r, 2, "groups", |m| bad(id, m))?;
-                let user = position
+                let user = positions
                     .of_id(id)
                     .and_then(|i| users.get_mut(i))
                     .ok_or_else(|| bad(id, NOT_INDEXED.to_owned()))?;
@@ -299,69 +388,13 @@ impl SandboxFile {
         if let Some(user) = users.iter().find(|u| u.location == usize::MAX) {
             return Err(bad(user.id, NOT_INDEXED.to_owned()));
         }
-
-        let faults = self.fault_spans()?;
-        let configurations: Vec<ViewConfiguration> = self
-            .configurations()?
-            .into_iter()
-            .map(|configuration| ViewConfiguration {
-                number: configuration.id.parse().ok(),
-                id: ConfigurationId::from(&configuration.id),
-                faults: faults
-                    .by_configuration
-                    .get(&configuration.display_name)
-                    .cloned()
-                    .unwrap_or_default(),
-                configuration,
-            })
-            .collect();
-
-        // Each user's assignments, in email order and, for each user, in configuration id
-        // order; an assignment to a configuration or a user the tenant does not have is none.
-        let assignments: Vec<(usize, (usize, i64))> = self
-            .triples(
-                &read,
-                "SELECT user_id, configuration_id, enabled_ms FROM assignments",
-            )?
-            .into_iter()
-            .filter_map(|(user, configuration, enabled_ms)| {
-                let i = configurations
-                    .iter()
-                    .position(|c| c.number == Some(configuration))?;
-                Some((position.of_id(user)?, (i, enabled_ms)))
-            })
-            .collect();
-        let enabled = group_by_user(&mut users, assignments, |user, range| {
-            user.enabled = range;
-        });
-
-        // Each user's fault spans, found by the email they were switched on for.
-        let mut spans: Vec<(usize, FaultSpan)> = Vec::new();
-        for (email, list) in &faults.by_user {
-            let found = users.binary_search_by(|u| text[u.stored_email.clone()].cmp(email));
-            if let Ok(i) = found {
-                spans.extend(list.iter().map(|span| (i, *span)));
-            }
-        }
-        let user_faults = group_by_user(&mut users, spans, |user, range| user.faults = range);
-
-        let view = TenantView {
-            version,
+        Ok(Roster {
             text,
             users,
+            positions,
             locations,
             group_sets,
-            configurations,
-            enabled,
-            user_faults,
-            interval_ms: self.sync_interval_ms()?,
-            rechecks: self.triples(
-                &read,
-                "SELECT user_id, configuration_id, at_ms FROM rechecks",
-            )?,
-        };
-        read.commit().map_err(self.db())?;
-        Ok(view)
+        })
     }
 
     /// Every row of a query of three integers, sorted.
@@ -440,32 +473,27 @@ impl Positions {
     }
 }
 
-/// `entries` (`(user index, …)`) in user order, keeping their order within a user, with each
-/// user's range in the result given to `set`: one counting pass, however many entries.
-fn group_by_user<T: Copy>(
-    users: &mut [UserRow],
-    entries: Vec<(usize, T)>,
-    set: impl Fn(&mut UserRow, Range<usize>),
-) -> Vec<T> {
-    let mut starts = vec![0usize; users.len() + 1];
+/// `entries` (`(user index, …)`) in user order, keeping their order within a user, and where
+/// each of the `users` users' begin (`users + 1` offsets): one counting pass, however many
+/// entries.
+fn group_by_user<T: Copy>(users: usize, entries: Vec<(usize, T)>) -> (Vec<T>, Vec<usize>) {
+    let mut starts = vec![0usize; users + 1];
     for (i, _) in &entries {
         starts[i + 1] += 1;
     }
-    for i in 0..users.len() {
+    for i in 0..users {
         starts[i + 1] += starts[i];
     }
-    for (i, user) in users.iter_mut().enumerate() {
-        set(user, starts[i]..starts[i + 1]);
-    }
     let Some(&(_, filler)) = entries.first() else {
-        return Vec::new();
+        return (Vec::new(), starts);
     };
     let mut grouped = vec![filler; entries.len()];
+    let mut next = starts.clone();
     for (i, entry) in entries {
-        grouped[starts[i]] = entry;
-        starts[i] += 1;
+        grouped[next[i]] = entry;
+        next[i] += 1;
     }
-    grouped
+    (grouped, starts)
 }
 
 /// The index of `value` in `values`, adding it (made by `make`) the first time it is seen.
@@ -673,13 +701,26 @@ mod tests {
         };
         assert_eq!(first, fresh(now_ms));
 
-        // Written by this connection: assignments change, users do not.
+        // Written by this connection: assignments change, users do not, and the users read
+        // before are kept.
+        let roster = |file: &SandboxFile| file.cached_view().map(|v| Arc::clone(&v.roster));
+        let before = roster(&file).expect("a view");
         let emails: Vec<Email> = first.iter().take(5).map(|u| u.email.clone()).collect();
         file.set_enabled("2", &emails, true, now_ms)
             .expect("enable");
+        file.recheck("1", &emails[..2], now_ms).expect("recheck");
         let after_write = everyone(&file, now_ms + 5_000);
         assert_ne!(after_write, first);
         assert_eq!(after_write, fresh(now_ms + 5_000));
+        assert!(roster(&file).is_some_and(|r| Arc::ptr_eq(&r, &before)));
+
+        // Any other write of this connection's reads the users again.
+        file.set_user_fault(crate::sandbox::Fault::Throttle, &emails[..1], true, now_ms)
+            .expect("fault");
+        let after_fault = everyone(&file, now_ms + 5_000);
+        assert_eq!(after_fault, fresh(now_ms + 5_000));
+        let read_again = roster(&file).expect("a view");
+        assert!(!Arc::ptr_eq(&read_again, &before));
 
         // Edited by another process: an email changed (and so the order), a user added, one
         // removed, an attribute changed, a fault switched on.
@@ -695,6 +736,7 @@ mod tests {
             .expect("edit");
         let edited = everyone(&file, now_ms + 5_000);
         assert_eq!(edited, fresh(now_ms + 5_000));
+        assert!(roster(&file).is_some_and(|r| !Arc::ptr_eq(&r, &read_again)));
         assert_eq!(edited.len(), first.len());
         assert_eq!(edited[0].email.as_str(), "aaa@contoso.example");
         assert_eq!(

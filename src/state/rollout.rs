@@ -50,15 +50,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = record.started_at;
         let written = self.write(|tx| {
+            // Each list travels as one JSON array to one statement: a statement per member
+            // cost more than the rows.
             if let Some(batch) = batch_members {
-                // One statement for the whole list: preparing one per member cost more than
-                // the inserts.
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO batches (name, position, email) VALUES (?1, ?2, ?3)",
-                )?;
-                for (position, email) in batch.iter().enumerate() {
-                    insert.execute(params![record.batch, position as i64, email.as_str()])?;
-                }
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO batches (name, position, email)
+                     SELECT ?1, key, value FROM json_each(?2)",
+                )?
+                .execute(params![record.batch, emails_json(batch)?])?;
             }
             let seq: i64 = tx.query_row("SELECT COUNT(*) FROM steps", [], |r| r.get(0))?;
             let definition = record.definition.as_ref().map(ToString::to_string);
@@ -74,18 +73,16 @@ impl Store {
                     definition
                 ],
             )?;
-            let mut insert = tx.prepare_cached(
+            tx.prepare_cached(
                 "INSERT INTO step_members (step, position, email, preexisting)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for (position, email) in record.members.iter().enumerate() {
-                insert.execute(params![
-                    record.id,
-                    position as i64,
-                    email.as_str(),
-                    i64::from(record.preexisting.contains(email))
-                ])?;
-            }
+                 SELECT ?1, key, value, value IN (SELECT value FROM json_each(?3))
+                 FROM json_each(?2)",
+            )?
+            .execute(params![
+                record.id,
+                emails_json(record.members.iter())?,
+                emails_json(record.preexisting.iter())?,
+            ])?;
             let detail = serde_json::json!({
                 "users": record.members.len(),
                 "preexisting": record.preexisting.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -299,4 +296,10 @@ fn update_phase(
         ],
     )?;
     Ok(())
+}
+
+/// A list of emails as the JSON array `json_each` reads.
+fn emails_json<'e>(emails: impl IntoIterator<Item = &'e Email>) -> rusqlite::Result<String> {
+    let emails: Vec<&str> = emails.into_iter().map(Email::as_str).collect();
+    serde_json::to_string(&emails).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
