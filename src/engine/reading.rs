@@ -17,7 +17,7 @@
 //!
 //! This module decides what to read and patches the reading; the decisions are the planner's.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::Settings;
 use crate::plan::grammar::Email;
@@ -177,27 +177,32 @@ fn with_exceptions(users: impl Iterator<Item = Email>, state: &RunState) -> Vec<
 /// asked for and not found is gone from the platform.
 fn patch(observed: &mut Observed, asked: &[Email], found: Vec<PlatformUser>) {
     // By position, not by email: a poll answers for a whole step, and trees of emails cost a
-    // string comparison per probe.
-    let mut known: BTreeMap<usize, PlatformUser> = BTreeMap::new();
+    // string comparison per probe. The answer is in email order, as the reading is, so the
+    // positions mostly come sorted already.
+    let mut known: Vec<(usize, PlatformUser)> = Vec::with_capacity(found.len());
     let mut added = Vec::new();
     for user in found {
         match observed.position(&user.email) {
-            Some(i) => {
-                known.insert(i, user);
-            }
+            Some(i) => known.push((i, user)),
             None => added.push(user),
         }
     }
-    let gone: BTreeSet<usize> = asked
+    known.sort_by_key(|(i, _)| *i);
+    known.dedup_by_key(|(i, _)| *i);
+    let mut gone: Vec<usize> = asked
         .iter()
         .filter_map(|e| observed.position(e))
-        .filter(|i| !known.contains_key(i))
+        .filter(|i| known.binary_search_by_key(i, |(k, _)| *k).is_err())
         .collect();
+    gone.sort_unstable();
+    gone.dedup();
     // Users read again in their places (a gate poll's usual answer) leave where everyone is
     // known; only users gone or new change that.
-    let at: Vec<usize> = known.keys().copied().collect();
+    let at: Vec<usize> = known.iter().map(|(i, _)| *i).collect();
+    let mut reads = known.into_iter().peekable();
     observed.change_users_at(at, |i, user| {
-        if let Some(read) = known.remove(&i) {
+        while reads.next_if(|(k, _)| *k < i).is_some() {}
+        if let Some((_, read)) = reads.next_if(|(k, _)| *k == i) {
             *user = read;
         }
     });
@@ -208,7 +213,7 @@ fn patch(observed: &mut Observed, asked: &[Email], found: Vec<PlatformUser>) {
         let mut i = 0;
         users.retain(|_| {
             i += 1;
-            !gone.contains(&(i - 1))
+            gone.binary_search(&(i - 1)).is_err()
         });
         // `change_users` puts them back in email order.
         users.extend(added);
