@@ -5,7 +5,8 @@
 //! tenant's users, configurations, faults, sync interval, assignments and permission re-checks,
 //! each table read in one pass and kept while the file is unchanged (SQLite's `data_version` for
 //! other processes' commits, the connection's change count for its own) — so a full read of the
-//! platform reads them once, not once per page. What a page shows of a user that does not depend
+//! platform reads them once, not once per page; after this connection's own writes of
+//! assignments and re-checks, all but the users table (the [`Roster`]). What a page shows of a user that does not depend
 //! on the clock is worked out when the view is read (the email validated, locations and groups
 //! parsed once per distinct value, assignments and faults matched to users and configurations),
 //! and laid out in email order, so that cutting a page walks memory in order and costs the
