@@ -46,4 +46,7 @@ pub(crate) struct UsersQuery {
     pub(crate) after: Option<String>,
     /// At most this many users (1 to 1000; default 1000).
     pub(crate) limit: Option<u32>,
+    /// Also say where every later page of this size begins (`cursors` in the answer), so a
+    /// client can ask for them all at once instead of one after another.
+    pub(crate) cursors: Option<bool>,
 }

@@ -140,6 +140,7 @@ fn document() -> Value {
                 "parameters": [
                     { "name": "after", "in": "query", "required": false, "description": "Users whose email sorts after this.", "schema": { "type": "string", "maxLength": 320 } },
                     { "name": "limit", "in": "query", "required": false, "description": "At most this many users.", "schema": { "type": "integer", "minimum": 1, "maximum": super::MAX_PAGE } },
+                    { "name": "cursors", "in": "query", "required": false, "description": "Also answer `cursors`: the `after` of every later page of this size, so a client can ask for them all at once. Hints only: a page asked for after one of them is the exact page after that email whatever changed since. A platform may leave them out.", "schema": { "type": "boolean" } },
                 ],
                 "responses": with(errors(&[]), "200", ok("A page of users.", &page)),
             }},

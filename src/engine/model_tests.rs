@@ -211,6 +211,7 @@ impl Target for ModelTarget {
         Ok(UserPage {
             more: users.len() == limit,
             users,
+            cursors: None,
         })
     }
 

@@ -72,6 +72,8 @@ struct Inner {
     /// The platform answered `POST /users/query` with 404: its contract predates the bulk read,
     /// so users are read by paging.
     no_users_query: AtomicBool,
+    /// The platform refused `GET /users?cursors=true`: its contract predates the parameter.
+    no_cursors: AtomicBool,
     read_ahead: ReadAhead,
 }
 
@@ -130,6 +132,7 @@ impl HttpTarget {
                 max_bulk: AtomicU64::new(PAGE_SIZE as u64),
                 backoff: Backoff::new(BASE_BACKOFF, MAX_BACKOFF),
                 no_users_query: AtomicBool::new(false),
+                no_cursors: AtomicBool::new(false),
                 read_ahead: ReadAhead::default(),
             }),
         })
@@ -359,12 +362,50 @@ impl HttpTarget {
 }
 
 impl HttpTarget {
-    async fn page(&self, after: Option<String>, limit: usize) -> Result<UserPage, TargetError> {
+    async fn page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+        cursors: bool,
+    ) -> Result<UserPage, TargetError> {
         let mut query = vec![("limit", limit.clamp(1, MAX_PAGE).to_string())];
         if let Some(after) = after {
             query.push(("after", after));
         }
+        if cursors {
+            query.push(("cursors", "true".to_owned()));
+        }
         self.get("users", &query).await
+    }
+
+    /// A full read's first page, with where the later pages begin if the platform says. A
+    /// platform whose contract predates `cursors` may refuse the parameter (a query it does not
+    /// know is a bad request): it is asked again without, and not asked with it again.
+    async fn first_page(&self, limit: usize) -> Result<UserPage, TargetError> {
+        if self.inner.no_cursors.load(Ordering::Relaxed) {
+            return self.page(None, limit, false).await;
+        }
+        match self.page(None, limit, true).await {
+            Err(TargetError::Other(problem)) => match self.page(None, limit, false).await {
+                Ok(page) => {
+                    self.inner.no_cursors.store(true, Ordering::Relaxed);
+                    Ok(page)
+                }
+                // Not the parameter, then: the first problem says what it was.
+                Err(_) => Err(TargetError::Other(problem)),
+            },
+            answer => answer,
+        }
+    }
+
+    /// Asks for the pages the read-ahead window has room for.
+    fn read_ahead(&self, limit: usize) {
+        for cursor in self.inner.read_ahead.due() {
+            let this = self.clone();
+            let at = cursor.clone();
+            let task = tokio::spawn(async move { this.page(Some(at), limit, false).await });
+            self.inner.read_ahead.prefetched(cursor, task);
+        }
     }
 
     /// `POST /users/query`, in chunks the API accepts, all at once.
@@ -464,22 +505,23 @@ impl Target for HttpTarget {
         let read_ahead = &self.inner.read_ahead;
         let page = match after {
             None => {
-                for cursor in read_ahead.begin(limit) {
-                    let this = self.clone();
-                    let at = cursor.clone();
-                    let task = tokio::spawn(async move { this.page(Some(at), limit).await });
-                    read_ahead.prefetched(cursor, task);
+                read_ahead.begin(limit);
+                self.read_ahead(limit);
+                let page = self.first_page(limit).await?;
+                if let Some(cursors) = page.cursors.clone() {
+                    read_ahead.cursors(cursors);
                 }
-                self.page(None, limit).await?
+                page
             }
             Some(after) => match read_ahead.take(after, limit) {
                 Some(task) => task
                     .await
                     .map_err(|e| TargetError::Other(format!("a request task failed: {e}")))??,
-                None => self.page(Some(after.to_owned()), limit).await?,
+                None => self.page(Some(after.to_owned()), limit, false).await?,
             },
         };
         read_ahead.answered(after, &page);
+        self.read_ahead(limit);
         Ok(page)
     }
 
@@ -559,7 +601,7 @@ fn describe_transport(error: &reqwest::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Mutex;
     use std::time::Instant;
 
@@ -602,7 +644,7 @@ mod tests {
         (format!("http://{address}/"), arrivals)
     }
 
-    fn client(url: &str, dir: &std::path::Path) -> HttpTarget {
+    pub(in crate::http_target) fn client(url: &str, dir: &std::path::Path) -> HttpTarget {
         let token_file = dir.join("token");
         std::fs::write(&token_file, "t\n").expect("token");
         let token = ApiAuth::Token(crate::plan::SecretRef::File {

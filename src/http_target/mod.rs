@@ -15,6 +15,8 @@ mod limiter;
 mod limiters;
 mod quota;
 mod read_ahead;
+#[cfg(test)]
+mod read_ahead_tests;
 
 pub(crate) use http_target::HttpTarget;
 pub(crate) use http_target_error::HttpTargetError;

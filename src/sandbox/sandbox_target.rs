@@ -50,6 +50,15 @@ impl SandboxTarget {
         Self::open(&path, clock)
     }
 
+    /// Where the pages after the one following `after` begin (`GET /users?cursors=true`).
+    pub(crate) fn page_cursors(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, TargetError> {
+        self.with_file(|file, _| file.page_cursors(after, limit))
+    }
+
     /// The sandbox clock's time, in ms.
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now_ms()
@@ -133,7 +142,11 @@ impl Target for SandboxTarget {
     async fn users(&self, after: Option<&str>, limit: usize) -> Result<UserPage, TargetError> {
         self.with_file(|file, now| {
             let (users, more) = file.users(after, limit, now)?;
-            Ok(UserPage { users, more })
+            Ok(UserPage {
+                users,
+                more,
+                cursors: None,
+            })
         })
     }
 

@@ -161,6 +161,26 @@ impl SandboxFile {
         Ok((users, end < roster.users.len()))
     }
 
+    /// Where each page of `limit` users after the one that follows `after` begins: the email
+    /// each is asked for after, as the page before it shows its last user.
+    pub(crate) fn page_cursors(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, SandboxError> {
+        let view = self.tenant_view()?;
+        let roster = &*view.roster;
+        let after = after.unwrap_or("");
+        let start = roster
+            .users
+            .partition_point(|u| roster.stored_email(u) <= after);
+        let limit = limit.max(1);
+        Ok((start.saturating_add(limit)..roster.users.len())
+            .step_by(limit)
+            .map(|next| roster.users[next - 1].email.to_string())
+            .collect())
+    }
+
     /// The users with these emails, in email order, as a page would show them; emails the
     /// tenant does not have are left out. A lookup per email in the view, so a gate that reads
     /// its step's members costs what the step costs, not what the tenant does.
@@ -619,6 +639,30 @@ mod tests {
             .execute_batch("UPDATE users SET email = 'ana.again@contoso.example' WHERE id = 3")
             .expect("edit");
         assert_eq!(everyone(&file, 0).len(), 48);
+    }
+
+    /// The cursors a first page gives are the `after`s a reader paging one page after another
+    /// asks with, every one.
+    #[test]
+    fn page_cursors_are_where_each_later_page_begins() {
+        let (_dir, file, _other) = sandbox("messy");
+        let total = everyone(&file, 0).len();
+        for limit in [1, 7, 10, total - 1, total, total + 3] {
+            for first in [None, Some(everyone(&file, 0)[2].email.to_string())] {
+                let mut afters = Vec::new();
+                let mut after = first.clone();
+                loop {
+                    let (page, more) = file.users(after.as_deref(), limit, 0).expect("page");
+                    if !more || page.is_empty() {
+                        break;
+                    }
+                    after = page.last().map(|u| u.email.to_string());
+                    afters.extend(after.clone());
+                }
+                let cursors = file.page_cursors(first.as_deref(), limit).expect("cursors");
+                assert_eq!(cursors, afters, "limit {limit} after {first:?}");
+            }
+        }
     }
 
     #[test]

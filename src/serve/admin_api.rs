@@ -226,7 +226,22 @@ pub(super) async fn users(
         );
     }
     match state.target.users(after, limit as usize).await {
-        Ok(UserPage { users, more }) => Json(UserPage { users, more }).into_response(),
+        Ok(UserPage { users, more, .. }) => {
+            let cursors = if query.cursors == Some(true) && more {
+                match state.target.page_cursors(after, limit as usize) {
+                    Ok(cursors) => Some(cursors),
+                    Err(e) => return target_error(e),
+                }
+            } else {
+                None
+            };
+            Json(UserPage {
+                users,
+                more,
+                cursors,
+            })
+            .into_response()
+        }
         Err(e) => target_error(e),
     }
 }

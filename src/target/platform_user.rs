@@ -99,4 +99,9 @@ pub(crate) struct UserPage {
     pub(crate) users: Vec<PlatformUser>,
     /// Present when more users follow: pass the last email as `after`.
     pub(crate) more: bool,
+    /// Asked for with `cursors=true`: the `after` of each later page of the same size, in
+    /// order, as the platform stood when it answered. A hint: a page asked for by one of them
+    /// is still the exact page after that email, whatever changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cursors: Option<Vec<String>>,
 }

@@ -299,3 +299,47 @@ fn a_rate_limited_server_states_its_quota_on_every_answer() {
     }
     drop(served);
 }
+
+/// `sandbox serve` says, with a first page asked for `cursors`, where each later page begins:
+/// the `after` a client paging one page after another would ask with, every one.
+#[test]
+fn a_first_page_asked_for_cursors_says_where_every_later_page_begins() {
+    use std::io::{Read, Write};
+    let env = env_with_token(25, "40ms");
+    let served = env.serve(&[]);
+    let address = served.url.trim_start_matches("http://");
+    let get = |query: &str| -> Value {
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        let request = format!(
+            "GET /users?{query} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("answer");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let body = answer.split_once("\r\n\r\n").expect("body").1;
+        serde_json::from_str(body).expect("json")
+    };
+    let first = get("limit=10&cursors=true");
+    let cursors: Vec<String> = first["cursors"]
+        .as_array()
+        .expect("cursors")
+        .iter()
+        .map(|c| c.as_str().expect("cursor").to_owned())
+        .collect();
+    let mut afters = Vec::new();
+    let mut page = first;
+    while page["more"] == true {
+        let last = page["users"]
+            .as_array()
+            .and_then(|u| u.last())
+            .expect("a user");
+        let after = last["email"].as_str().expect("email").to_owned();
+        page = get(&format!("limit=10&after={after}"));
+        assert!(page.get("cursors").is_none(), "only asked for: {page}");
+        afters.push(after);
+    }
+    assert_eq!(cursors, afters);
+    assert_eq!(cursors.len(), 2, "25 users in pages of 10");
+    drop(served);
+}
