@@ -39,6 +39,7 @@ struct UserRow {
 }
 
 /// A configuration, with what its users' entries need of it.
+#[derive(Clone)]
 struct ViewConfiguration {
     configuration: Configuration,
     /// Its id as the tables key it (`None`: an id that is no number, which no row refers to).
@@ -139,6 +140,107 @@ impl TenantView {
     }
 }
 
+/// Where the file stands as `connection` sees it: SQLite's `data_version` (which moves with
+/// other connections' commits) and this connection's own changes.
+fn file_version(connection: &rusqlite::Connection) -> rusqlite::Result<(i64, u64)> {
+    let data_version: i64 = connection
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?;
+    Ok((data_version, connection.total_changes()))
+}
+
+impl SandboxFile {
+    /// Where the file stands now (see [`TenantView::is_current`]).
+    pub(super) fn version(&self) -> rusqlite::Result<(i64, u64)> {
+        file_version(self.connection())
+    }
+}
+
+impl TenantView {
+    /// Whether this view is still the file as `connection` sees it: no commit of another
+    /// process's and no change of this connection's since it was read. Inside a write
+    /// transaction, what it says then holds until the transaction ends.
+    pub(super) fn is_current(&self, connection: &rusqlite::Connection) -> rusqlite::Result<bool> {
+        Ok(self.version == file_version(connection)?)
+    }
+
+    /// `(PRAGMA data_version, total changes of this connection)` when it was read.
+    pub(super) fn version(&self) -> (i64, u64) {
+        self.version
+    }
+
+    /// This view after this connection's own write put `users` (ids) on `configuration`
+    /// since `now_ms` (or took them off), the file then being at `version`: what reading the
+    /// assignments again would give, without reading them. `None` when the view has no such
+    /// configuration.
+    pub(super) fn with_assignments(
+        &self,
+        version: (i64, u64),
+        configuration: i64,
+        users: &[i64],
+        enabled: bool,
+        now_ms: i64,
+    ) -> Option<Self> {
+        let c = self
+            .configurations
+            .iter()
+            .position(|on| on.number == Some(configuration))?;
+        let roster = &*self.roster;
+        let mut changed = vec![false; roster.users.len()];
+        for &user in users {
+            if let Some(i) = roster.positions.of_id(user) {
+                changed[i] = true;
+            }
+        }
+        let mut assignments = Vec::with_capacity(self.enabled.len() + users.len());
+        let mut starts = Vec::with_capacity(self.enabled_at.len());
+        for (i, &change) in changed.iter().enumerate() {
+            starts.push(assignments.len());
+            let own = &self.enabled[self.enabled_at[i]..self.enabled_at[i + 1]];
+            if !change {
+                assignments.extend_from_slice(own);
+                continue;
+            }
+            // A user's are in configuration id order, as the table's key gives them.
+            let number = |&(on, _): &(usize, i64)| self.configurations[on].number;
+            let kept = own.iter().copied().filter(|&(on, _)| on != c);
+            if enabled {
+                let mut with: Vec<(usize, i64)> = kept.chain([(c, now_ms)]).collect();
+                with.sort_by_key(number);
+                assignments.extend(with);
+            } else {
+                assignments.extend(kept);
+            }
+        }
+        starts.push(assignments.len());
+        Some(Self {
+            version,
+            roster: Arc::clone(&self.roster),
+            configurations: self.configurations.clone(),
+            enabled: assignments,
+            enabled_at: starts,
+            user_faults: self.user_faults.clone(),
+            faults_at: self.faults_at.clone(),
+            interval_ms: self.interval_ms,
+            rechecks: self.rechecks.clone(),
+        })
+    }
+
+    /// The user with this stored email: their id, and whether they are on the configuration
+    /// whose id is `configuration`.
+    pub(super) fn user_on(&self, email: &str, configuration: i64) -> Option<(i64, bool)> {
+        let roster = &*self.roster;
+        let i = roster
+            .users
+            .binary_search_by(|u| roster.stored_email(u).cmp(email))
+            .ok()?;
+        let on = self.enabled[self.enabled_at[i]..self.enabled_at[i + 1]]
+            .iter()
+            .any(|&(c, _)| self.configurations[c].number == Some(configuration));
+        Some((roster.users[i].id, on))
+    }
+}
+
 impl SandboxFile {
     /// A page of users in email order, with their sync results as of `now_ms`.
     pub(crate) fn users(
@@ -225,12 +327,8 @@ impl SandboxFile {
     /// connection's writes of assignments and re-checks (a run's bulk writes), which would
     /// otherwise cost a read of every user after each one.
     fn tenant_view(&self) -> Result<Arc<TenantView>, SandboxError> {
-        let data_version: i64 = self
-            .connection()
-            .prepare_cached("PRAGMA data_version")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)))
-            .map_err(self.db())?;
-        let version = (data_version, self.connection().total_changes());
+        let version = self.version().map_err(self.db())?;
+        let data_version = version.0;
         let previous = self.cached_view();
         if let Some(view) = previous.as_ref().filter(|v| v.version == version) {
             return Ok(Arc::clone(view));
