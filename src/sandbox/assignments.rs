@@ -161,9 +161,10 @@ fn look_up(
 ) -> rusqlite::Result<(Vec<Found>, bool)> {
     if let Some(view) = view {
         if view.is_current(tx)? {
+            let mut hint = 0;
             let found = emails
                 .iter()
-                .map(|email| view.user_on(email.as_str(), configuration))
+                .map(|email| view.user_on(email.as_str(), configuration, &mut hint))
                 .collect();
             return Ok((found, true));
         }
