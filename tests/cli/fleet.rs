@@ -267,6 +267,8 @@ fn fleet_plan_is_one_document_with_every_plan() {
         "t03/plan.toml",
         "--format",
         "markdown",
+        "--now",
+        "2026-12-01T12:00:00Z",
     ]);
     assert_eq!(md.code, 0, "{}", md.transcript());
     assert!(
@@ -279,7 +281,15 @@ fn fleet_plan_is_one_document_with_every_plan() {
             md.stdout.contains(&format!("| `{name}` |")),
             "summary row {name}"
         );
-        let single = env.run(["plan", &format!("{name}/plan.toml"), "--format", "markdown"]);
+        // Both at the same moment: a document read a second apart may say another time.
+        let single = env.run([
+            "plan",
+            &format!("{name}/plan.toml"),
+            "--format",
+            "markdown",
+            "--now",
+            "2026-12-01T12:00:00Z",
+        ]);
         // Each plan's part is its own `cutover plan` document, as the board would read it alone
         // (the digest line aside: it is the same, as the platform did not change).
         assert!(
