@@ -15,6 +15,11 @@ const INDENT: &str = "       ";
 /// How many users a folded list shows before "and N more".
 const FOLD: usize = 8;
 
+/// How many users an overlap note shows before "and N more": a long list reads in text as a long
+/// list of diagnostics does (the first 50, and a count of the rest). At a large tenant two
+/// attribute batches overlap by tens of thousands, which made the note most of the document.
+const NOTE_FOLD: usize = 50;
+
 const BANNER: &str =
     "DRY RUN: cutover plan changes nothing; this is what `cutover apply` would do.";
 
@@ -129,7 +134,8 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                     let _ = writeln!(out, "{INDENT}of whom {summary}");
                 }
                 for note in &detail.notes {
-                    let _ = writeln!(out, "{INDENT}note: {note}");
+                    let shown = (!dry.full).then_some(NOTE_FOLD);
+                    let _ = writeln!(out, "{INDENT}note: {}", note.folded(shown));
                 }
                 for exception in &detail.exceptions {
                     let _ = writeln!(out, "{INDENT}exception: {}", exception_text(exception, dry));

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::overlap_note::OverlapNote;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector, Step};
 use crate::target::{Observed, Placement, PlatformUser};
@@ -17,7 +18,7 @@ pub(super) struct ResolvedStep<'p> {
     pub(super) members: Arc<[Email]>,
     /// Where each member is in `observed.users` (`None`: not on the platform), beside `members`.
     pub(super) at: Arc<[Option<usize>]>,
-    pub(super) notes: Vec<String>,
+    pub(super) notes: Vec<OverlapNote>,
 }
 
 pub(super) struct Resolution<'p> {
@@ -44,6 +45,9 @@ pub(super) fn resolve<'p>(
     let users = observed.users();
     // The step (by its index in file order) that claimed each user.
     let mut claimed: Vec<u32> = vec![UNCLAIMED; users.len()];
+    // Where each claimed user is in its step's members: an overlap note names users by that,
+    // sharing the earlier step's list rather than copying emails out of it.
+    let mut slot: Vec<u32> = vec![0; users.len()];
     let index_of = |email: &Email| observed.position(email);
     let mut missing = Vec::new();
     let mut steps = Vec::new();
@@ -59,8 +63,11 @@ pub(super) fn resolve<'p>(
             // once per reading of the users, not on every decision.
             let at = observed.positions(members);
             // Frozen members no longer on the platform claim nobody a later step could take.
-            for &i in at.iter().flatten() {
-                claimed[i] = number;
+            for (k, &i) in at.iter().enumerate() {
+                if let Some(i) = i {
+                    claimed[i] = number;
+                    slot[i] = u32::try_from(k).unwrap_or(u32::MAX);
+                }
             }
             steps.push(ResolvedStep {
                 step,
@@ -123,8 +130,9 @@ pub(super) fn resolve<'p>(
             }
         }
         taken.sort_unstable();
-        for &i in &taken {
+        for (k, &i) in taken.iter().enumerate() {
             claimed[i] = number;
+            slot[i] = u32::try_from(k).unwrap_or(u32::MAX);
         }
         // `remaining` excludes earlier steps by definition; saying so per step is noise.
         if matches!(step.users, Selector::Remaining) {
@@ -137,32 +145,22 @@ pub(super) fn resolve<'p>(
                 .nth(owner)
                 .map_or_else(String::new, |s| s.name.to_string())
         };
-        let mut notes: Vec<String> = overlaps
+        let mut notes: Vec<OverlapNote> = overlaps
             .into_iter()
             .enumerate()
             .filter(|(_, claimed)| !claimed.is_empty())
-            .map(|(owner, claimed)| {
-                let count = claimed.len();
-                let who = if count == 1 { "1 user it matches is".to_owned() } else { format!("{count} users it matches are") };
+            .filter_map(|(owner, mut claimed)| {
                 // Indices into `users`, which is in email order (one per email): sorted, they
-                // name the users in email order, with no string made per user.
-                let mut claimed = claimed;
+                // name the users in email order.
                 claimed.sort_unstable();
-                let mut names = String::with_capacity(claimed.len() * 32);
-                for (n, &i) in claimed.iter().enumerate() {
-                    if n > 0 {
-                        names.push_str(", ");
-                    }
-                    names.push_str(users[i].email.as_str());
-                }
-                format!(
-                    "{who} in `{}`, an earlier step: a user belongs to the first step in file order: {}",
-                    owner_name(owner),
-                    names
-                )
+                let members = steps
+                    .get(owner)
+                    .map(|s: &ResolvedStep<'_>| s.members.clone())?;
+                let at = claimed.into_iter().map(|i| slot[i]).collect();
+                Some(OverlapNote::new(owner_name(owner), members, at))
             })
             .collect();
-        notes.sort();
+        notes.sort_by_cached_key(OverlapNote::head);
         steps.push(ResolvedStep {
             step,
             members: taken.iter().map(|&i| users[i].email.clone()).collect(),
