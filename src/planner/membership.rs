@@ -4,13 +4,13 @@
 //! validator already refuses a user listed twice; attribute selectors can still overlap, and
 //! the later step says so). `remaining` takes every user on `from` that no earlier step claimed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::overlap_note::OverlapNote;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector, Step};
-use crate::target::{Observed, Placement, PlatformUser};
+use crate::target::{Attribute, Observed, Placement};
 
 pub(super) struct ResolvedStep<'p> {
     pub(super) step: &'p Step,
@@ -51,10 +51,6 @@ pub(super) fn resolve<'p>(
     let index_of = |email: &Email| observed.position(email);
     let mut missing = Vec::new();
     let mut steps = Vec::new();
-    // Each user's location and groups as numbers, made on first use: a selector then compares
-    // numbers, not strings, for every user of every step.
-    let mut locations: Option<Values> = None;
-    let mut groups: Option<Values> = None;
     for (number, step) in plan.pilot.iter().chain(&plan.batches).enumerate() {
         let number = u32::try_from(number).unwrap_or(UNCLAIMED - 1);
         let name = step.name.to_string();
@@ -100,25 +96,18 @@ pub(super) fn resolve<'p>(
                 }
             }
             Selector::Location { location } => {
-                let values = locations.get_or_insert_with(|| {
-                    Values::of(users, |u| std::slice::from_ref(&u.location))
-                });
-                if let Some(wanted) = values.class(location) {
-                    for i in 0..users.len() {
-                        if values.of_user(i).contains(&wanted) {
-                            take(i);
-                        }
-                    }
+                let values = observed.attribute_values(Attribute::Location);
+                for &i in values
+                    .class(location)
+                    .map_or(&[][..], |c| values.holders(c))
+                {
+                    take(i as usize);
                 }
             }
             Selector::Group { group } => {
-                let values = groups.get_or_insert_with(|| Values::of(users, |u| &u.groups));
-                if let Some(wanted) = values.class(group) {
-                    for i in 0..users.len() {
-                        if values.of_user(i).contains(&wanted) {
-                            take(i);
-                        }
-                    }
+                let values = observed.attribute_values(Attribute::Group);
+                for &i in values.class(group).map_or(&[][..], |c| values.holders(c)) {
+                    take(i as usize);
                 }
             }
             Selector::Remaining => {
@@ -179,83 +168,5 @@ pub(super) fn resolve<'p>(
         steps,
         missing,
         unclaimed_on_from,
-    }
-}
-
-/// FNV-1a: these maps are keyed by short strings the platform gave, hashed once per user.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-}
-
-type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
-
-/// An attribute's values (a location, groups) as numbers: values equal when trimmed and
-/// compared ASCII case-insensitively — as a selector matches them — get the same number.
-struct Values {
-    /// The number of each lowercased, trimmed value.
-    classes: FnvMap<String, u32>,
-    /// Every user's numbers in one list: user `i`'s are `numbers[starts[i]..starts[i + 1]]`.
-    numbers: Vec<u32>,
-    starts: Vec<usize>,
-}
-
-impl Values {
-    fn of(users: &[PlatformUser], values: impl Fn(&PlatformUser) -> &[String]) -> Self {
-        // Most users share a few spellings: each distinct one is lowercased once.
-        let mut spellings: FnvMap<&str, u32> = FnvMap::default();
-        let mut classes: FnvMap<String, u32> = FnvMap::default();
-        let mut numbers = Vec::with_capacity(users.len());
-        let mut starts = Vec::with_capacity(users.len() + 1);
-        for user in users {
-            starts.push(numbers.len());
-            for value in values(user) {
-                let value = value.trim();
-                let number = match spellings.get(value) {
-                    Some(&n) => n,
-                    None => {
-                        let next = u32::try_from(classes.len()).unwrap_or(u32::MAX);
-                        let n = *classes.entry(value.to_ascii_lowercase()).or_insert(next);
-                        spellings.insert(value, n);
-                        n
-                    }
-                };
-                numbers.push(number);
-            }
-        }
-        starts.push(numbers.len());
-        Self {
-            classes,
-            numbers,
-            starts,
-        }
-    }
-
-    /// The number of a selector's value; `None` when no user has it.
-    fn class(&self, value: &str) -> Option<u32> {
-        self.classes
-            .get(&value.trim().to_ascii_lowercase())
-            .copied()
-    }
-
-    fn of_user(&self, i: usize) -> &[u32] {
-        &self.numbers[self.starts[i]..self.starts[i + 1]]
     }
 }

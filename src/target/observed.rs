@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::plan::grammar::Email;
 
+use super::attribute_values::{Attribute, AttributeValues};
 use super::{Configuration, Placement, PlatformUser, Target, TargetError};
 
 /// Everything the planner needs to know about the platform, read at one moment.
 ///
 /// The users are reached through [`Observed::users`] and changed only through
-/// [`Observed::change_users`]: what is worked out from them once and kept (positions, placements)
-/// is then never stale.
+/// [`Observed::change_users`] (or [`Observed::change_users_at`]): what is worked out from them
+/// once and kept (positions, placements, locations and groups as numbers) is then never stale.
 #[derive(Debug, Clone)]
 pub(crate) struct Observed {
     pub(crate) configurations: Vec<Configuration>,
@@ -38,6 +39,9 @@ struct UserIndex {
     lists: Mutex<Vec<KnownList>>,
     /// Each user's placement on a `from` and a `to` (those asked for).
     placements: Mutex<Vec<Arc<Placement>>>,
+    /// The users' locations and groups as numbers, for the selectors by them.
+    locations: OnceLock<Arc<AttributeValues>>,
+    groups: OnceLock<Arc<AttributeValues>>,
 }
 
 type KnownList = (Arc<[Email]>, Arc<[Option<usize>]>);
@@ -48,6 +52,8 @@ impl Clone for UserIndex {
             positions: self.positions.clone(),
             lists: Mutex::new(lock(&self.lists).clone()),
             placements: Mutex::new(lock(&self.placements).clone()),
+            locations: self.locations.clone(),
+            groups: self.groups.clone(),
         }
     }
 }
@@ -146,8 +152,8 @@ impl Observed {
         mut change: impl FnMut(usize, &mut PlatformUser),
     ) {
         let mut moved = false;
-        let placements = self
-            .index
+        let index = &mut self.index;
+        let placements = index
             .placements
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
@@ -160,6 +166,13 @@ impl Observed {
             moved |= user.email != email;
             for placement in placements.iter_mut() {
                 Arc::make_mut(placement).changed(i, user);
+            }
+            // A user read again may have moved or changed groups: the numbers are then made
+            // again when next asked (the engine's own writes change neither).
+            for values in [&mut index.locations, &mut index.groups] {
+                if values.get().is_some_and(|v| !v.still_holds(i, user)) {
+                    *values = OnceLock::new();
+                }
             }
         }
         if moved {
@@ -178,6 +191,15 @@ impl Observed {
         let placement = Arc::new(Placement::of(&self.users, from, to));
         lock(&self.index.placements).push(placement.clone());
         placement
+    }
+
+    /// Every user's location or groups as numbers, worked out once per reading.
+    pub(crate) fn attribute_values(&self, attribute: Attribute) -> &AttributeValues {
+        let kept = match attribute {
+            Attribute::Location => &self.index.locations,
+            Attribute::Group => &self.index.groups,
+        };
+        kept.get_or_init(|| Arc::new(AttributeValues::of(&self.users, attribute)))
     }
 
     /// The configuration with this display name (compared case-insensitively, as the plan does).
