@@ -84,8 +84,8 @@ fn user(
 ) -> PlatformUser {
     PlatformUser {
         email: email(name),
-        location: "East".to_owned(),
-        groups: vec![],
+        location: "East".into(),
+        groups: Vec::new().into(),
         enabled: enabled.iter().map(|c| (*c).into()).collect(),
         sync: sync
             .iter()
@@ -670,8 +670,8 @@ fn a_changed_location_or_group_is_what_the_next_plan_selects_by() {
     let users = ["a", "b", "c", "d", "e", "f"].map(|name| user(name, &["1"], &[]));
     let mut observed = observed(ConfigurationState::Connected, users.to_vec());
     observed.change_users(|users| {
-        users[2].location = "West".to_owned();
-        users[3].groups = vec!["IT".to_owned()];
+        users[2].location = "West".into();
+        users[3].groups = vec!["IT".to_owned()].into();
     });
     let members = |observed: &Observed, step: &str| -> Vec<Email> {
         let s = schedule(&plan, observed, &RunState::default(), 0);
@@ -687,9 +687,9 @@ fn a_changed_location_or_group_is_what_the_next_plan_selects_by() {
     assert_eq!(members(&observed, "it"), [email("d")]);
 
     observed.change_users(|users| {
-        users[2].location = "North".to_owned();
-        users[3].location = " west".to_owned();
-        users[4].groups = vec!["Sales".to_owned(), "it".to_owned()];
+        users[2].location = "North".into();
+        users[3].location = " west".into();
+        users[4].groups = vec!["Sales".to_owned(), "it".to_owned()].into();
     });
     assert_eq!(members(&observed, "west"), [email("d")]);
     assert_eq!(members(&observed, "it"), [email("e")]);
@@ -697,9 +697,9 @@ fn a_changed_location_or_group_is_what_the_next_plan_selects_by() {
     // Read again in place, as a gate poll's answer is: where users are stays known, what they
     // hold does not.
     observed.change_users_at([2, 4, 5], |i, user| match i {
-        2 => user.location = "West".to_owned(),
-        4 => user.groups = vec!["Sales".to_owned()],
-        _ => user.groups = vec!["IT".to_owned()],
+        2 => user.location = "West".into(),
+        4 => user.groups = vec!["Sales".to_owned()].into(),
+        _ => user.groups = vec!["IT".to_owned()].into(),
     });
     assert_eq!(members(&observed, "west"), [email("c"), email("d")]);
     assert_eq!(members(&observed, "it"), [email("f")]);

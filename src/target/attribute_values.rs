@@ -19,11 +19,12 @@ pub(crate) enum Attribute {
 }
 
 impl Attribute {
-    fn of(self, user: &PlatformUser) -> &[String] {
-        match self {
-            Self::Location => std::slice::from_ref(&user.location),
-            Self::Group => &user.groups,
-        }
+    fn of(self, user: &PlatformUser) -> impl Iterator<Item = &str> {
+        let (one, many): (Option<&str>, &[String]) = match self {
+            Self::Location => (Some(&user.location), &[]),
+            Self::Group => (None, &user.groups),
+        };
+        one.into_iter().chain(many.iter().map(String::as_str))
     }
 }
 
@@ -32,8 +33,8 @@ pub(crate) struct AttributeValues {
     attribute: Attribute,
     /// The number of each lowercased, trimmed value.
     classes: FnvMap<String, u32>,
-    /// The number of each trimmed spelling met, so a changed user is checked without
-    /// lowercasing anything.
+    /// The number of each value as the platform gave it (untrimmed), so a changed user is
+    /// checked without lowercasing anything, and the values can be listed as they are.
     spellings: FnvMap<String, u32>,
     /// Every user's numbers in one list: user `i`'s are `numbers[starts[i]..starts[i + 1]]`.
     numbers: Vec<u32>,
@@ -59,12 +60,12 @@ impl AttributeValues {
             let start = numbers.len();
             starts.push(start as u32);
             for value in attribute.of(user) {
-                let value = value.trim();
                 let number = match spellings.get(value) {
                     Some(&n) => n,
                     None => {
                         let next = u32::try_from(classes.len()).unwrap_or(u32::MAX);
-                        let n = *classes.entry(value.to_ascii_lowercase()).or_insert(next);
+                        let class = value.trim().to_ascii_lowercase();
+                        let n = *classes.entry(class).or_insert(next);
                         spellings.insert(value.to_owned(), n);
                         n
                     }
@@ -114,6 +115,11 @@ impl AttributeValues {
             .copied()
     }
 
+    /// Each value as the platform gave it, once, in no order.
+    pub(crate) fn spellings(&self) -> impl Iterator<Item = &str> {
+        self.spellings.keys().map(String::as_str)
+    }
+
     /// The positions of the users holding this number, in email order.
     pub(crate) fn holders(&self, class: u32) -> &[u32] {
         let n = class as usize;
@@ -134,17 +140,15 @@ impl AttributeValues {
         else {
             return false;
         };
-        let values = self.attribute.of(user);
-        let number_of = |value: &String| self.spellings.get(value.trim());
+        let values = || self.attribute.of(user);
+        let number_of = |value: &str| self.spellings.get(value);
         // The same numbers, either way round (a repeated value counts once). A spelling never
         // met counts as a change, even if it would lowercase to a known one: the values are then
         // made again, which is never wrong.
-        values
-            .iter()
-            .all(|v| number_of(v).is_some_and(|n| numbers.contains(n)))
+        values().all(|v| number_of(v).is_some_and(|n| numbers.contains(n)))
             && numbers
                 .iter()
-                .all(|n| values.iter().any(|v| number_of(v) == Some(n)))
+                .all(|n| values().any(|v| number_of(v) == Some(n)))
     }
 }
 
@@ -183,7 +187,7 @@ mod tests {
         PlatformUser {
             email: Email::parse(&format!("{name}@x.io"))
                 .unwrap_or_else(|e| panic!("{name}: {}", e.message)),
-            location: location.to_owned(),
+            location: location.into(),
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             enabled: Vec::new(),
             sync: SyncResults::new(),
@@ -225,15 +229,17 @@ mod tests {
             (
                 &groups,
                 0,
-                user("a", "West", &["Sales", "IT ", "Sales"]),
+                user("a", "West", &["Sales", "IT", "Sales"]),
                 true,
             ),
+            // A spelling never met counts as a change (the numbers are made again).
+            (&groups, 0, user("a", "West", &["Sales", "IT "]), false),
             (&groups, 0, user("a", "East", &["IT"]), false),
             (&groups, 0, user("a", "East", &["IT", "Sales", "HR"]), false),
             (&groups, 1, user("b", "West", &["IT"]), false),
             (&groups, 1, user("b", "West", &[]), true),
             (&locations, 0, user("a", "West", &[]), false),
-            (&locations, 0, user("a", "East ", &[]), true),
+            (&locations, 0, user("a", "East", &[]), true),
             (&locations, 1, user("b", "East", &[]), false),
             (&locations, 2, user("c", "West", &[]), false),
         ] {
