@@ -67,22 +67,30 @@ pub(crate) struct Folded<'a> {
     shown: Option<usize>,
 }
 
-impl fmt::Display for Folded<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Folded<'_> {
+    /// Generic over where it goes, so that the whole sentence JSON carries is pushed straight
+    /// into its buffer, not through a formatter per name.
+    fn write_to(&self, out: &mut (impl fmt::Write + ?Sized)) -> fmt::Result {
         let note = self.note;
-        f.write_str(&note.head())?;
+        out.write_str(&note.head())?;
         let shown = self.shown.unwrap_or(usize::MAX);
         for (n, email) in note.emails().take(shown).enumerate() {
             if n > 0 {
-                f.write_str(", ")?;
+                out.write_str(", ")?;
             }
-            f.write_str(email.as_str())?;
+            out.write_str(email.as_str())?;
         }
         let more = note.len().saturating_sub(shown);
         if more > 0 {
-            write!(f, ", and {more} more (--full lists them all)")?;
+            write!(out, ", and {more} more (--full lists them all)")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Folded<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_to(f)
     }
 }
 
@@ -97,11 +105,10 @@ impl fmt::Display for OverlapNote {
 /// cost several times as much per byte.
 impl Serialize for OverlapNote {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use std::fmt::Write as _;
         let names: usize = self.emails().map(|e| e.as_str().len() + 2).sum();
         let mut sentence = String::with_capacity(names + 256);
         // Writing into a `String` cannot fail.
-        let _ = write!(sentence, "{self}");
+        let _ = self.folded(None).write_to(&mut sentence);
         serializer.serialize_str(&sentence)
     }
 }
