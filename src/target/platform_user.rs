@@ -12,8 +12,9 @@ use crate::plan::grammar::Email;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct PlatformUser {
     pub(crate) email: Email,
-    /// Shared: most users of a tenant have one of a few locations and group sets, and a reading
-    /// of a large tenant made (and freed) a copy of each per user.
+    // Shared: most users of a tenant have one of a few locations and group sets, and a reading
+    // of a large tenant made (and freed) a copy of each per user. (Not a doc comment: those are
+    // the API schema's descriptions.)
     pub(crate) location: Arc<str>,
     pub(crate) groups: Arc<[String]>,
     /// Ids of the configurations this user is enabled on.
