@@ -68,6 +68,17 @@ impl Output {
         let _ = out.flush();
     }
 
+    /// Writes what `write` writes to stdout, through a buffer: for a document too large to
+    /// build whole first. A closed stdout (`| head`) is not an error, as with [`Output::stdout`].
+    /// (A concrete writer, not `dyn Write`: a serializer writes many small pieces.)
+    pub(crate) fn stdout_with(
+        &self,
+        write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+    ) {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let _ = write(&mut out).and_then(|()| out.flush());
+    }
+
     pub(crate) fn stderr(&self, text: &str) {
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(text.as_bytes());

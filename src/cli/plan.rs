@@ -105,7 +105,12 @@ pub(crate) fn run(
     let rendered = match format {
         PlanFormat::Text => out.paint_report(&dry_run::text(&dry)),
         PlanFormat::Markdown => dry_run::markdown(&dry),
-        PlanFormat::Json => dry_run::json(&dry),
+        // The largest of the documents (tens of megabytes at a large tenant): written as it is
+        // serialized rather than built whole first.
+        PlanFormat::Json => {
+            out.stdout_with(|w| dry_run::write_json(&dry, w));
+            String::new()
+        }
         PlanFormat::Html => super::report::dry_run_html(&dry, session)?,
     };
     out.stdout(&rendered);

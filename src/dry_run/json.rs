@@ -46,6 +46,18 @@ struct PlanHeader<'a> {
 }
 
 pub(crate) fn render(dry: &DryRun<'_>) -> String {
+    let mut out = Vec::new();
+    // Writing into memory fails only as serializing does (never: every map has string keys).
+    let _ = write(dry, &mut out);
+    String::from_utf8(out).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}\n"))
+}
+
+/// The document, written as it is serialized: at a large tenant it runs to tens of megabytes,
+/// which `cutover plan` then need not hold (and fault in) whole before printing.
+pub(crate) fn write(
+    dry: &DryRun<'_>,
+    out: &mut (impl std::io::Write + ?Sized),
+) -> std::io::Result<()> {
     let s = dry.schedule;
     let review = super::Review::of(dry);
     let document = Document {
@@ -77,8 +89,11 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
         back_out: &review.back_out,
         next: &s.next,
     };
-    let mut text = serde_json::to_string_pretty(&document)
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    text.push('\n');
-    text
+    match serde_json::to_writer_pretty(&mut *out, &document) {
+        Ok(()) => {}
+        Err(e) if e.is_io() => return Err(e.into()),
+        Err(e) => write!(out, "{{\"error\": \"{e}\"}}")?,
+    }
+    out.write_all(b"\n")?;
+    out.flush()
 }

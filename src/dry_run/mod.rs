@@ -18,7 +18,7 @@ use crate::plan::{Gate, OnFailure, Plan};
 use crate::planner::{MemberState, MoveDetail, PlannedStep, Schedule, StepDetail, StepStatus};
 use crate::state::{Acceptance, Exception};
 
-pub(crate) use json::render as json;
+pub(crate) use json::{render as json, write as write_json};
 pub(crate) use markdown::render as markdown;
 pub(crate) use review::{BackOut, Fact, Review, Source, SummaryRow, Warning, day_time, zone_label};
 pub(crate) use text::render as text;

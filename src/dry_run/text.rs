@@ -6,6 +6,7 @@ use super::{
     DryRun, Review, Source, acceptance_text, duration_words, exception_text, gate_text,
     member_summary, status_text,
 };
+use crate::plan::grammar::Email;
 use crate::planner::{Severity, StepDetail};
 use crate::state::Exception;
 
@@ -14,6 +15,11 @@ const INDENT: &str = "       ";
 
 /// How many users a folded list shows before "and N more".
 const FOLD: usize = 8;
+
+/// How many users an overlap note shows before "and N more": a long list reads in text as a long
+/// list of diagnostics does (the first 50, and a count of the rest). At a large tenant two
+/// attribute batches overlap by tens of thousands, which made the note most of the document.
+const NOTE_FOLD: usize = 50;
 
 const BANNER: &str =
     "DRY RUN: cutover plan changes nothing; this is what `cutover apply` would do.";
@@ -61,7 +67,7 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
             let _ = writeln!(
                 out,
                 "            {}",
-                fold(f.users.iter().map(ToString::to_string).collect(), dry.full)
+                fold(f.users.iter().map(Email::as_str), dry.full)
             );
         }
         if let Some(remedy) = &f.remedy {
@@ -119,9 +125,9 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                     detail.members.len(),
                     detail.selector
                 );
-                let emails: Vec<String> =
-                    detail.members.iter().map(|m| m.email.to_string()).collect();
+                let emails = detail.members.emails();
                 if !emails.is_empty() {
+                    let emails = emails.iter().map(Email::as_str);
                     let _ = writeln!(out, "{INDENT}{}", fold(emails, dry.full));
                 }
                 let summary = member_summary(detail);
@@ -129,7 +135,8 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                     let _ = writeln!(out, "{INDENT}of whom {summary}");
                 }
                 for note in &detail.notes {
-                    let _ = writeln!(out, "{INDENT}note: {note}");
+                    let shown = (!dry.full).then_some(NOTE_FOLD);
+                    let _ = writeln!(out, "{INDENT}note: {}", note.folded(shown));
                 }
                 for exception in &detail.exceptions {
                     let _ = writeln!(out, "{INDENT}exception: {}", exception_text(exception, dry));
@@ -184,10 +191,7 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                         out,
                         "{INDENT}blocked by {} user(s) in no step: {}",
                         stragglers.len(),
-                        fold(
-                            stragglers.iter().map(ToString::to_string).collect(),
-                            dry.full
-                        )
+                        fold(stragglers.iter().map(Email::as_str), dry.full)
                     );
                 }
                 let blocking: Vec<&Exception> = exceptions
@@ -220,10 +224,7 @@ pub(crate) fn render(dry: &DryRun<'_>) -> String {
                         out,
                         "{INDENT}not blocking: {} pre-existing failure(s): {}",
                         preexisting.len(),
-                        fold(
-                            preexisting.iter().map(|f| f.email.to_string()).collect(),
-                            dry.full
-                        )
+                        fold(preexisting.iter().map(|f| f.email.as_str()), dry.full)
                     );
                 }
             }
@@ -326,13 +327,24 @@ fn back_out(out: &mut String, review: &Review) {
     }
 }
 
-fn fold(items: Vec<String>, full: bool) -> String {
-    if full || items.len() <= FOLD + 2 {
-        return items.join(", ");
+/// The first `FOLD` items and how many more, or all of them: only those shown are read (a
+/// step's list at a large tenant runs to thousands).
+fn fold<'a>(items: impl ExactSizeIterator<Item = &'a str>, full: bool) -> String {
+    let count = items.len();
+    let shown = if full || count <= FOLD + 2 {
+        count
+    } else {
+        FOLD
+    };
+    let mut text = String::new();
+    for (n, item) in items.take(shown).enumerate() {
+        if n > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(item);
     }
-    let more = items.len() - FOLD;
-    format!(
-        "{}, and {more} more (--full lists them all)",
-        items[..FOLD].join(", ")
-    )
+    if shown < count {
+        let _ = write!(text, ", and {} more (--full lists them all)", count - shown);
+    }
+    text
 }

@@ -98,8 +98,8 @@ impl World {
             users: (0..users)
                 .map(|i| PlatformUser {
                     email: email(i),
-                    location: "East".to_owned(),
-                    groups: Vec::new(),
+                    location: "East".into(),
+                    groups: Vec::new().into(),
                     enabled: vec![FROM.into()],
                     sync: crate::target::SyncResults::new(),
                 })

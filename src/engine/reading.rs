@@ -228,8 +228,8 @@ mod tests {
     fn user(name: &str, enabled: &[&str]) -> PlatformUser {
         PlatformUser {
             email: email(name),
-            location: "East".to_owned(),
-            groups: Vec::new(),
+            location: "East".into(),
+            groups: Vec::new().into(),
             enabled: enabled.iter().map(|c| (*c).into()).collect(),
             sync: SyncResults::new(),
         }

@@ -181,7 +181,7 @@ fn steps(dry: &DryRun<'_>) -> Vec<DryStep> {
                         lines.push(pair("Of the users", summary));
                     }
                     for note in &detail.notes {
-                        lines.push(pair("Note", note.clone()));
+                        lines.push(pair("Note", note.to_string()));
                     }
                     for exception in &detail.exceptions {
                         lines.push(pair("Exception", exception_text(exception, dry)));

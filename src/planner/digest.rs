@@ -308,8 +308,8 @@ mod tests {
         };
         let user = |email: &str, enabled: &[&str]| PlatformUser {
             email: crate::plan::grammar::Email::parse(email).expect("email"),
-            location: "East".to_owned(),
-            groups: Vec::new(),
+            location: "East".into(),
+            groups: Vec::new().into(),
             enabled: enabled.iter().map(|s| (*s).into()).collect(),
             sync: crate::target::SyncResults::new(),
         };

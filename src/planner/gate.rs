@@ -165,8 +165,8 @@ mod tests {
         }
         PlatformUser {
             email: Email::parse(&format!("{name}@x.io")).expect("email"),
-            location: "East".to_owned(),
-            groups: vec![],
+            location: "East".into(),
+            groups: Vec::new().into(),
             enabled: vec!["2".into()],
             sync,
         }

@@ -4,12 +4,13 @@
 //! validator already refuses a user listed twice; attribute selectors can still overlap, and
 //! the later step says so). `remaining` takes every user on `from` that no earlier step claimed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::overlap_note::OverlapNote;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector, Step};
-use crate::target::{Observed, Placement, PlatformUser};
+use crate::target::{Attribute, Observed, Placement};
 
 pub(super) struct ResolvedStep<'p> {
     pub(super) step: &'p Step,
@@ -17,7 +18,7 @@ pub(super) struct ResolvedStep<'p> {
     pub(super) members: Arc<[Email]>,
     /// Where each member is in `observed.users` (`None`: not on the platform), beside `members`.
     pub(super) at: Arc<[Option<usize>]>,
-    pub(super) notes: Vec<String>,
+    pub(super) notes: Vec<OverlapNote>,
 }
 
 pub(super) struct Resolution<'p> {
@@ -44,13 +45,12 @@ pub(super) fn resolve<'p>(
     let users = observed.users();
     // The step (by its index in file order) that claimed each user.
     let mut claimed: Vec<u32> = vec![UNCLAIMED; users.len()];
+    // Where each claimed user is in its step's members: an overlap note names users by that,
+    // sharing the earlier step's list rather than copying emails out of it.
+    let mut slot: Vec<u32> = vec![0; users.len()];
     let index_of = |email: &Email| observed.position(email);
     let mut missing = Vec::new();
     let mut steps = Vec::new();
-    // Each user's location and groups as numbers, made on first use: a selector then compares
-    // numbers, not strings, for every user of every step.
-    let mut locations: Option<Values> = None;
-    let mut groups: Option<Values> = None;
     for (number, step) in plan.pilot.iter().chain(&plan.batches).enumerate() {
         let number = u32::try_from(number).unwrap_or(UNCLAIMED - 1);
         let name = step.name.to_string();
@@ -59,8 +59,11 @@ pub(super) fn resolve<'p>(
             // once per reading of the users, not on every decision.
             let at = observed.positions(members);
             // Frozen members no longer on the platform claim nobody a later step could take.
-            for &i in at.iter().flatten() {
-                claimed[i] = number;
+            for (k, &i) in at.iter().enumerate() {
+                if let Some(i) = i {
+                    claimed[i] = number;
+                    slot[i] = u32::try_from(k).unwrap_or(u32::MAX);
+                }
             }
             steps.push(ResolvedStep {
                 step,
@@ -93,25 +96,18 @@ pub(super) fn resolve<'p>(
                 }
             }
             Selector::Location { location } => {
-                let values = locations.get_or_insert_with(|| {
-                    Values::of(users, |u| std::slice::from_ref(&u.location))
-                });
-                if let Some(wanted) = values.class(location) {
-                    for i in 0..users.len() {
-                        if values.of_user(i).contains(&wanted) {
-                            take(i);
-                        }
-                    }
+                let values = observed.attribute_values(Attribute::Location);
+                for &i in values
+                    .class(location)
+                    .map_or(&[][..], |c| values.holders(c))
+                {
+                    take(i as usize);
                 }
             }
             Selector::Group { group } => {
-                let values = groups.get_or_insert_with(|| Values::of(users, |u| &u.groups));
-                if let Some(wanted) = values.class(group) {
-                    for i in 0..users.len() {
-                        if values.of_user(i).contains(&wanted) {
-                            take(i);
-                        }
-                    }
+                let values = observed.attribute_values(Attribute::Group);
+                for &i in values.class(group).map_or(&[][..], |c| values.holders(c)) {
+                    take(i as usize);
                 }
             }
             Selector::Remaining => {
@@ -123,8 +119,9 @@ pub(super) fn resolve<'p>(
             }
         }
         taken.sort_unstable();
-        for &i in &taken {
+        for (k, &i) in taken.iter().enumerate() {
             claimed[i] = number;
+            slot[i] = u32::try_from(k).unwrap_or(u32::MAX);
         }
         // `remaining` excludes earlier steps by definition; saying so per step is noise.
         if matches!(step.users, Selector::Remaining) {
@@ -137,32 +134,22 @@ pub(super) fn resolve<'p>(
                 .nth(owner)
                 .map_or_else(String::new, |s| s.name.to_string())
         };
-        let mut notes: Vec<String> = overlaps
+        let mut notes: Vec<OverlapNote> = overlaps
             .into_iter()
             .enumerate()
             .filter(|(_, claimed)| !claimed.is_empty())
-            .map(|(owner, claimed)| {
-                let count = claimed.len();
-                let who = if count == 1 { "1 user it matches is".to_owned() } else { format!("{count} users it matches are") };
+            .filter_map(|(owner, mut claimed)| {
                 // Indices into `users`, which is in email order (one per email): sorted, they
-                // name the users in email order, with no string made per user.
-                let mut claimed = claimed;
+                // name the users in email order.
                 claimed.sort_unstable();
-                let mut names = String::with_capacity(claimed.len() * 32);
-                for (n, &i) in claimed.iter().enumerate() {
-                    if n > 0 {
-                        names.push_str(", ");
-                    }
-                    names.push_str(users[i].email.as_str());
-                }
-                format!(
-                    "{who} in `{}`, an earlier step: a user belongs to the first step in file order: {}",
-                    owner_name(owner),
-                    names
-                )
+                let members = steps
+                    .get(owner)
+                    .map(|s: &ResolvedStep<'_>| s.members.clone())?;
+                let at = claimed.into_iter().map(|i| slot[i]).collect();
+                Some(OverlapNote::new(owner_name(owner), members, at))
             })
             .collect();
-        notes.sort();
+        notes.sort_by_cached_key(OverlapNote::head);
         steps.push(ResolvedStep {
             step,
             members: taken.iter().map(|&i| users[i].email.clone()).collect(),
@@ -181,83 +168,5 @@ pub(super) fn resolve<'p>(
         steps,
         missing,
         unclaimed_on_from,
-    }
-}
-
-/// FNV-1a: these maps are keyed by short strings the platform gave, hashed once per user.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-}
-
-type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
-
-/// An attribute's values (a location, groups) as numbers: values equal when trimmed and
-/// compared ASCII case-insensitively — as a selector matches them — get the same number.
-struct Values {
-    /// The number of each lowercased, trimmed value.
-    classes: FnvMap<String, u32>,
-    /// Every user's numbers in one list: user `i`'s are `numbers[starts[i]..starts[i + 1]]`.
-    numbers: Vec<u32>,
-    starts: Vec<usize>,
-}
-
-impl Values {
-    fn of(users: &[PlatformUser], values: impl Fn(&PlatformUser) -> &[String]) -> Self {
-        // Most users share a few spellings: each distinct one is lowercased once.
-        let mut spellings: FnvMap<&str, u32> = FnvMap::default();
-        let mut classes: FnvMap<String, u32> = FnvMap::default();
-        let mut numbers = Vec::with_capacity(users.len());
-        let mut starts = Vec::with_capacity(users.len() + 1);
-        for user in users {
-            starts.push(numbers.len());
-            for value in values(user) {
-                let value = value.trim();
-                let number = match spellings.get(value) {
-                    Some(&n) => n,
-                    None => {
-                        let next = u32::try_from(classes.len()).unwrap_or(u32::MAX);
-                        let n = *classes.entry(value.to_ascii_lowercase()).or_insert(next);
-                        spellings.insert(value, n);
-                        n
-                    }
-                };
-                numbers.push(number);
-            }
-        }
-        starts.push(numbers.len());
-        Self {
-            classes,
-            numbers,
-            starts,
-        }
-    }
-
-    /// The number of a selector's value; `None` when no user has it.
-    fn class(&self, value: &str) -> Option<u32> {
-        self.classes
-            .get(&value.trim().to_ascii_lowercase())
-            .copied()
-    }
-
-    fn of_user(&self, i: usize) -> &[u32] {
-        &self.numbers[self.starts[i]..self.starts[i + 1]]
     }
 }

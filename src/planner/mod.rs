@@ -16,6 +16,7 @@ mod exceptions;
 mod finding;
 mod gate;
 mod membership;
+mod overlap_note;
 mod phase;
 mod planner;
 mod precheck_verdicts;

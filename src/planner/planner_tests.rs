@@ -84,8 +84,8 @@ fn user(
 ) -> PlatformUser {
     PlatformUser {
         email: email(name),
-        location: "East".to_owned(),
-        groups: vec![],
+        location: "East".into(),
+        groups: Vec::new().into(),
         enabled: enabled.iter().map(|c| (*c).into()).collect(),
         sync: sync
             .iter()
@@ -656,4 +656,51 @@ fn a_wrong_account_or_failed_authorization_stops_unless_reauthorizing() {
             Action::Authorize { restart: true }
         );
     }
+}
+
+/// The users' locations and groups are kept per reading: a change through `change_users` or
+/// `change_users_at` (a user read again) is what the next plan selects by.
+#[test]
+fn a_changed_location_or_group_is_what_the_next_plan_selects_by() {
+    let plan = load(&PLAN.replace(
+        "[[batch]]\nname = \"rest\"",
+        "[[batch]]\nname = \"west\"\nusers = { location = \"West\" }\n\n\
+         [[batch]]\nname = \"it\"\nusers = { group = \"IT\" }\n\n[[batch]]\nname = \"rest\"",
+    ));
+    let users = ["a", "b", "c", "d", "e", "f"].map(|name| user(name, &["1"], &[]));
+    let mut observed = observed(ConfigurationState::Connected, users.to_vec());
+    observed.change_users(|users| {
+        users[2].location = "West".into();
+        users[3].groups = vec!["IT".to_owned()].into();
+    });
+    let members = |observed: &Observed, step: &str| -> Vec<Email> {
+        let s = schedule(&plan, observed, &RunState::default(), 0);
+        s.steps
+            .iter()
+            .find_map(|p| match &p.detail {
+                StepDetail::Move(d) if d.step == step => Some(d.members.emails().to_vec()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(members(&observed, "west"), [email("c")]);
+    assert_eq!(members(&observed, "it"), [email("d")]);
+
+    observed.change_users(|users| {
+        users[2].location = "North".into();
+        users[3].location = " west".into();
+        users[4].groups = vec!["Sales".to_owned(), "it".to_owned()].into();
+    });
+    assert_eq!(members(&observed, "west"), [email("d")]);
+    assert_eq!(members(&observed, "it"), [email("e")]);
+
+    // Read again in place, as a gate poll's answer is: where users are stays known, what they
+    // hold does not.
+    observed.change_users_at([2, 4, 5], |i, user| match i {
+        2 => user.location = "West".into(),
+        4 => user.groups = vec!["Sales".to_owned()].into(),
+        _ => user.groups = vec!["IT".to_owned()].into(),
+    });
+    assert_eq!(members(&observed, "west"), [email("c"), email("d")]);
+    assert_eq!(members(&observed, "it"), [email("f")]);
 }

@@ -4,7 +4,7 @@ use super::finding::{Finding, Severity};
 use super::membership::Resolution;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector};
-use crate::target::{AuthType, Configuration, ConfigurationState, Observed, Placement};
+use crate::target::{Attribute, AuthType, Configuration, ConfigurationState, Observed, Placement};
 
 /// What preflight learned, for the planner to use.
 pub(super) struct Preflight<'o> {
@@ -409,15 +409,10 @@ fn selector_remedy(
         _ => return "check the selector".to_owned(),
     };
     let values = known[slot].get_or_insert_with(|| {
-        let mut values: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        for user in observed.users() {
-            if slot == 0 {
-                values.insert(user.location.as_str());
-            } else {
-                values.extend(user.groups.iter().map(String::as_str));
-            }
-        }
-        let mut values: Vec<&str> = values.into_iter().collect();
+        // Each distinct value as the platform gave it: what the selectors' numbers, made once
+        // per reading, were made from.
+        let attribute = [Attribute::Location, Attribute::Group][slot];
+        let mut values: Vec<&str> = observed.attribute_values(attribute).spellings().collect();
         values.sort_unstable();
         values.join(", ")
     });

@@ -93,7 +93,7 @@ pub(crate) struct MoveDetail {
     pub(crate) not_before: Option<StartTime>,
     pub(crate) window: Option<Window>,
     /// Things a reviewer should know about the membership.
-    pub(crate) notes: Vec<String>,
+    pub(crate) notes: Vec<super::overlap_note::OverlapNote>,
     /// Members whose `from` sync is already failing (not counted by the gate).
     pub(crate) preexisting: Vec<Email>,
     /// The members its gate passed without (open or closed), once it passed.

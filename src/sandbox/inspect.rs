@@ -91,8 +91,8 @@ impl Inspection {
             .into_iter()
             .map(|u| InspectedUser {
                 email: u.email.to_string(),
-                location: u.location,
-                groups: u.groups,
+                location: u.location.to_string(),
+                groups: u.groups.to_vec(),
                 enabled: u.enabled.iter().map(|id| name_of(id)).collect(),
                 sync: u
                     .sync

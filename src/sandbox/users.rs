@@ -60,10 +60,10 @@ struct Roster {
     users: Vec<UserRow>,
     /// Where each user id is in `users`.
     positions: Positions,
-    /// Each distinct location.
-    locations: Vec<String>,
-    /// Each distinct `groups` value, parsed.
-    group_sets: Vec<Vec<String>>,
+    /// Each distinct location, shared by its users' entries.
+    locations: Vec<Arc<str>>,
+    /// Each distinct `groups` value, parsed, shared by its users' entries.
+    group_sets: Vec<Arc<[String]>>,
 }
 
 impl Roster {
@@ -504,9 +504,9 @@ impl SandboxFile {
         let positions = Positions::of(&users);
 
         // Their locations and groups, from the table.
-        let mut locations: Vec<String> = Vec::new();
+        let mut locations: Vec<Arc<str>> = Vec::new();
         let mut location_index: HashMap<String, usize> = HashMap::new();
-        let mut group_sets: Vec<Vec<String>> = Vec::new();
+        let mut group_sets: Vec<Arc<[String]>> = Vec::new();
         let mut group_index: HashMap<String, usize> = HashMap::new();
         {
             let mut statement = read
@@ -522,9 +522,11 @@ impl SandboxFile {
                     .and_then(|i| users.get_mut(i))
                     .ok_or_else(|| bad(id, NOT_INDEXED.to_owned()))?;
                 user.location = intern(&mut location_index, &mut locations, location, |l| {
-                    l.to_owned()
+                    Arc::from(l)
                 });
-                user.groups = intern(&mut group_index, &mut group_sets, groups, parse_groups);
+                user.groups = intern(&mut group_index, &mut group_sets, groups, |g| {
+                    Arc::from(parse_groups(g))
+                });
             }
         }
         if let Some(user) = users.iter().find(|u| u.location == usize::MAX) {
@@ -869,8 +871,8 @@ mod tests {
         assert_eq!(faulty.len(), 3);
         for (user, (id, email, location, groups)) in users.iter().zip(&rows) {
             assert_eq!(user.email.as_str(), email);
-            assert_eq!(&user.location, location);
-            assert_eq!(user.groups, parse_groups(groups));
+            assert_eq!(&*user.location, location.as_str());
+            assert_eq!(user.groups[..], parse_groups(groups)[..]);
             let enabled: Vec<String> = enabled_on
                 .query_map([id], |r| Ok(r.get::<_, i64>(0)?.to_string()))
                 .expect("query")

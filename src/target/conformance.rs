@@ -239,8 +239,8 @@ fn assignments(
         .map(|u| {
             (
                 u.email.to_string(),
-                u.location.clone(),
-                u.groups.clone(),
+                u.location.to_string(),
+                u.groups.to_vec(),
                 u.enabled.clone(),
             )
         })

@@ -4,6 +4,7 @@
 //! the platform's REST API are two implementations. This module owns the trait and the types it
 //! exchanges; it does not know how any platform stores them.
 
+mod attribute_values;
 mod configuration;
 mod configuration_id;
 #[cfg(test)]
@@ -17,6 +18,7 @@ mod user_write;
 
 use crate::plan::grammar::Email;
 
+pub(crate) use attribute_values::Attribute;
 pub(crate) use configuration::{
     AuthType, Authorization, Configuration, ConfigurationList, ConfigurationState, NewConfiguration,
 };

@@ -2,17 +2,19 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::plan::grammar::Email;
 
+use super::attribute_values::{Attribute, AttributeValues};
 use super::{Configuration, Placement, PlatformUser, Target, TargetError};
 
 /// Everything the planner needs to know about the platform, read at one moment.
 ///
 /// The users are reached through [`Observed::users`] and changed only through
-/// [`Observed::change_users`]: what is worked out from them once and kept (positions, placements)
-/// is then never stale.
+/// [`Observed::change_users`] (or [`Observed::change_users_at`]): what is worked out from them
+/// once and kept (positions, placements, locations and groups as numbers) is then never stale.
 #[derive(Debug, Clone)]
 pub(crate) struct Observed {
     pub(crate) configurations: Vec<Configuration>,
@@ -23,21 +25,30 @@ pub(crate) struct Observed {
     index: UserIndex,
 }
 
-/// Where each user is in [`Observed::users`], by a hash of their email, made on the first lookup.
+/// Where each user is in [`Observed::users`]: by binary search for the first lookups of a
+/// reading, then by a hash of their email, made once that many were asked.
 ///
 /// The planner looks every member of every started step up on every decision; a binary search
-/// over a large tenant's emails costs a string comparison (and a cache miss) per probe, this one
-/// probe. It is a hint, never the truth: a position is used only if the user there has the email
-/// asked for, anything else falls back to the binary search.
+/// over a large tenant's emails costs a string comparison (and a cache miss) per probe, the hash
+/// one probe. But the hash costs a hash of every user's email to make, which a dry-run asking
+/// for a few thousand users (a CSV batch) never earns back: as with renting before buying, the
+/// searches stop when they have cost about what making the hash does. The hash is a hint, never
+/// the truth: a position is used only if the user there has the email asked for, anything else
+/// falls back to the binary search.
 #[derive(Debug, Default)]
 struct UserIndex {
     positions: OnceLock<(RandomState, Positions)>,
+    /// Lookups answered by binary search so far.
+    searched: AtomicUsize,
     /// The positions of whole lists of members (a started step's frozen members), by the list's
     /// allocation: the state shares one allocation per list for as long as it is unchanged, so
     /// each list is looked up once per reading of the users, not once per decision.
     lists: Mutex<Vec<KnownList>>,
     /// Each user's placement on a `from` and a `to` (those asked for).
     placements: Mutex<Vec<Arc<Placement>>>,
+    /// The users' locations and groups as numbers, for the selectors by them.
+    locations: OnceLock<Arc<AttributeValues>>,
+    groups: OnceLock<Arc<AttributeValues>>,
 }
 
 type KnownList = (Arc<[Email]>, Arc<[Option<usize>]>);
@@ -46,8 +57,11 @@ impl Clone for UserIndex {
     fn clone(&self) -> Self {
         Self {
             positions: self.positions.clone(),
+            searched: AtomicUsize::new(self.searched.load(Ordering::Relaxed)),
             lists: Mutex::new(lock(&self.lists).clone()),
             placements: Mutex::new(lock(&self.placements).clone()),
+            locations: self.locations.clone(),
+            groups: self.groups.clone(),
         }
     }
 }
@@ -84,19 +98,34 @@ impl Hasher for Prehashed {
 
 impl UserIndex {
     fn position(&self, users: &[PlatformUser], email: &Email) -> Option<usize> {
-        let (hasher, positions) = self.positions.get_or_init(|| {
-            let hasher = RandomState::new();
-            let positions = users
-                .iter()
-                .enumerate()
-                .filter_map(|(i, u)| {
-                    Some((hasher.hash_one(u.email.as_str()), u32::try_from(i).ok()?))
-                })
-                .collect();
-            (hasher, positions)
-        });
-        let i = *positions.get(&hasher.hash_one(email.as_str()))? as usize;
-        users.get(i).filter(|u| u.email == *email).map(|_| i)
+        let search = || users.binary_search_by(|u| u.email.cmp(email)).ok();
+        let positions = match self.positions.get() {
+            Some(positions) => positions,
+            // About as many probes (string comparisons) as making the hash takes hashes.
+            None if self.searched.fetch_add(1, Ordering::Relaxed)
+                < users.len() / (users.len().max(2).ilog2() as usize) =>
+            {
+                return search();
+            }
+            None => self.positions.get_or_init(|| Self::hash(users)),
+        };
+        let (hasher, positions) = positions;
+        positions
+            .get(&hasher.hash_one(email.as_str()))
+            .map(|&i| i as usize)
+            .filter(|&i| users.get(i).is_some_and(|u| u.email == *email))
+            .or_else(search)
+    }
+
+    fn hash(users: &[PlatformUser]) -> (RandomState, Positions) {
+        let hasher = RandomState::new();
+        let mut positions = Positions::with_capacity_and_hasher(users.len(), Default::default());
+        for (i, user) in users.iter().enumerate() {
+            if let Ok(i) = u32::try_from(i) {
+                positions.insert(hasher.hash_one(user.email.as_str()), i);
+            }
+        }
+        (hasher, positions)
     }
 }
 
@@ -146,8 +175,8 @@ impl Observed {
         mut change: impl FnMut(usize, &mut PlatformUser),
     ) {
         let mut moved = false;
-        let placements = self
-            .index
+        let index = &mut self.index;
+        let placements = index
             .placements
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
@@ -160,6 +189,13 @@ impl Observed {
             moved |= user.email != email;
             for placement in placements.iter_mut() {
                 Arc::make_mut(placement).changed(i, user);
+            }
+            // A user read again may have moved or changed groups: the numbers are then made
+            // again when next asked (the engine's own writes change neither).
+            for values in [&mut index.locations, &mut index.groups] {
+                if values.get().is_some_and(|v| !v.still_holds(i, user)) {
+                    *values = OnceLock::new();
+                }
             }
         }
         if moved {
@@ -178,6 +214,15 @@ impl Observed {
         let placement = Arc::new(Placement::of(&self.users, from, to));
         lock(&self.index.placements).push(placement.clone());
         placement
+    }
+
+    /// Every user's location or groups as numbers, worked out once per reading.
+    pub(crate) fn attribute_values(&self, attribute: Attribute) -> &AttributeValues {
+        let kept = match attribute {
+            Attribute::Location => &self.index.locations,
+            Attribute::Group => &self.index.groups,
+        };
+        kept.get_or_init(|| Arc::new(AttributeValues::of(&self.users, attribute)))
     }
 
     /// The configuration with this display name (compared case-insensitively, as the plan does).
@@ -215,9 +260,7 @@ impl Observed {
 
     /// Where the user with this email is in `users`.
     pub(crate) fn position(&self, email: &Email) -> Option<usize> {
-        self.index
-            .position(&self.users, email)
-            .or_else(|| self.users.binary_search_by(|u| u.email.cmp(email)).ok())
+        self.index.position(&self.users, email)
     }
 }
 
@@ -245,8 +288,8 @@ mod tests {
     fn user(name: &str, enabled: &[&str]) -> PlatformUser {
         PlatformUser {
             email: email(name),
-            location: "East".to_owned(),
-            groups: Vec::new(),
+            location: "East".into(),
+            groups: Vec::new().into(),
             enabled: enabled.iter().map(|c| (*c).into()).collect(),
             sync: crate::target::SyncResults::new(),
         }
@@ -288,5 +331,30 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(true, false), (false, true), (true, false)]
         );
+    }
+
+    #[test]
+    fn positions_are_right_before_and_after_the_hash_is_made() {
+        let names: Vec<String> = (0..200).map(|i| format!("u{i:03}")).collect();
+        let observed = Observed::new(
+            Vec::new(),
+            0,
+            names.iter().rev().map(|n| user(n, &[])).collect(),
+        );
+        // Searches first, then (past about 200 / 7 lookups) the hash: the same answers.
+        for round in 0..3 {
+            for (i, name) in names.iter().enumerate() {
+                assert_eq!(observed.position(&email(name)), Some(i), "{round}: {name}");
+                assert_eq!(observed.position(&email(&format!("{name}x"))), None);
+            }
+        }
+        assert!(
+            observed.index.positions.get().is_some(),
+            "the hash was made"
+        );
+        let few = Observed::new(Vec::new(), 0, vec![user("a", &[]), user("b", &[])]);
+        for _ in 0..10 {
+            assert_eq!(few.position(&email("b")), Some(1));
+        }
     }
 }

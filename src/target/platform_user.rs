@@ -1,5 +1,7 @@
 //! Users as the platform reports them: attributes, enabled configurations, latest sync results.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -10,8 +12,11 @@ use crate::plan::grammar::Email;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct PlatformUser {
     pub(crate) email: Email,
-    pub(crate) location: String,
-    pub(crate) groups: Vec<String>,
+    // Shared: most users of a tenant have one of a few locations and group sets, and a reading
+    // of a large tenant made (and freed) a copy of each per user. (Not a doc comment: those are
+    // the API schema's descriptions.)
+    pub(crate) location: Arc<str>,
+    pub(crate) groups: Arc<[String]>,
     /// Ids of the configurations this user is enabled on.
     pub(crate) enabled: Vec<ConfigurationId>,
     /// The latest sync attempt per configuration id, for the configurations that have synced.

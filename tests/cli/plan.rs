@@ -448,3 +448,64 @@ fn the_note_on_users_claimed_earlier_names_them() {
         "the user is named: {note}"
     );
 }
+
+/// Two attribute batches overlapping by more than fifty users: text names the first fifty and
+/// counts the rest (`--full` and JSON name them all), as a long diagnostic list does.
+#[test]
+fn a_long_overlap_note_is_folded_in_text_and_whole_in_json() {
+    let plan = "version = 1\nname = \"overlap\"\n[target]\nkind = \"sandbox\"\nsandbox = \"tenant.db\"\n\
+        [from]\ndisplay_name = \"Basic Auth\"\n[to]\ndisplay_name = \"OAuth\"\n\
+        tenant_id = \"contoso.onmicrosoft.com\"\n[gate]\nsoak = \"30m\"\ntimeout = \"3h\"\n\
+        max_errors = \"1%\"\n[pilot]\nusers = [\"ana@contoso.example\", \"ben@contoso.example\"]\n\
+        [[batch]]\nname = \"east\"\nusers = { location = \"East\" }\n[[batch]]\nname = \"sales\"\nusers = { group = \"Sales\" }\n\
+        [[batch]]\nname = \"everyone-else\"\nusers = \"remaining\"\n[disconnect]\nafter = \"24h\"\n";
+    let env = TestEnv::new()
+        .sandbox("demo", 600, "2s")
+        .file("plan.toml", plan);
+    let prefix = "users it matches are in `east`, an earlier step: a user belongs to the first step in file order: ";
+    let json = env
+        .run(["plan", "plan.toml", "--format", "json", "--now", NOW])
+        .json();
+    let sales = json["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == "sales")
+        .cloned()
+        .expect("sales");
+    let notes = sales["detail"]["notes"].as_array().expect("notes");
+    let note = notes
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|n| n.contains("in `east`"))
+        .expect("a note on `east`");
+    let (count, names) = note.split_once(' ').expect("a count");
+    let count: usize = count.parse().expect("a count first");
+    let names = names.strip_prefix(prefix).expect("the note's words");
+    let names: Vec<&str> = names.split(", ").collect();
+    assert!(count > 60, "the tenant is large enough to overlap: {note}");
+    assert_eq!(names.len(), count, "JSON names every user");
+    assert!(names.iter().all(|n| n.contains('@')), "{note}");
+
+    let text = env.run(["plan", "plan.toml", "--now", NOW]).stdout;
+    let line = text
+        .lines()
+        .find(|l| l.contains(prefix))
+        .expect("the note in text");
+    let shown = format!(
+        "{}, and {} more (--full lists them all)",
+        names[..50].join(", "),
+        count - 50
+    );
+    assert!(
+        line.ends_with(&format!("note: {count} {prefix}{shown}")),
+        "text names the first fifty:\n{line}"
+    );
+    let full = env
+        .run(["plan", "plan.toml", "--full", "--now", NOW])
+        .stdout;
+    assert!(
+        full.lines().any(|l| l.ends_with(&format!("note: {note}"))),
+        "--full names them all"
+    );
+}
