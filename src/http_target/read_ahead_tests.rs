@@ -72,8 +72,8 @@ async fn page(State(platform): State<Arc<Platform>>, Query(query): Query<PageQue
 fn user(email: &str) -> PlatformUser {
     PlatformUser {
         email: Email::parse(email).expect("email"),
-        location: "East".to_owned(),
-        groups: Vec::new(),
+        location: "East".into(),
+        groups: Vec::new().into(),
         enabled: Vec::new(),
         sync: SyncResults::new(),
     }
