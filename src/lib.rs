@@ -29,6 +29,7 @@ mod sandbox;
 mod serve;
 mod signals;
 mod signing;
+mod sorted_search;
 mod sqlite_file;
 mod state;
 mod target;

@@ -23,6 +23,7 @@ use rusqlite::types::ValueRef;
 use super::simulation::{self, Enabled, FaultSpan};
 use super::{SandboxError, SandboxFile};
 use crate::plan::grammar::Email;
+use crate::sorted_search::find_from;
 use crate::target::{Configuration, ConfigurationId, PlatformUser};
 
 /// One row of `users`, as a page needs it.
@@ -71,27 +72,10 @@ impl Roster {
         &self.text[row.stored_email.clone()]
     }
 
-    /// Where the user with this stored email is, looking forward from `hint` (where the last
-    /// email looked for was) first: a call that names its users in email order, as the engine's
-    /// do, costs a few comparisons per user instead of a binary search of the whole tenant.
-    /// Any order gives the right answer; `hint` is left where this one was.
+    /// Where the user with this stored email is, from where the last one looked for was (see
+    /// `sorted_search.rs`): the engine names its users in email order.
     fn find(&self, email: &str, hint: &mut usize) -> Option<usize> {
-        let users = &self.users;
-        let below = |i: usize| self.stored_email(&users[i]) < email;
-        let mut lo = *hint;
-        if lo > users.len() || (lo > 0 && !below(lo - 1)) {
-            lo = 0;
-        }
-        let mut step = 1;
-        while lo + step < users.len() && below(lo + step) {
-            lo += step;
-            step *= 2;
-        }
-        // Everything before `lo` sorts below `email`, everything from `lo + step` on does not.
-        let hi = (lo + step + 1).min(users.len());
-        let at = lo + users[lo..hi].partition_point(|u| self.stored_email(u) < email);
-        *hint = at;
-        (at < users.len() && self.stored_email(&users[at]) == email).then_some(at)
+        find_from(&self.users, |u| self.stored_email(u), email, hint)
     }
 }
 

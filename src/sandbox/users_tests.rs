@@ -90,45 +90,6 @@ fn page_cursors_are_where_each_later_page_begins() {
     }
 }
 
-/// Finding users from where the last one was is a binary search's answer, in any order.
-#[test]
-fn a_user_is_found_from_the_last_ones_place_as_by_a_search_of_all() {
-    let (_dir, file, _other) = sandbox("messy");
-    let view = file.tenant_view().expect("view");
-    let roster = &*view.roster;
-    let mut emails: Vec<String> = roster
-        .users
-        .iter()
-        .map(|u| roster.stored_email(u).to_owned())
-        .collect();
-    emails.extend(["", "a", "zzz@nowhere", "m"].map(str::to_owned));
-    emails.extend(emails.clone().into_iter().map(|e| format!("{e}x")));
-    let expected = |email: &str| {
-        roster
-            .users
-            .binary_search_by(|u| roster.stored_email(u).cmp(email))
-            .ok()
-    };
-    let mut orders = vec![emails.clone()];
-    orders[0].sort();
-    orders.push(orders[0].iter().rev().cloned().collect());
-    let mut shuffled = emails;
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    for i in (1..shuffled.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        shuffled.swap(i, (state % (i as u64 + 1)) as usize);
-    }
-    orders.push(shuffled);
-    for order in orders {
-        let mut hint = 0;
-        for email in &order {
-            assert_eq!(roster.find(email, &mut hint), expected(email), "{email}");
-        }
-    }
-}
-
 #[test]
 fn a_page_shows_what_the_tables_hold() {
     // messy: mailboxes gone for users 5 and 23, a non-primary email for 31, users 40-41 on

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::plan::grammar::Email;
+use crate::sorted_search::find_from;
 
 use super::attribute_values::{Attribute, AttributeValues};
 use super::{Configuration, Placement, PlatformUser, Target, TargetError};
@@ -249,7 +250,12 @@ impl Observed {
         {
             return at.clone();
         }
-        let at: Arc<[Option<usize>]> = list.iter().map(|e| self.position(e)).collect();
+        // A frozen list is in email order, as `users` is: found in one walk of both.
+        let mut hint = 0;
+        let at: Arc<[Option<usize>]> = list
+            .iter()
+            .map(|e| find_from(&self.users, |u| u.email.as_str(), e.as_str(), &mut hint))
+            .collect();
         let mut lists = lock(&self.index.lists);
         // A list nobody else holds any more was replaced (its step's members read again): its
         // allocation could be reused by another list, so it must go.
