@@ -14,6 +14,7 @@ mod diagnostic;
 mod dry_run;
 mod engine;
 mod exit_code;
+mod fnv_map;
 mod git;
 mod html_report;
 mod http_target;

@@ -13,7 +13,6 @@
 //! users' own copies and their syncs. How each sync went is computed by the simulation
 //! (`simulation.rs`), never stored. Writing assignments is `assignments.rs`'s.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -22,6 +21,7 @@ use rusqlite::types::ValueRef;
 
 use super::simulation::{self, Enabled, FaultSpan};
 use super::{SandboxError, SandboxFile};
+use crate::fnv_map::FnvMap;
 use crate::plan::grammar::Email;
 use crate::sorted_search::find_from;
 use crate::target::{Configuration, ConfigurationId, PlatformUser};
@@ -489,9 +489,9 @@ impl SandboxFile {
 
         // Their locations and groups, from the table.
         let mut locations: Vec<Arc<str>> = Vec::new();
-        let mut location_index: HashMap<String, usize> = HashMap::new();
+        let mut location_index: FnvMap<String, usize> = FnvMap::default();
         let mut group_sets: Vec<Arc<[String]>> = Vec::new();
-        let mut group_index: HashMap<String, usize> = HashMap::new();
+        let mut group_index: FnvMap<String, usize> = FnvMap::default();
         {
             let mut statement = read
                 .prepare_cached("SELECT id, location, groups FROM users")
@@ -626,7 +626,7 @@ fn group_by_user<T: Copy>(users: usize, entries: Vec<(usize, T)>) -> (Vec<T>, Ve
 
 /// The index of `value` in `values`, adding it (made by `make`) the first time it is seen.
 fn intern<T>(
-    index: &mut HashMap<String, usize>,
+    index: &mut FnvMap<String, usize>,
     values: &mut Vec<T>,
     value: &str,
     make: impl FnOnce(&str) -> T,

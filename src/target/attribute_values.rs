@@ -6,10 +6,8 @@
 //! case-insensitively — as a selector matches them — get the same number. This module does not
 //! know what a selector is.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use super::PlatformUser;
+use crate::fnv_map::FnvMap;
 
 /// Which attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,31 +149,6 @@ impl AttributeValues {
                 .all(|n| values().any(|v| number_of(v) == Some(n)))
     }
 }
-
-/// FNV-1a: these maps are keyed by short strings the platform gave, hashed once per user.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-}
-
-type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 #[cfg(test)]
 mod tests {
