@@ -72,6 +72,13 @@ impl Roster {
         &self.text[row.stored_email.clone()]
     }
 
+    /// Where the page of the users after `after` (by stored email) begins.
+    fn page_start(&self, after: Option<&str>) -> usize {
+        let after = after.unwrap_or("");
+        self.users
+            .partition_point(|u| self.stored_email(u) <= after)
+    }
+
     /// Where the user with this stored email is, from where the last one looked for was (see
     /// `sorted_search.rs`): the engine names its users in email order.
     fn find(&self, email: &str, hint: &mut usize) -> Option<usize> {
@@ -260,10 +267,7 @@ impl SandboxFile {
     ) -> Result<(Vec<PlatformUser>, bool), SandboxError> {
         let view = self.tenant_view()?;
         let roster = &*view.roster;
-        let after = after.unwrap_or("");
-        let start = roster
-            .users
-            .partition_point(|u| roster.stored_email(u) <= after);
+        let start = roster.page_start(after);
         let end = start.saturating_add(limit.max(1)).min(roster.users.len());
         let mut enabled: Vec<Enabled<'_>> = Vec::new();
         let users = (start..end)
@@ -281,10 +285,7 @@ impl SandboxFile {
     ) -> Result<Vec<String>, SandboxError> {
         let view = self.tenant_view()?;
         let roster = &*view.roster;
-        let after = after.unwrap_or("");
-        let start = roster
-            .users
-            .partition_point(|u| roster.stored_email(u) <= after);
+        let start = roster.page_start(after);
         let limit = limit.max(1);
         Ok((start.saturating_add(limit)..roster.users.len())
             .step_by(limit)
