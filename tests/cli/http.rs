@@ -269,28 +269,31 @@ fn a_real_targets_unapproved_disconnect_waits_for_yes() {
     drop(served);
 }
 
+/// The whole HTTP/1.1 answer, status line and headers included, of one authenticated `GET path`
+/// on its own connection: what a test of the wire itself needs, which a client library hides.
+fn raw_get(url: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    answer
+}
+
 /// A rate-limited `sandbox serve` states its quota on every answer (`RateLimit-Policy`, as the
 /// IETF httpapi draft writes it): what lets the http target keep under the limit instead of
 /// finding it by being throttled.
 #[test]
 fn a_rate_limited_server_states_its_quota_on_every_answer() {
-    use std::io::{Read, Write};
     let env = env_with_token(3, "40ms");
     let served = env.serve(&["--rate-limit", "1"]);
-    let address = served.url.trim_start_matches("http://");
-    let ask = || {
-        let mut stream = std::net::TcpStream::connect(address).expect("connect");
-        let request = format!(
-            "GET /whoami HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).expect("send");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).expect("answer");
-        answer.to_ascii_lowercase()
-    };
     // One a second: the first is served, the second (within the same second) throttled.
     for expected in ["http/1.1 200", "http/1.1 429"] {
-        let answer = ask();
+        let answer = raw_get(&served.url, "/whoami").to_ascii_lowercase();
         assert!(answer.starts_with(expected), "{answer}");
         assert!(
             answer.contains("\r\nratelimit-policy: \"default\";q=1;w=1\r\n"),
@@ -304,18 +307,10 @@ fn a_rate_limited_server_states_its_quota_on_every_answer() {
 /// the `after` a client paging one page after another would ask with, every one.
 #[test]
 fn a_first_page_asked_for_cursors_says_where_every_later_page_begins() {
-    use std::io::{Read, Write};
     let env = env_with_token(25, "40ms");
     let served = env.serve(&[]);
-    let address = served.url.trim_start_matches("http://");
     let get = |query: &str| -> Value {
-        let mut stream = std::net::TcpStream::connect(address).expect("connect");
-        let request = format!(
-            "GET /users?{query} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).expect("send");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).expect("answer");
+        let answer = raw_get(&served.url, &format!("/users?{query}"));
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         let body = answer.split_once("\r\n\r\n").expect("body").1;
         serde_json::from_str(body).expect("json")
