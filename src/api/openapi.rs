@@ -35,8 +35,12 @@ fn document() -> Value {
     let schemas: serde_json::Map<String, Value> =
         generator.take_definitions(true).into_iter().collect();
 
-    // Any answer may state the quota; a client that reads it keeps under it.
-    let policy = json!({ "RateLimit-Policy": { "$ref": "#/components/headers/RateLimit-Policy" } });
+    // Any answer may state the quota and what is left of it; a client that reads them keeps
+    // under it.
+    let policy = json!({
+        "RateLimit-Policy": { "$ref": "#/components/headers/RateLimit-Policy" },
+        "RateLimit": { "$ref": "#/components/headers/RateLimit" },
+    });
     let ok = |description: &str, schema: &Value| json!({ "description": description, "headers": policy, "content": { "application/json": { "schema": schema } } });
     let no_content = |description: &str| json!({ "description": description, "headers": policy });
     let errors = |codes: &[&str]| -> serde_json::Map<String, Value> {
@@ -83,7 +87,8 @@ fn document() -> Value {
                 service-account configuration to another. Every write is idempotent: repeating one reports \
                 `unchanged` per user and changes nothing. Errors are RFC 9457 problem details. Throttled \
                 requests get 429 with Retry-After (seconds); a platform with a rate limit may state it on \
-                every answer with RateLimit-Policy, so clients can keep under it.",
+                every answer with RateLimit-Policy, and what is left of it with RateLimit, so clients can \
+                keep under it.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearer": [] }],
@@ -160,6 +165,11 @@ fn document() -> Value {
                     "schema": { "type": "string" },
                     "example": "\"default\";q=200;w=1",
                 },
+                "RateLimit": {
+                    "description": "Optional. What is left of a policy's quota once this request was counted, as the same draft writes it: the policy's name with `r` (requests left) and `t` (seconds until it resets), such as `\"default\";r=150;t=1`. Where RateLimit-Policy states one short-window policy, cutover spends what is left instead of pacing: from an answer's `r` it subtracts every request it sent after that one and every one still unanswered when that one went, which bounds what is left wherever the windows fall. `r` must count every request that arrived before this one, and shrink only by requests counted.",
+                    "schema": { "type": "string" },
+                    "example": "\"default\";r=150;t=1",
+                },
             },
             "schemas": schemas,
             "responses": {
@@ -175,6 +185,7 @@ fn document() -> Value {
                     "headers": {
                         "Retry-After": { "description": "Seconds to wait.", "schema": { "type": "integer", "minimum": 0 } },
                         "RateLimit-Policy": { "$ref": "#/components/headers/RateLimit-Policy" },
+                        "RateLimit": { "$ref": "#/components/headers/RateLimit" },
                     },
                     "content": { "application/problem+json": { "schema": problem } },
                 },

@@ -174,7 +174,7 @@ impl HttpTarget {
         for attempt in 0..ATTEMPTS {
             // The token is taken after the permit: a request held back by a long Retry-After
             // must not go out with one that expired meanwhile.
-            let permit = self.inner.limiter.acquire().await;
+            let mut permit = self.inner.limiter.acquire().await;
             let bearer = self.inner.auth.bearer().await?;
             let mut request = self
                 .inner
@@ -205,6 +205,7 @@ impl HttpTarget {
             if let Some(quota) = Quota::advertised(response.headers()) {
                 self.inner.limiter.advertised(quota);
             }
+            permit.answered(Quota::remaining(response.headers()));
             let bytes = response.bytes().await;
             drop(permit);
             let bytes = match bytes {

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use super::budget::{Budget, Ticket};
 use super::quota::Quota;
 
 /// Once throttled, pace at this share of the rate the platform accepted over the last second.
@@ -73,22 +74,28 @@ pub(super) struct State {
     advertised: Option<f64>,
     /// The rate the platform accepted over the second before it last throttled.
     throttled_at: Option<f64>,
+    /// What is left of the quota, once the platform states it: then that, not a pace, says
+    /// when a request may go (a ceiling still paces).
+    budget: Budget,
 }
 
 /// What a sender may do now.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Admit {
-    /// Send; a slot is taken.
-    Go,
+    /// Send; a slot is taken, and the request is this ticket to the budget.
+    Go(Ticket),
     /// Not before this instant (the pace, or a `Retry-After`).
     Until(Instant),
     /// Not until a request in flight finishes.
     Slot,
 }
 
-/// A slot for one request; freed when dropped.
+/// A slot for one request; freed when dropped, and taken to have had no answer unless
+/// [`Permit::answered`] said it had.
 pub(crate) struct Permit {
     limiter: Arc<Limiter>,
+    ticket: Ticket,
+    answered: bool,
 }
 
 impl Limiter {
@@ -139,12 +146,14 @@ impl Limiter {
             // A poisoned state only costs the limiting: the request goes.
             let admit = match self.state.lock() {
                 Ok(mut state) => state.admit(Instant::now()),
-                Err(_) => Admit::Go,
+                Err(_) => Admit::Go(Budget::new().send(Instant::now())),
             };
             match admit {
-                Admit::Go => {
+                Admit::Go(ticket) => {
                     return Permit {
                         limiter: Arc::clone(self),
+                        ticket,
+                        answered: false,
                     };
                 }
                 // A pause can only grow while this sleeps, and a pace only slow: waking at the
@@ -194,6 +203,7 @@ impl State {
             ceiling: None,
             advertised: None,
             throttled_at: None,
+            budget: Budget::new(),
         }
     }
 
@@ -225,7 +235,17 @@ impl State {
         if (self.in_flight as f64) >= self.limit.floor().max(1.0) {
             return Admit::Slot;
         }
-        if let Some(pace) = self.pace {
+        if let Err(until) = self.budget.allows(now) {
+            return until.map_or(Admit::Slot, Admit::Until);
+        }
+        // A stated budget spends what the platform has left; only a ceiling of our own still
+        // paces it.
+        let pace = if self.budget.is_known() {
+            self.ceiling
+        } else {
+            self.pace
+        };
+        if let Some(pace) = pace {
             let interval = Duration::from_secs_f64(1.0 / pace.max(MIN_PACE));
             // A sender may go up to one interval before its time, so one that wakes late
             // (timers are coarse, machines busy) keeps the schedule instead of losing a slot
@@ -237,12 +257,22 @@ impl State {
             self.due = self.due.max(now) + interval;
         }
         self.in_flight += 1;
-        Admit::Go
+        Admit::Go(self.budget.send(now))
     }
 
     /// A request that was admitted has finished (either way).
     pub(super) fn release(&mut self) {
         self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// `ticket`'s request was answered at `now`, stating what was left of `quota` if it did.
+    pub(super) fn answered(&mut self, ticket: Ticket, now: Instant, stated: Option<(Quota, u64)>) {
+        self.budget.answered(ticket, now, stated);
+    }
+
+    /// `ticket`'s request ended at `now` without an answer.
+    pub(super) fn unanswered(&mut self, now: Instant) {
+        self.budget.unanswered(now);
     }
 
     pub(super) fn throttled(&mut self, now: Instant, retry_after: Duration) {
@@ -295,9 +325,26 @@ impl State {
     }
 }
 
+impl Permit {
+    /// The platform answered this request; `stated` is what its answer said was left of its
+    /// quota (`Quota::remaining`), if it said.
+    pub(crate) fn answered(&mut self, stated: Option<(Quota, u64)>) {
+        self.answered = true;
+        let ticket = self.ticket;
+        self.limiter
+            .with_state(|state| state.answered(ticket, Instant::now(), stated));
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.limiter.with_state(State::release);
+        let answered = self.answered;
+        self.limiter.with_state(|state| {
+            state.release();
+            if !answered {
+                state.unanswered(Instant::now());
+            }
+        });
     }
 }
 
@@ -409,7 +456,7 @@ mod tests {
         let mut late = 0u64;
         while sent.len() < 1_000 {
             match state.admit(now) {
-                Admit::Go => {
+                Admit::Go(_) => {
                     sent.push(now);
                     state.release();
                     state.succeeded(now);
@@ -495,7 +542,7 @@ mod tests {
         let mut not_before = start;
         while served < requests {
             match state.admit(now) {
-                Admit::Go => {
+                Admit::Go(_) => {
                     let arrival = now + Duration::from_millis(20) + jitter(4_000);
                     early += usize::from(arrival < not_before);
                     let answered = arrival + Duration::from_millis(20);

@@ -2,11 +2,12 @@
 //! response header of the IETF httpapi draft (draft-ietf-httpapi-ratelimit-headers), e.g.
 //! `"default";q=200;w=1` for 200 requests per 1-second window.
 //!
-//! Only what pacing needs is read: of the policies counted in requests whose window is short,
-//! the tightest. The `RateLimit` field (the quota left now) is not read: its `t` is whole
-//! seconds, which says nothing useful about where a 1-second window stands, and a client that
-//! paces by the policy never gets near the end of its quota anyway. How the rate is used is
-//! `limiter.rs`'s.
+//! Two things are read. For pacing, of the policies counted in requests whose window is short,
+//! the tightest. And the `RateLimit` field's `r`, the quota left now (`"default";r=150;t=1`),
+//! when the platform keeps to one short-window policy only, so that what is left of that one is
+//! all there is to know: `budget.rs` spends it. The field's `t` is not read: it is whole
+//! seconds, which says nothing useful about where a 1-second window stands. How the rate and
+//! the remainder are used is `limiter.rs`'s.
 
 use std::time::Duration;
 
@@ -28,14 +29,35 @@ pub(super) struct Quota {
 impl Quota {
     /// The tightest short-window quota `headers` advertise, if any is there and readable.
     pub(super) fn advertised(headers: &HeaderMap) -> Option<Self> {
-        headers
-            .get_all("ratelimit-policy")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(split_outside_quotes(','))
-            .filter_map(policy)
-            .filter(|q| q.window <= Duration::from_secs(SHORT_WINDOW))
+        short_policies(headers)
+            .map(|(_, quota)| quota)
             .min_by(|a, b| a.per_second().total_cmp(&b.per_second()))
+    }
+
+    /// The one short-window quota `headers` advertise and what they say is left of it now
+    /// (`RateLimit`'s `r` for the policy of that name). `None` where there are several short
+    /// windows (what is left of one says nothing of the others), the policy has no name to
+    /// match, or no `r` is given for it.
+    pub(super) fn remaining(headers: &HeaderMap) -> Option<(Self, u64)> {
+        let mut policies = short_policies(headers);
+        let (name, quota) = policies.next()?;
+        if policies.next().is_some() {
+            return None;
+        }
+        let name = name.filter(|n| n.starts_with('"'))?;
+        let remaining = fields(headers, "ratelimit")
+            .filter_map(|member| {
+                let mut parts = split_outside_quotes(';')(member);
+                if parts.next()? != name {
+                    return None;
+                }
+                parts.find_map(|parameter| {
+                    let (key, value) = parameter.split_once('=')?;
+                    (key.trim() == "r").then(|| value.trim().parse::<u64>().ok())?
+                })
+            })
+            .min()?;
+        Some((quota, remaining))
     }
 
     fn per_second(&self) -> f64 {
@@ -54,10 +76,26 @@ impl Quota {
     }
 }
 
+/// The members of every `name` field in `headers`.
+fn fields<'h>(headers: &'h HeaderMap, name: &str) -> impl Iterator<Item = &'h str> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(split_outside_quotes(','))
+}
+
+/// The policies counted in requests whose window is short, with the item that names each.
+fn short_policies(headers: &HeaderMap) -> impl Iterator<Item = (Option<&str>, Quota)> {
+    fields(headers, "ratelimit-policy")
+        .filter_map(policy)
+        .filter(|(_, q)| q.window <= Duration::from_secs(SHORT_WINDOW))
+}
+
 /// One list member: `"name";q=200;w=1` (the draft since -07), or `200;w=1` (draft -05 and -06,
-/// the quota as the item). `None` for one without a quota or window, or counted in anything
-/// but requests.
-fn policy(member: &str) -> Option<Quota> {
+/// the quota as the item), with its name if it has one. `None` for one without a quota or
+/// window, or counted in anything but requests.
+fn policy(member: &str) -> Option<(Option<&str>, Quota)> {
     let mut parts = split_outside_quotes(';')(member);
     let item = parts.next()?;
     let mut requests = item.parse::<u64>().ok();
@@ -73,10 +111,11 @@ fn policy(member: &str) -> Option<Quota> {
     }
     let window = window.filter(|w| *w > 0)?;
     // A quota of none is the platform saying "not now": its 429s and Retry-After say until when.
-    Some(Quota {
+    let quota = Quota {
         requests: requests.filter(|q| *q > 0)?,
         window: Duration::from_secs(window),
-    })
+    };
+    Some((item.parse::<u64>().is_err().then_some(item), quota))
 }
 
 /// Splits a structured field at `separator` where it is not inside a quoted string, trimming
@@ -150,6 +189,47 @@ mod tests {
         ];
         for (values, expected) in cases {
             assert_eq!(quota(values), *expected, "{values:?}");
+        }
+    }
+
+    #[test]
+    fn reads_what_is_left_of_the_one_short_window_quota() {
+        // (RateLimit-Policy values, RateLimit values, the (requests, left) read from them).
+        type Case = (&'static [&'static str], &'static [&'static str], Option<(u64, u64)>);
+        let cases: &[Case] = &[
+            (&[r#""default";q=200;w=1"#], &[r#""default";r=150;t=1"#], Some((200, 150))),
+            (&[r#""default";q=200;w=1"#], &[r#""default";t=1;r=0"#], Some((200, 0))),
+            // The name must match, and a policy without one has nothing to match by.
+            (&[r#""default";q=200;w=1"#], &[r#""other";r=150;t=1"#], None),
+            (&["200;w=1"], &[r#""default";r=150;t=1"#], None),
+            // Two members for the one policy: the lesser is believed.
+            (&[r#""d";q=200;w=1"#], &[r#""d";r=150, "d";r=90"#], Some((200, 90))),
+            // Several short windows: what is left of one says nothing of the others.
+            (
+                &[r#""burst";q=100;w=1, "sustained";q=500;w=10"#],
+                &[r#""burst";r=50, "sustained";r=400"#],
+                None,
+            ),
+            // A long window beside a short one is not paced for, so does not count.
+            (
+                &[r#""s";q=20;w=1, "h";q=5000;w=3600"#],
+                &[r#""s";r=7;t=1, "h";r=4000"#],
+                Some((20, 7)),
+            ),
+            (&[r#""default";q=200;w=1"#], &[], None),
+            (&[r#""default";q=200;w=1"#], &[r#""default";r=-3"#], None),
+            (&[r#""default";q=200;w=1"#], &[r#""default";r=many"#], None),
+            (&[], &[r#""default";r=150;t=1"#], None),
+        ];
+        for (policies, fields, expected) in cases {
+            let mut headers = HeaderMap::new();
+            for (name, values) in [("RateLimit-Policy", policies), ("RateLimit", fields)] {
+                for value in values.iter() {
+                    headers.append(name, http::HeaderValue::from_str(value).expect("header"));
+                }
+            }
+            let read = Quota::remaining(&headers).map(|(q, left)| (q.requests, left));
+            assert_eq!(read, *expected, "{policies:?} {fields:?}");
         }
     }
 

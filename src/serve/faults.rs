@@ -92,47 +92,66 @@ impl FaultState {
     }
 
     /// Decides a request's fate: rate limit first (a throttled request costs nothing), then
-    /// injected errors and drops.
-    pub(crate) fn fate(&self) -> Fate {
+    /// injected errors and drops; with a rate limit, also where its window stood once this
+    /// request was counted, for the answer to say.
+    pub(crate) fn fate(&self) -> (Fate, Option<Window>) {
         let Ok(mut inner) = self.inner.lock() else {
-            return Fate::Fail(500);
+            return (Fate::Fail(500), None);
         };
+        let mut window = None;
         if let Some(limit) = self.faults.rate_limit {
             let now = Instant::now();
             if now.duration_since(inner.window_start) >= Duration::from_secs(1) {
                 inner.window_start = now;
                 inner.served_in_window = 0;
             }
-            if inner.served_in_window >= limit {
-                return Fate::Throttle;
+            let throttled = inner.served_in_window >= limit;
+            if !throttled {
+                inner.served_in_window += 1;
             }
-            inner.served_in_window += 1;
+            let stood = Window {
+                left: limit.saturating_sub(inner.served_in_window),
+                resets_in: Duration::from_secs(1)
+                    .saturating_sub(now.duration_since(inner.window_start)),
+            };
+            if throttled {
+                return (Fate::Throttle, Some(stood));
+            }
+            window = Some(stood);
         }
         let roll = inner.next_unit();
         if roll < self.faults.error_rate {
-            return Fate::Fail(if inner.next_unit() < 0.5 { 500 } else { 503 });
+            let code = if inner.next_unit() < 0.5 { 500 } else { 503 };
+            return (Fate::Fail(code), window);
         }
         let roll = inner.next_unit();
         if roll < self.faults.drop_rate {
-            return if inner.next_unit() < 0.5 {
+            let drop = if inner.next_unit() < 0.5 {
                 Fate::DropBefore
             } else {
                 Fate::DropAfter
             };
+            return (drop, window);
         }
-        Fate::Serve
+        (Fate::Serve, window)
     }
+}
 
-    /// Seconds until the rate limiter's window resets, for Retry-After.
-    pub(crate) fn retry_after(&self) -> u64 {
-        self.inner
-            .lock()
-            .map(|inner| {
-                let left = Duration::from_secs(1).saturating_sub(inner.window_start.elapsed());
-                left.as_secs() + u64::from(left.subsec_nanos() > 0)
-            })
-            .unwrap_or(1)
-            .max(1)
+/// Where the rate limiter's one-second window stood when a request was counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    /// Requests it will still serve.
+    pub(crate) left: u32,
+    /// Until it closes and the next opens with the next request.
+    pub(crate) resets_in: Duration,
+}
+
+impl Window {
+    /// Whole seconds until it resets, rounded up, as `Retry-After` and `RateLimit`'s `t` say
+    /// it: never 0, which would invite a request before it has.
+    pub(crate) fn reset_seconds(&self) -> u64 {
+        let left = self.resets_in;
+        (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1)
     }
 }
 
@@ -143,5 +162,38 @@ impl Inner {
         self.random ^= self.random >> 7;
         self.random ^= self.random << 17;
         (self.random >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_answer_is_told_what_its_window_has_left_once_it_was_counted() {
+        let faults = FaultState::new(Faults {
+            rate_limit: Some(3),
+            ..Faults::default()
+        });
+        let fates: Vec<(Fate, Option<u32>)> = (0..5)
+            .map(|_| faults.fate())
+            .map(|(fate, window)| (fate, window.map(|w| w.left)))
+            .collect();
+        assert_eq!(
+            fates,
+            [
+                (Fate::Serve, Some(2)),
+                (Fate::Serve, Some(1)),
+                (Fate::Serve, Some(0)),
+                (Fate::Throttle, Some(0)),
+                (Fate::Throttle, Some(0)),
+            ]
+        );
+        let (_, window) = faults.fate();
+        let window = window.expect("a rate limit has a window");
+        assert!(window.resets_in <= Duration::from_secs(1));
+        assert_eq!(window.reset_seconds(), 1, "never 0: that would invite a retry too soon");
+        let unlimited = FaultState::new(Faults::default());
+        assert_eq!(unlimited.fate(), (Fate::Serve, None));
     }
 }

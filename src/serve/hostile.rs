@@ -1,7 +1,7 @@
 //! The middleware that makes the admin API hostile on purpose: latency, 429 with Retry-After,
 //! injected 5xx answers, and connections dropped before or after the request took effect. It
-//! also states the rate limit on every answer it gives (`RateLimit-Policy`), as a platform
-//! that wants to be called well does.
+//! also states the rate limit on every answer it gives (`RateLimit-Policy`) and what is left of
+//! it (`RateLimit`), as a platform that wants to be called well does.
 //!
 //! This module applies each request's fate; deciding it (the rate limiter, the seeded random
 //! sequence) and counting what happened are `faults.rs`'s.
@@ -26,7 +26,8 @@ pub(super) async fn hostile(State(state): State<Shared>, request: Request, next:
     let count =
         |c: &std::sync::atomic::AtomicU64| c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let counts = &state.faults.counts;
-    let mut response = match state.faults.fate() {
+    let (fate, window) = state.faults.fate();
+    let mut response = match fate {
         Fate::Serve => {
             count(&counts.served);
             next.run(request).await
@@ -39,7 +40,7 @@ pub(super) async fn hostile(State(state): State<Shared>, request: Request, next:
                 "Too many requests",
                 None,
             );
-            let seconds = state.faults.retry_after().to_string();
+            let seconds = window.map_or(1, |w| w.reset_seconds()).to_string();
             if let Ok(value) = HeaderValue::from_str(&seconds) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
@@ -65,12 +66,17 @@ pub(super) async fn hostile(State(state): State<Shared>, request: Request, next:
             return dropped();
         }
     };
-    // Every answer states the quota (the IETF httpapi draft's `RateLimit-Policy`), so a client
-    // can keep under it instead of finding it by being throttled.
-    if let Some(limit) = state.faults.faults().rate_limit {
+    // Every answer states the quota (the IETF httpapi draft's `RateLimit-Policy`), and what was
+    // left of it once this request was counted (its `RateLimit` field), so a client can keep
+    // under it instead of finding it by being throttled. What is left is as of the count, not
+    // of the answer: a window that reset while the request was handled says nothing about it.
+    if let (Some(limit), Some(window)) = (state.faults.faults().rate_limit, window) {
         let policy = format!("\"default\";q={limit};w=1");
-        if let Ok(value) = HeaderValue::from_str(&policy) {
-            response.headers_mut().insert("ratelimit-policy", value);
+        let left = format!("\"default\";r={};t={}", window.left, window.reset_seconds());
+        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", left)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
         }
     }
     response

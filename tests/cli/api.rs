@@ -34,6 +34,9 @@ fn openapi_is_valid_by_a_standard_validator() {
 /// cases per operation as well as in time: with schemathesis' default of 100 cases each, a
 /// loaded machine spent the whole time budget before it reached the later operations, which it
 /// then warned were never answered but with 401/403. A fixed seed makes a failure reproducible.
+/// One worker: with two, hypothesis parses source in both threads at once, and CPython 3.11.7
+/// then fails now and then with "AST constructor recursion depth mismatch" (a runtime error of
+/// the fuzzer's own, not an answer of the server's); one worker still runs every phase in time.
 #[test]
 fn sandbox_serve_survives_the_api_fuzzer() {
     let env = TestEnv::new().sandbox("demo", 30, "40ms");
@@ -52,7 +55,7 @@ fn sandbox_serve_survives_the_api_fuzzer() {
             "--max-time",
             "55",
             "--workers",
-            "2",
+            "1",
             "--seed",
             "20261129",
         ])

@@ -285,18 +285,23 @@ fn raw_get(url: &str, path: &str) -> String {
 }
 
 /// A rate-limited `sandbox serve` states its quota on every answer (`RateLimit-Policy`, as the
-/// IETF httpapi draft writes it): what lets the http target keep under the limit instead of
-/// finding it by being throttled.
+/// IETF httpapi draft writes it) and what is left of it once that request was counted
+/// (`RateLimit`'s `r`): what lets the http target keep under the limit instead of finding it by
+/// being throttled, and spend what a window has left instead of pacing.
 #[test]
-fn a_rate_limited_server_states_its_quota_on_every_answer() {
+fn a_rate_limited_server_states_its_quota_and_what_is_left_on_every_answer() {
     let env = env_with_token(3, "40ms");
-    let served = env.serve(&["--rate-limit", "1"]);
-    // One a second: the first is served, the second (within the same second) throttled.
-    for expected in ["http/1.1 200", "http/1.1 429"] {
+    let served = env.serve(&["--rate-limit", "2"]);
+    // Two a second: the first two are served, the third (within the same second) throttled.
+    for (status, left) in [("200", 1), ("200", 0), ("429", 0)] {
         let answer = raw_get(&served.url, "/whoami").to_ascii_lowercase();
-        assert!(answer.starts_with(expected), "{answer}");
+        assert!(answer.starts_with(&format!("http/1.1 {status}")), "{answer}");
         assert!(
-            answer.contains("\r\nratelimit-policy: \"default\";q=1;w=1\r\n"),
+            answer.contains("\r\nratelimit-policy: \"default\";q=2;w=1\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains(&format!("\r\nratelimit: \"default\";r={left};t=1\r\n")),
             "{answer}"
         );
     }
