@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: 10,000 user moves through `cutover apply` over the http target, against
 # `cutover sandbox serve` with 20 ms of latency per request and a rate limit of 200 requests/s
-# (429 + Retry-After beyond it, the quota stated on every answer as RateLimit-Policy), bulk calls
-# of at most 25 users. Run twice: with the adaptive concurrency bound, and with
-# --max-concurrency 1 (a sequential, one-request-at-a-time client).
+# (429 + Retry-After beyond it; every answer states the quota as RateLimit-Policy and what its
+# window has left as RateLimit), bulk calls of at most 25 users. Run twice: with the adaptive
+# concurrency bound, and with --max-concurrency 1 (a sequential, one-request-at-a-time client).
 # Usage: bench/http.sh [USERS] [RATE] [LATENCY] [MAX_BULK]   (release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +13,9 @@ latency=${3:-20ms}
 bulk=${4:-25}
 
 # CUTOVER_BIN=PATH measures another build (an earlier release, say). SERVE_BIN=PATH serves
-# with another build: one from before `sandbox serve` stated its quota (`RateLimit-Policy`)
-# shows the client against a platform that only answers 429 with Retry-After.
+# with another build: one from before `sandbox serve` stated what is left (`RateLimit`) shows
+# the client pacing by the quota alone; one from before it stated its quota (`RateLimit-Policy`),
+# the client against a platform that only answers 429 with Retry-After.
 [ -n "${CUTOVER_BIN:-}" ] || cargo build --release --quiet
 bin=${CUTOVER_BIN:-$PWD/target/release/cutover}
 serve_bin=${SERVE_BIN:-$bin}

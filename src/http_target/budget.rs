@@ -12,7 +12,9 @@
 //!
 //! Pacing (`limiter.rs`) keeps under a quota by never sending faster than its rate, so it
 //! leaves unused whatever a window had left when a burst of work began; this bound spends
-//! exactly that, and no more. It decides nothing about concurrency or `Retry-After`.
+//! exactly that, and no more. A 429 for a request it let go proves the platform's `r` is not
+//! what it takes it for, and pacing decides from then on. It decides nothing about concurrency
+//! or `Retry-After`.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -49,6 +51,9 @@ pub(super) struct Budget {
     unanswered: VecDeque<Instant>,
     /// When the last request went.
     last_sent: Option<Instant>,
+    /// The platform throttled a request this bound let go: its `r` is not what this bound takes
+    /// it for (other clients share its quota, or its nodes count apart), so it is not used again.
+    distrusted: bool,
 }
 
 impl Budget {
@@ -61,18 +66,25 @@ impl Budget {
             renewals: VecDeque::new(),
             unanswered: VecDeque::new(),
             last_sent: None,
+            distrusted: false,
         }
     }
 
     /// Whether the platform states what is left, so that this budget, not a pace, decides.
     pub(super) fn is_known(&self) -> bool {
-        self.quota.is_some()
+        self.quota.is_some() && !self.distrusted
+    }
+
+    /// The platform throttled: if this budget was deciding, it proved wrong, and a pace decides
+    /// from now on.
+    pub(super) fn throttled(&mut self) {
+        self.distrusted |= self.quota.is_some();
     }
 
     /// Whether a request may go at `now`: `Ok`, or not before the instant given (when an
     /// answer a window old renews the bound), or, with `None`, not before another answer.
     pub(super) fn allows(&mut self, now: Instant) -> Result<(), Option<Instant>> {
-        let Some(quota) = self.quota else {
+        let Some(quota) = self.quota.filter(|_| !self.distrusted) else {
             return Ok(());
         };
         self.settle(now);

@@ -29,7 +29,8 @@ fn an_answer_proves_what_it_said_less_what_went_after_and_what_was_unsettled() {
     budget.answered(first, start + ms(41), Some((QUOTA, 100)));
     assert_eq!(budget.left, 148);
     budget.answered(third, start + ms(42), Some((QUOTA, 190)));
-    assert_eq!(budget.left, 190 - 0 - 2);
+    // `third` went after `second` and `first`, both unsettled then, and nothing went after it.
+    assert_eq!(budget.left, 190 - 2);
     let fourth = budget.send(start + ms(50));
     assert_eq!(budget.left, 187, "each request sent costs one");
     budget.answered(fourth, start + ms(90), None);
@@ -58,8 +59,7 @@ fn a_spent_budget_with_nothing_in_flight_waits_a_window_after_the_last_request()
     let mut budget = Budget::new();
     let first = budget.send(start);
     budget.answered(first, start + ms(20), Some((QUOTA, 1)));
-    let lost = budget.send(start + ms(20));
-    let _ = lost;
+    budget.send(start + ms(20));
     budget.unanswered(start + ms(60));
     // The answer's renewal comes first; it proves 200 less the lost request, still unsettled.
     assert_eq!(budget.allows(start + ms(61)), Err(Some(start + ms(1_020))));
@@ -70,7 +70,10 @@ fn a_spent_budget_with_nothing_in_flight_waits_a_window_after_the_last_request()
         budget.send(start + ms(1_021));
         budget.unanswered(start + ms(1_022));
     }
-    assert_eq!(budget.allows(start + ms(1_023)), Err(Some(start + ms(2_021))));
+    assert_eq!(
+        budget.allows(start + ms(1_023)),
+        Err(Some(start + ms(2_021)))
+    );
     // By then the first lost one has settled; the 198 lost a moment later have not.
     assert_eq!(budget.allows(start + ms(2_061)), Ok(()));
     assert_eq!(budget.left, 200 - 198);
@@ -106,12 +109,45 @@ fn a_quota_of_one_is_still_used() {
     assert_eq!(budget.allows(start + ms(1_010)), Ok(()));
 }
 
+/// A platform whose `r` proved wrong (it throttled a request the budget let go: its quota is
+/// shared, or its nodes count apart) is paced from then on, as one that never stated `r`.
+#[test]
+fn a_throttle_the_budget_let_happen_puts_the_pace_back_in_charge() {
+    let start = Instant::now();
+    let mut state = State::new(32, 32, start);
+    state.advertise(QUOTA.safe_rate());
+    let Admit::Go(first) = state.admit(start) else {
+        panic!("the first request goes");
+    };
+    state.release();
+    state.answered(first, start + ms(20), Some((QUOTA, 199)));
+    // Spending what is left: back to back, no pace.
+    let now = start + ms(20);
+    for _ in 0..5 {
+        assert!(matches!(state.admit(now), Admit::Go(_)));
+        state.release();
+    }
+    state.throttled(now, Duration::ZERO);
+    // Paced again, at the quota's safe rate: one more at once (the pacer's tolerance), then
+    // one every 1/192 s.
+    let go = |state: &mut State| matches!(state.admit(now), Admit::Go(_));
+    let sent = (0..5).filter(|_| go(&mut state)).count();
+    assert!(sent <= 2, "{sent} went at once after the throttle");
+}
+
 /// A rate limiter as platforms keep one, in simulated time.
 enum Server {
     /// `sandbox serve`'s: a window opens with the first request after the last one closed.
-    OpensOnArrival { opened: Option<Instant>, served: u64 },
+    OpensOnArrival {
+        opened: Option<Instant>,
+        served: u64,
+    },
     /// Windows on a fixed grid, the first beginning `phase` into the run.
-    Grid { origin: Instant, index: u64, served: u64 },
+    Grid {
+        origin: Instant,
+        index: u64,
+        served: u64,
+    },
     /// The last second's requests, whenever they came.
     Sliding { served: VecDeque<Instant> },
 }
@@ -219,7 +255,11 @@ fn simulate(server: &mut Server, requests: usize, start: Instant, seed: u64) -> 
             left_at_count[which] = Some(server.count(at));
             // One in a hundred answers is lost on the way back: counted, never answered.
             let answered = at + Duration::from_micros(next(20_000));
-            events.push(Reverse((answered, if next(100) == 0 { 2 } else { 1 }, which)));
+            events.push(Reverse((
+                answered,
+                if next(100) == 0 { 2 } else { 1 },
+                which,
+            )));
             continue;
         }
         state.release();
@@ -279,7 +319,11 @@ fn spending_what_is_left_never_throttles_wherever_the_windows_fall() {
         for (kind, mut server) in servers.into_iter().enumerate() {
             let run = simulate(&mut server, 900, start, seed * 7 + kind as u64);
             assert_eq!(run.throttled, 0, "seed {seed}, server {kind}");
-            assert!(run.took < ms(4_600), "seed {seed}, server {kind}: {:?}", run.took);
+            assert!(
+                run.took < ms(4_600),
+                "seed {seed}, server {kind}: {:?}",
+                run.took
+            );
         }
     }
 }

@@ -1,11 +1,13 @@
 //! How fast, and how many at once, requests go to the platform.
 //!
 //! Two controls. A concurrency bound grows by one per success until the platform first throttles
-//! (slow start), then halves on every 429. And requests are paced, spread evenly at a rate known
-//! to be safe, so a rate-limited API is kept busy just under its limit instead of being hit,
-//! told to wait, and hit again: the rate the platform advertises (`RateLimit-Policy`, read by
-//! `quota.rs`) from its first answer on, or, from a platform that only says "too many", the
-//! rate it accepted over the last second before it did, a little under it. Probing upward is
+//! (slow start), then halves on every 429. And requests go only while the platform has room for
+//! them: where it says what is left of its quota (`RateLimit`'s `r`), while a bound proved from
+//! that says so (`budget.rs`); otherwise paced, spread evenly at a rate known to be safe, so a
+//! rate-limited API is kept busy just under its limit instead of being hit, told to wait, and
+//! hit again: the rate the platform advertises (`RateLimit-Policy`, read by `quota.rs`) from its
+//! first answer on, or, from a platform that only says "too many", the rate it accepted over
+//! the last second before it did, a little under it. Probing upward is
 //! quick far below the rate that was throttled and slow near it: every 429 costs a whole
 //! `Retry-After` (whole seconds, so usually longer than the window it waits for), which pays for
 //! a lot of careful probing.
@@ -157,9 +159,14 @@ impl Limiter {
                     };
                 }
                 // A pause can only grow while this sleeps, and a pace only slow: waking at the
-                // earlier time and looking again is always right.
+                // earlier time and looking again is always right. An answer can make it sooner
+                // (its `r` says a window has reset), so one wakes this too.
                 Admit::Until(at) => {
-                    tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+                    let at = tokio::time::Instant::from_std(at);
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {}
+                        () = notified => {}
+                    }
                 }
                 Admit::Slot => notified.await,
             }
@@ -291,6 +298,7 @@ impl State {
             self.throttled_at = Some(accepted);
         }
         self.paused_until = self.paused_until.max(now + retry_after);
+        self.budget.throttled();
         self.limit = (self.limit / 2.0).max(1.0);
         self.slow_start = false;
     }

@@ -195,15 +195,31 @@ mod tests {
     #[test]
     fn reads_what_is_left_of_the_one_short_window_quota() {
         // (RateLimit-Policy values, RateLimit values, the (requests, left) read from them).
-        type Case = (&'static [&'static str], &'static [&'static str], Option<(u64, u64)>);
+        type Case = (
+            &'static [&'static str],
+            &'static [&'static str],
+            Option<(u64, u64)>,
+        );
         let cases: &[Case] = &[
-            (&[r#""default";q=200;w=1"#], &[r#""default";r=150;t=1"#], Some((200, 150))),
-            (&[r#""default";q=200;w=1"#], &[r#""default";t=1;r=0"#], Some((200, 0))),
+            (
+                &[r#""default";q=200;w=1"#],
+                &[r#""default";r=150;t=1"#],
+                Some((200, 150)),
+            ),
+            (
+                &[r#""default";q=200;w=1"#],
+                &[r#""default";t=1;r=0"#],
+                Some((200, 0)),
+            ),
             // The name must match, and a policy without one has nothing to match by.
             (&[r#""default";q=200;w=1"#], &[r#""other";r=150;t=1"#], None),
             (&["200;w=1"], &[r#""default";r=150;t=1"#], None),
             // Two members for the one policy: the lesser is believed.
-            (&[r#""d";q=200;w=1"#], &[r#""d";r=150, "d";r=90"#], Some((200, 90))),
+            (
+                &[r#""d";q=200;w=1"#],
+                &[r#""d";r=150, "d";r=90"#],
+                Some((200, 90)),
+            ),
             // Several short windows: what is left of one says nothing of the others.
             (
                 &[r#""burst";q=100;w=1, "sustained";q=500;w=10"#],

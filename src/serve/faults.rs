@@ -192,7 +192,11 @@ mod tests {
         let (_, window) = faults.fate();
         let window = window.expect("a rate limit has a window");
         assert!(window.resets_in <= Duration::from_secs(1));
-        assert_eq!(window.reset_seconds(), 1, "never 0: that would invite a retry too soon");
+        assert_eq!(
+            window.reset_seconds(),
+            1,
+            "never 0: that would invite a retry too soon"
+        );
         let unlimited = FaultState::new(Faults::default());
         assert_eq!(unlimited.fate(), (Fate::Serve, None));
     }

@@ -200,6 +200,27 @@ fn a_hostile_server_cannot_break_a_two_thousand_user_rollout() {
     assert_migrated(&env.inspect(), 2000);
 }
 
+/// A rate-limited platform that says what each window has left is spent to the last request
+/// and never past it: the rollout's bulk writes go in bursts as each window allows, wherever
+/// its windows fall, and not one is answered 429.
+#[test]
+fn a_platform_saying_what_is_left_is_never_asked_past_it() {
+    let env = env_with_token(300, "40ms");
+    let served = env.serve(&["--rate-limit", "40", "--max-bulk", "5", "--latency", "5ms"]);
+    let env = env.file("plan.toml", &plan(&served.url, 100));
+    let run = apply(&env);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let summary = served.stop();
+    assert!(summary.contains(" 0 throttled (429)"), "{summary}");
+    let requests: u64 = summary
+        .split_once("served ")
+        .and_then(|(_, rest)| rest.split_once(' '))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(requests > 80, "more than two windows' worth: {summary}");
+    assert_migrated(&env.inspect(), 300);
+}
+
 /// SIGKILL at random moments over http, with the server running throughout.
 #[test]
 fn crash_test_over_http() {
@@ -295,7 +316,10 @@ fn a_rate_limited_server_states_its_quota_and_what_is_left_on_every_answer() {
     // Two a second: the first two are served, the third (within the same second) throttled.
     for (status, left) in [("200", 1), ("200", 0), ("429", 0)] {
         let answer = raw_get(&served.url, "/whoami").to_ascii_lowercase();
-        assert!(answer.starts_with(&format!("http/1.1 {status}")), "{answer}");
+        assert!(
+            answer.starts_with(&format!("http/1.1 {status}")),
+            "{answer}"
+        );
         assert!(
             answer.contains("\r\nratelimit-policy: \"default\";q=2;w=1\r\n"),
             "{answer}"

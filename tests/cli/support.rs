@@ -228,6 +228,24 @@ pub fn toml_as_json(path: &Path) -> serde_json::Value {
 pub struct Served {
     child: std::process::Child,
     pub url: String,
+    /// The rest of its output, after the address line: the summary it prints when it stops.
+    stdout: Option<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Served {
+    /// Stops it as an operator would (SIGTERM) and returns the summary it prints: what it
+    /// served, throttled, failed and dropped.
+    pub fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        let stopped = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(stopped.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let _ = self.child.wait();
+        let mut rest = String::new();
+        if let Some(mut stdout) = self.stdout.take() {
+            stdout.read_to_string(&mut rest).expect("the summary");
+        }
+        rest
+    }
 }
 
 impl Drop for Served {
@@ -253,17 +271,19 @@ impl TestEnv {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("sandbox serve starts");
-        let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the address line");
+        stdout.read_line(&mut line).expect("the address line");
         let url = line
             .trim()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Served { child, url }
+        Served {
+            child,
+            url,
+            stdout: Some(stdout),
+        }
     }
 }
 
