@@ -161,12 +161,12 @@ fn document() -> Value {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "headers": {
                 "RateLimit-Policy": {
-                    "description": "Optional. The platform's quota, as the IETF httpapi draft (draft-ietf-httpapi-ratelimit-headers) writes it: a list of policies, each a name with `q` (requests) per `w` (seconds), such as `\"default\";q=200;w=1`. cutover paces itself just under the tightest policy whose window is at most 10 seconds; without the header it learns the rate from 429s.",
+                    "description": "Optional. The platform's quota, as the IETF httpapi draft (draft-ietf-httpapi-ratelimit-headers) writes it: a list of policies, each a name with `q` (requests) per `w` (seconds), such as `\"default\";q=200;w=1`. cutover paces itself just under the tightest policy whose window is at most 10 seconds, unless RateLimit says what is left of it; without either header it learns the rate from 429s.",
                     "schema": { "type": "string" },
                     "example": "\"default\";q=200;w=1",
                 },
                 "RateLimit": {
-                    "description": "Optional. What is left of a policy's quota once this request was counted, as the same draft writes it: the policy's name with `r` (requests left) and `t` (seconds until it resets), such as `\"default\";r=150;t=1`. Where RateLimit-Policy states one short-window policy, cutover spends what is left instead of pacing: from an answer's `r` it subtracts every request it sent after that one and every one still unanswered when that one went, which bounds what is left wherever the windows fall. `r` must count every request that arrived before this one, and shrink only by requests counted.",
+                    "description": "Optional. What is left of a policy's quota once this request was counted, as the same draft writes it: the policy's name with `r` (requests left) and `t` (seconds until it resets), such as `\"default\";r=150;t=1`. Where RateLimit-Policy states one short-window policy, cutover spends what is left instead of pacing: from an answer's `r` it subtracts every request it sent after that one and every one still unanswered when that one went, which bounds what is left wherever the windows fall. `r` must count every request counted before this one, shrink only by requests counted, and a request must stop counting a window after it was counted (a fixed window, a log of the last window's requests, a token bucket); a 429 for a request that bound let go makes cutover pace instead for the rest of the run.",
                     "schema": { "type": "string" },
                     "example": "\"default\";r=150;t=1",
                 },

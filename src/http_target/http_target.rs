@@ -205,7 +205,10 @@ impl HttpTarget {
             if let Some(quota) = Quota::advertised(response.headers()) {
                 self.inner.limiter.advertised(quota);
             }
-            permit.answered(Quota::remaining(response.headers()));
+            permit.answered(
+                Quota::remaining(response.headers()),
+                status == StatusCode::TOO_MANY_REQUESTS,
+            );
             let bytes = response.bytes().await;
             drop(permit);
             let bytes = match bytes {

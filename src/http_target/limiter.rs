@@ -148,7 +148,7 @@ impl Limiter {
             // A poisoned state only costs the limiting: the request goes.
             let admit = match self.state.lock() {
                 Ok(mut state) => state.admit(Instant::now()),
-                Err(_) => Admit::Go(Budget::new().send(Instant::now())),
+                Err(_) => Admit::Go(Budget::new().send()),
             };
             match admit {
                 Admit::Go(ticket) => {
@@ -264,7 +264,7 @@ impl State {
             self.due = self.due.max(now) + interval;
         }
         self.in_flight += 1;
-        Admit::Go(self.budget.send(now))
+        Admit::Go(self.budget.send())
     }
 
     /// A request that was admitted has finished (either way).
@@ -272,9 +272,16 @@ impl State {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
-    /// `ticket`'s request was answered at `now`, stating what was left of `quota` if it did.
-    pub(super) fn answered(&mut self, ticket: Ticket, now: Instant, stated: Option<(Quota, u64)>) {
-        self.budget.answered(ticket, now, stated);
+    /// `ticket`'s request was answered at `now`, stating what was left of `quota` if it did;
+    /// `throttled` if the answer was a 429.
+    pub(super) fn answered(
+        &mut self,
+        ticket: Ticket,
+        now: Instant,
+        stated: Option<(Quota, u64)>,
+        throttled: bool,
+    ) {
+        self.budget.answered(ticket, now, stated, throttled);
     }
 
     /// `ticket`'s request ended at `now` without an answer.
@@ -298,7 +305,6 @@ impl State {
             self.throttled_at = Some(accepted);
         }
         self.paused_until = self.paused_until.max(now + retry_after);
-        self.budget.throttled();
         self.limit = (self.limit / 2.0).max(1.0);
         self.slow_start = false;
     }
@@ -335,12 +341,12 @@ impl State {
 
 impl Permit {
     /// The platform answered this request; `stated` is what its answer said was left of its
-    /// quota (`Quota::remaining`), if it said.
-    pub(crate) fn answered(&mut self, stated: Option<(Quota, u64)>) {
+    /// quota (`Quota::remaining`), if it said, and `throttled` whether it was a 429.
+    pub(crate) fn answered(&mut self, stated: Option<(Quota, u64)>, throttled: bool) {
         self.answered = true;
         let ticket = self.ticket;
         self.limiter
-            .with_state(|state| state.answered(ticket, Instant::now(), stated));
+            .with_state(|state| state.answered(ticket, Instant::now(), stated, throttled));
     }
 }
 
