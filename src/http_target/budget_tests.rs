@@ -53,13 +53,8 @@ fn a_spent_budget_waits_for_a_window_to_pass_since_an_answer() {
     assert_eq!(budget.left, 199);
 }
 
-/// Spent, with answers that said nothing of what is left (a dropped connection, a 5xx without
-/// `RateLimit`): the whole quota only a window after the last of them, since a request may be
-/// counted as late as just before its answer. (Counted from the last request sent instead, a
-/// burst went into a window that still held 9 of 10.)
-#[test]
-fn a_spent_budget_with_nothing_to_renew_by_waits_a_window_after_the_last_answer() {
-    let start = Instant::now();
+/// A budget whose first request, of a quota of 10, was answered at 10 ms with 9 left.
+fn answered_once_of_ten(start: Instant) -> Budget {
     let ten = Quota {
         requests: 10,
         ..QUOTA
@@ -67,6 +62,17 @@ fn a_spent_budget_with_nothing_to_renew_by_waits_a_window_after_the_last_answer(
     let mut budget = Budget::new();
     let first = budget.send();
     budget.answered(first, start + ms(10), Some((ten, 9)), false);
+    budget
+}
+
+/// Spent, with answers that said nothing of what is left (a dropped connection, a 5xx without
+/// `RateLimit`): the whole quota only a window after the last of them, since a request may be
+/// counted as late as just before its answer. (Counted from the last request sent instead, a
+/// burst went into a window that still held 9 of 10.)
+#[test]
+fn a_spent_budget_with_nothing_to_renew_by_waits_a_window_after_the_last_answer() {
+    let start = Instant::now();
+    let mut budget = answered_once_of_ten(start);
     let late: Vec<Ticket> = (0..8).map(|_| budget.send()).collect();
     assert_eq!(budget.allows(start + ms(20)), Err(Some(start + ms(1_010))));
     // The first answer's renewal: 10, less the 8 that went after it.
@@ -91,13 +97,7 @@ fn a_spent_budget_with_nothing_to_renew_by_waits_a_window_after_the_last_answer(
 #[test]
 fn requests_lost_unanswered_hold_the_quota_until_they_settle_and_a_window_after() {
     let start = Instant::now();
-    let ten = Quota {
-        requests: 10,
-        ..QUOTA
-    };
-    let mut budget = Budget::new();
-    let first = budget.send();
-    budget.answered(first, start + ms(10), Some((ten, 9)), false);
+    let mut budget = answered_once_of_ten(start);
     for _ in 0..8 {
         budget.send();
         budget.unanswered(start + ms(30));
