@@ -254,6 +254,7 @@ fn waves(session: &Session<'_>, name: &str) -> Result<usize, CommandError> {
         reauthorize: false,
         mailboxes: None,
         confirmed: false,
+        memo: None,
     });
     Ok(schedule
         .steps

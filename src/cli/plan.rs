@@ -65,6 +65,7 @@ pub(crate) fn planned(
         reauthorize: false,
         mailboxes: mailboxes.as_ref(),
         confirmed: false,
+        memo: None,
     });
     schedule.findings.extend(certificate_findings(plan, now));
     schedule.findings.sort_by_key(|f| f.severity);

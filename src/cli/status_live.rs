@@ -60,6 +60,7 @@ pub(crate) fn run(
         // pre-check saw.
         mailboxes: plan.precheck.as_ref().map(|_| &state.mailboxes),
         confirmed: false,
+        memo: None,
     });
     // A halted step stays halted until a re-run re-opens its gate; a rolled-back one until it
     // is approved again (then it is waiting to start again, or starting).

@@ -98,6 +98,8 @@ pub(crate) struct Engine<'a, T: Target> {
     pub(super) confirm: Option<Confirm<'a>>,
     /// The plan's approval signatures, checked once each (when it asks for them).
     signatures: Option<Signatures>,
+    /// What the planner keeps of the whole tenant between decisions: this run's plan is fixed.
+    memo: planner::Memo,
 }
 
 impl<'a, T: Target> Engine<'a, T> {
@@ -131,6 +133,7 @@ impl<'a, T: Target> Engine<'a, T> {
             authorization_noted: false,
             confirm: None,
             signatures: Signatures::of(plan),
+            memo: planner::Memo::default(),
         }
     }
 
@@ -204,6 +207,7 @@ impl<T: Target> Engine<'_, T> {
                 reauthorize,
                 mailboxes: self.mailbox_check.as_ref().map(|_| &self.mailboxes),
                 confirmed: self.settings.yes || self.confirm.is_some(),
+                memo: Some(&self.memo),
             });
             if first {
                 self.emit(Event::Planned {

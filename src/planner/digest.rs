@@ -6,7 +6,7 @@
 //! --approved DIGEST` compares against it, so a board's approval cannot silently apply to a
 //! different plan or a different tenant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -208,6 +208,8 @@ pub(crate) fn json_changes(
     use serde_json::Value;
     let name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_owned);
     match (before, after) {
+        // Most of a plan is unchanged: compared whole, it is not walked key by key.
+        _ if before == after => {}
         (Value::Object(a), Value::Object(b)) => {
             let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             for key in keys {
@@ -220,9 +222,20 @@ pub(crate) fn json_changes(
                 );
             }
         }
+        // Looked up by name and by text, not by a scan of the other list for each: a plan's
+        // lists can hold a whole tenant's emails, and this runs on every decision.
         (Value::Array(a), Value::Array(b)) if a.iter().chain(b).all(|v| name(v).is_some()) => {
+            let by_name = |list: &[Value]| -> HashMap<Option<String>, usize> {
+                // The first of a name, as a scan finds it.
+                let mut map = HashMap::new();
+                for (i, v) in list.iter().enumerate() {
+                    map.entry(name(v)).or_insert(i);
+                }
+                map
+            };
+            let (in_a, in_b) = (by_name(a), by_name(b));
             for x in a {
-                match b.iter().find(|y| name(y) == name(x)) {
+                match in_b.get(&name(x)).map(|&i| &b[i]) {
                     Some(y) => json_changes(
                         &format!("{path}[{}]", name(x).unwrap_or_default()),
                         x,
@@ -232,20 +245,22 @@ pub(crate) fn json_changes(
                     None => out.push(format!("{path}[{}]: removed", name(x).unwrap_or_default())),
                 }
             }
-            for y in b.iter().filter(|y| !a.iter().any(|x| name(x) == name(y))) {
+            for y in b.iter().filter(|y| !in_a.contains_key(&name(y))) {
                 out.push(format!("{path}[{}]: added", name(y).unwrap_or_default()));
             }
         }
         (Value::Array(a), Value::Array(b)) if a.iter().chain(b).all(Value::is_string) => {
+            let in_a: HashSet<&str> = a.iter().filter_map(Value::as_str).collect();
+            let in_b: HashSet<&str> = b.iter().filter_map(Value::as_str).collect();
             let added: Vec<&str> = b
                 .iter()
-                .filter(|v| !a.contains(v))
                 .filter_map(Value::as_str)
+                .filter(|v| !in_a.contains(v))
                 .collect();
             let removed: Vec<&str> = a
                 .iter()
-                .filter(|v| !b.contains(v))
                 .filter_map(Value::as_str)
+                .filter(|v| !in_b.contains(v))
                 .collect();
             if !added.is_empty() {
                 out.push(format!("{path}: added {}", added.join(", ")));
@@ -254,14 +269,62 @@ pub(crate) fn json_changes(
                 out.push(format!("{path}: removed {}", removed.join(", ")));
             }
         }
-        _ if before != after => out.push(format!("{path}: {before} -> {after}")),
-        _ => {}
+        _ => out.push(format!("{path}: {before} -> {after}")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lists are compared by name (batches) and by text (emails), in their own order, however
+    /// long: a tenant-sized CSV list is compared on every decision of a run.
+    #[test]
+    fn lists_say_what_was_added_removed_and_changed_in_order() {
+        let emails = |names: &[&str]| serde_json::json!(names);
+        let mut out = Vec::new();
+        json_changes(
+            "users",
+            &emails(&["a", "b", "c", "b"]),
+            &emails(&["c", "d", "a", "e"]),
+            &mut out,
+        );
+        assert_eq!(out, ["users: added d, e", "users: removed b, b"]);
+
+        let batch = |name: &str, soak: &str| serde_json::json!({ "name": name, "soak": soak });
+        let mut out = Vec::new();
+        json_changes(
+            "plan.batches",
+            &serde_json::json!([batch("one", "1h"), batch("two", "1h"), batch("three", "1h")]),
+            &serde_json::json!([
+                batch("three", "2h"),
+                batch("four", "1h"),
+                batch("one", "1h")
+            ]),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            [
+                "plan.batches[two]: removed",
+                r#"plan.batches[three].soak: "1h" -> "2h""#,
+                "plan.batches[four]: added"
+            ]
+        );
+
+        let long: Vec<String> = (0..100_000).map(|i| format!("u{i}@x.io")).collect();
+        let mut longer = long.clone();
+        longer.swap(0, 99_999);
+        longer.push("new@x.io".to_owned());
+        let mut out = Vec::new();
+        json_changes(
+            "users",
+            &serde_json::json!(long),
+            &serde_json::json!(longer),
+            &mut out,
+        );
+        assert_eq!(out, ["users: added new@x.io"]);
+    }
 
     #[test]
     fn changes_are_named_by_path() {

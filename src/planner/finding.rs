@@ -1,5 +1,7 @@
 //! What preflight found on the platform: a problem, whether it blocks, and what to do.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::plan::grammar::Email;
@@ -20,8 +22,9 @@ pub(crate) struct Finding {
     pub(crate) severity: Severity,
     pub(crate) code: &'static str,
     pub(crate) message: String,
-    /// The users it is about, by name, in email order.
-    pub(crate) users: Vec<Email>,
+    /// The users it is about, by name, in email order; shared, since a list the planner keeps
+    /// from one decision to the next (the users no step claims) can be the whole tenant.
+    pub(crate) users: Arc<[Email]>,
     pub(crate) remedy: Option<String>,
 }
 
@@ -31,13 +34,13 @@ impl Finding {
             severity,
             code,
             message: message.into(),
-            users: Vec::new(),
+            users: Arc::from([]),
             remedy: None,
         }
     }
 
-    pub(crate) fn users(mut self, users: Vec<Email>) -> Self {
-        self.users = users;
+    pub(crate) fn users(mut self, users: impl Into<Arc<[Email]>>) -> Self {
+        self.users = users.into();
         self
     }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::memo::Memo;
 use super::overlap_note::OverlapNote;
 use crate::plan::grammar::Email;
 use crate::plan::{Plan, Selector, Step};
@@ -25,23 +26,79 @@ pub(super) struct Resolution<'p> {
     pub(super) steps: Vec<ResolvedStep<'p>>,
     /// Users a list names who are not on the platform, with the step naming them.
     pub(super) missing: Vec<(Email, String)>,
-    /// Users enabled on `from` that no step claims.
-    pub(super) unclaimed_on_from: Vec<Email>,
+    /// Users enabled on `from` that no step claims, in email order.
+    pub(super) unclaimed_on_from: Arc<[Email]>,
+}
+
+/// No step claimed this user.
+const UNCLAIMED: u32 = u32::MAX;
+
+/// Which step (by its number in file order) claimed each user of a reading, by position, and
+/// the frozen lists the started steps claimed theirs by.
+pub(super) struct Claims {
+    owner: Vec<u32>,
+    frozen: Vec<Option<Arc<[Email]>>>,
+}
+
+impl Claims {
+    pub(super) fn is_frozen(&self, step: usize) -> bool {
+        self.frozen.get(step).is_some_and(Option::is_some)
+    }
+
+    /// Whether the user at this position belongs to a started step, by its frozen list.
+    pub(super) fn by_frozen(&self, user: usize) -> bool {
+        self.owner
+            .get(user)
+            .is_some_and(|&o| o != UNCLAIMED && self.is_frozen(o as usize))
+    }
+
+    /// Whether the same steps are frozen, with the very same lists (the state shares one
+    /// allocation per list for as long as it is unchanged; one held here is never reused).
+    pub(super) fn frozen_as(&self, frozen: &[Option<&Arc<[Email]>>]) -> bool {
+        self.frozen.len() == frozen.len()
+            && self.frozen.iter().zip(frozen).all(|pair| match pair {
+                (Some(kept), Some(now)) => Arc::ptr_eq(kept, now),
+                (None, None) => true,
+                _ => false,
+            })
+    }
 }
 
 /// Resolves every step. A step whose members were frozen when it started keeps them (`frozen`
-/// lists are in email order, as the state keeps them).
-///
-/// Users are claimed by their index in `observed.users` (which is in email order, so sorted
-/// indices are members in email order): nothing is cloned or hashed per user per step, only each
-/// member's email once, into its step.
+/// lists are in email order, as the state keeps them). With a `memo`, what it kept from an
+/// earlier decision is used where it still holds.
 pub(super) fn resolve<'p>(
     plan: &'p Plan,
     observed: &Observed,
     placement: &Placement,
     frozen: &BTreeMap<String, Arc<[Email]>>,
+    memo: Option<&Memo>,
 ) -> Resolution<'p> {
-    const UNCLAIMED: u32 = u32::MAX;
+    let frozen: Vec<Option<&Arc<[Email]>>> = plan
+        .pilot
+        .iter()
+        .chain(&plan.batches)
+        .map(|step| frozen.get(&step.name.to_string()))
+        .collect();
+    if let Some(kept) = memo.and_then(|m| m.recall(plan, observed, placement, &frozen)) {
+        return kept;
+    }
+    let (resolution, claims) = afresh(plan, observed, placement, &frozen);
+    if let Some(memo) = memo {
+        memo.keep(observed, placement, &resolution, claims);
+    }
+    resolution
+}
+
+/// Users are claimed by their index in `observed.users` (which is in email order, so sorted
+/// indices are members in email order): nothing is cloned or hashed per user per step, only each
+/// member's email once, into its step.
+fn afresh<'p>(
+    plan: &'p Plan,
+    observed: &Observed,
+    placement: &Placement,
+    frozen: &[Option<&Arc<[Email]>>],
+) -> (Resolution<'p>, Claims) {
     let users = observed.users();
     // The step (by its index in file order) that claimed each user.
     let mut claimed: Vec<u32> = vec![UNCLAIMED; users.len()];
@@ -51,10 +108,10 @@ pub(super) fn resolve<'p>(
     let index_of = |email: &Email| observed.position(email);
     let mut missing = Vec::new();
     let mut steps = Vec::new();
-    for (number, step) in plan.pilot.iter().chain(&plan.batches).enumerate() {
-        let number = u32::try_from(number).unwrap_or(UNCLAIMED - 1);
+    for (n, step) in plan.pilot.iter().chain(&plan.batches).enumerate() {
+        let number = u32::try_from(n).unwrap_or(UNCLAIMED - 1);
         let name = step.name.to_string();
-        if let Some(members) = frozen.get(&name) {
+        if let Some(members) = frozen.get(n).copied().flatten() {
             // In email order already (the state keeps them so); their positions are looked up
             // once per reading of the users, not on every decision.
             let at = observed.positions(members);
@@ -164,9 +221,16 @@ pub(super) fn resolve<'p>(
         .filter(|(i, (_, owner))| **owner == UNCLAIMED && placement.on_from(*i))
         .map(|(_, (u, _))| u.email.clone())
         .collect();
-    Resolution {
-        steps,
-        missing,
-        unclaimed_on_from,
-    }
+    let claims = Claims {
+        owner: claimed,
+        frozen: frozen.iter().map(|f| f.cloned()).collect(),
+    };
+    (
+        Resolution {
+            steps,
+            missing,
+            unclaimed_on_from,
+        },
+        claims,
+    )
 }

@@ -19,8 +19,9 @@ pub(crate) struct OverlapNote {
     owner: String,
     /// That step's members, shared with its resolution.
     members: Arc<[Email]>,
-    /// The users: `members[i]` for each `i`, in email order.
-    at: Vec<u32>,
+    /// The users: `members[i]` for each `i`, in email order (shared: a note is kept from one
+    /// decision to the next, see `Memo`).
+    at: Arc<[u32]>,
 }
 
 impl OverlapNote {
@@ -28,7 +29,11 @@ impl OverlapNote {
     /// builds) names nobody.
     pub(crate) fn new(owner: String, members: Arc<[Email]>, mut at: Vec<u32>) -> Self {
         at.retain(|&i| (i as usize) < members.len());
-        Self { owner, members, at }
+        Self {
+            owner,
+            members,
+            at: at.into(),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -5,9 +5,12 @@
 //! changed, and asks again; so a run killed anywhere resumes by asking again, and a user already
 //! switched is never switched twice — the platform shows them switched.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 
 use super::action::Action;
+use super::memo::Memo;
 use super::schedule::{PlannedStep, Schedule, StepDetail, StepStatus, WaitReason};
 use super::{
     connect, disconnect, ews_retirement, exceptions, membership, phase, preflight, timeline, waves,
@@ -39,6 +42,9 @@ pub(crate) struct Inputs<'a> {
     /// Someone confirmed (`--yes`), or will be asked at the terminal, before a real target's
     /// disconnect that has no recorded approval.
     pub(crate) confirmed: bool,
+    /// What an earlier decision of this run, on the same plan, worked out from the whole tenant
+    /// (`None`: work everything out from these inputs alone).
+    pub(crate) memo: Option<&'a Memo>,
 }
 
 pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
@@ -57,7 +63,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
         .configuration(&plan.to.display_name)
         .map(|c| c.id.as_str());
     let placement = observed.placement(from_id.as_deref(), named_to);
-    let resolution = membership::resolve(plan, observed, &placement, &state.batches);
+    let resolution = membership::resolve(plan, observed, &placement, &state.batches, inputs.memo);
     let preflight = preflight::check(plan, observed, &resolution, &placement);
     let to_id = preflight.to.map(|c| c.id.clone());
     let mut findings = preflight::findings(inputs, preflight.findings, &resolution);
@@ -96,7 +102,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
             after: plan.disconnect.after,
             approval: plan.disconnect.approval,
             stragglers: if has_remaining {
-                Vec::new()
+                Arc::from([])
             } else {
                 resolution.unclaimed_on_from.clone()
             },
@@ -342,4 +348,4 @@ pub(super) fn hold(inputs: &Inputs<'_>, step: &str) -> Option<Action> {
 // The scenarios are long; they live beside this file.
 #[cfg(test)]
 #[path = "planner_tests.rs"]
-mod tests;
+pub(super) mod tests;

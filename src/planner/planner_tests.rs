@@ -13,7 +13,7 @@ use crate::target::{
 };
 
 /// `from` ("Basic Auth") is configuration "1", `to` ("OAuth") is "2".
-const PLAN: &str = r#"version = 1
+pub(in crate::planner) const PLAN: &str = r#"version = 1
 name = "p"
 
 [target]
@@ -42,15 +42,15 @@ users = "remaining"
 approval = false
 "#;
 
-fn t(s: i64) -> Timestamp {
+pub(in crate::planner) fn t(s: i64) -> Timestamp {
     Timestamp::from_second(1_800_000_000 + s).expect("time")
 }
 
-fn email(name: &str) -> Email {
+pub(in crate::planner) fn email(name: &str) -> Email {
     Email::parse(&format!("{name}@x.io")).expect("email")
 }
 
-fn load(text: &str) -> Plan {
+pub(in crate::planner) fn load(text: &str) -> Plan {
     load_text(Path::new("plans/p.toml"), text)
         .expect("the plan validates")
         .plan
@@ -77,7 +77,7 @@ fn configuration(id: &str, name: &str, state: ConfigurationState) -> Configurati
 
 /// A user enabled on `enabled`, with its latest attempt per configuration:
 /// `(configuration, at, outcome, error code)`.
-fn user(
+pub(in crate::planner) fn user(
     name: &str,
     enabled: &[&str],
     sync: &[(&str, i64, SyncOutcome, Option<&str>)],
@@ -102,7 +102,7 @@ fn user(
     }
 }
 
-fn observed(from: ConfigurationState, users: Vec<PlatformUser>) -> Observed {
+pub(in crate::planner) fn observed(from: ConfigurationState, users: Vec<PlatformUser>) -> Observed {
     Observed::new(
         vec![
             configuration("1", "Basic Auth", from),
@@ -145,7 +145,7 @@ fn approval(step: &str, at: i64) -> Approval {
 }
 
 /// A rollout started at t(0) with these step records.
-fn state(records: Vec<StepRecord>) -> RunState {
+pub(in crate::planner) fn state(records: Vec<StepRecord>) -> RunState {
     let mut state = RunState {
         started_at: Some(t(0)),
         ..RunState::default()
@@ -179,6 +179,7 @@ fn schedule(plan: &Plan, observed: &Observed, state: &RunState, now: i64) -> Sch
         reauthorize: false,
         mailboxes: None,
         confirmed: false,
+        memo: None,
     })
 }
 
@@ -308,7 +309,7 @@ fn a_transient_from_error_is_not_a_pre_existing_failure() {
     assert_eq!(preexisting, [vec![email("b")], vec![email("d")]]);
     let failing_before = s.findings.iter().find(|f| f.code == "failing-before");
     assert_eq!(
-        failing_before.map(|f| f.users.clone()),
+        failing_before.map(|f| f.users.to_vec()),
         Some(vec![email("b"), email("d")])
     );
 }
@@ -518,6 +519,7 @@ fn next_with(plan: &Plan, observed: &Observed, mailboxes: Option<&MailboxAccess>
         reauthorize: false,
         mailboxes,
         confirmed: false,
+        memo: None,
     })
     .next
 }
@@ -585,6 +587,7 @@ fn a_step_starts_only_once_its_mailboxes_were_checked_and_none_is_denied() {
             reauthorize: false,
             mailboxes: Some(mailboxes),
             confirmed: false,
+            memo: None,
         })
         .next
     };
@@ -611,13 +614,14 @@ fn a_step_starts_only_once_its_mailboxes_were_checked_and_none_is_denied() {
         reauthorize: false,
         mailboxes: Some(&mailboxes),
         confirmed: false,
+        memo: None,
     });
     let finding = schedule
         .findings
         .iter()
         .find(|f| f.code == "mailbox-access-denied")
         .expect("a finding");
-    assert_eq!(finding.users, vec![email("b")]);
+    assert_eq!(*finding.users, [email("b")]);
 }
 
 #[test]
@@ -644,6 +648,7 @@ fn a_wrong_account_or_failed_authorization_stops_unless_reauthorizing() {
             reauthorize,
             mailboxes: None,
             confirmed: false,
+            memo: None,
         };
         match super::plan(&inputs(false)).next {
             Action::Stop { reason, .. } => {

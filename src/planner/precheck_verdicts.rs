@@ -343,7 +343,7 @@ fn finding(
             what(access),
         ),
     )
-    .users(group.iter().map(|(e, _)| e.clone()).collect());
+    .users(group.iter().map(|(e, _)| e.clone()).collect::<Vec<_>>());
     match consequence {
         Consequence::Preexisting => finding,
         _ => finding.remedy(remedy(access)),
@@ -387,7 +387,7 @@ pub(crate) fn skipped_findings(plan: &Plan, observed: &Observed, state: &RunStat
                     details.join("; ")
                 ),
             )
-            .users(left.into_iter().map(|(e, _)| e).collect())
+            .users(left.into_iter().map(|(e, _)| e).collect::<Vec<_>>())
             .remedy(
                 "fix their mailbox (the verdict says what Graph found) and move them in a later batch, or accept \
                  them with `cutover accept`",

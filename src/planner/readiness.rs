@@ -105,7 +105,7 @@ pub(crate) fn unstarted_members(plan: &Plan, observed: &Observed, state: &RunSta
         .configuration(&plan.from.display_name)
         .map(|c| c.id.clone());
     let placement = observed.placement(from_id.as_deref(), None);
-    membership::resolve(plan, observed, &placement, &state.batches)
+    membership::resolve(plan, observed, &placement, &state.batches, None)
         .steps
         .into_iter()
         .filter(|r| !state.batches.contains_key(r.step.name.as_str()))

@@ -64,7 +64,7 @@ pub(crate) enum StepDetail {
         after: PlanDuration,
         approval: bool,
         /// Users still enabled on `from` who are in no step: they block it.
-        stragglers: Vec<Email>,
+        stragglers: Arc<[Email]>,
         /// `to` users not syncing cleanly whose `from` sync was already failing when their step
         /// started: listed, not blocking. Known once the disconnect is the next step.
         preexisting: Vec<FailingUser>,

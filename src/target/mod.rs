@@ -23,7 +23,7 @@ pub(crate) use configuration::{
     AuthType, Authorization, Configuration, ConfigurationList, ConfigurationState, NewConfiguration,
 };
 pub(crate) use configuration_id::ConfigurationId;
-pub(crate) use observed::{Observed, observe};
+pub(crate) use observed::{Mark, Observed, observe};
 pub(crate) use placement::Placement;
 pub(crate) use platform_user::{PlatformUser, SyncOutcome, SyncResult, UserPage};
 pub(crate) use sync_results::SyncResults;

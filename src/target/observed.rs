@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::plan::grammar::Email;
@@ -36,8 +36,13 @@ pub(crate) struct Observed {
 /// searches stop when they have cost about what making the hash does. The hash is a hint, never
 /// the truth: a position is used only if the user there has the email asked for, anything else
 /// falls back to the binary search.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct UserIndex {
+    /// Which version of the users this index describes; no two share one, clones included.
+    generation: u64,
+    /// The positions changed in place (by [`Observed::change_users_at`]) since then, in the
+    /// order changed.
+    changed: Vec<usize>,
     positions: OnceLock<(RandomState, Positions)>,
     /// Lookups answered by binary search so far.
     searched: AtomicUsize,
@@ -54,9 +59,33 @@ struct UserIndex {
 
 type KnownList = (Arc<[Email]>, Arc<[Option<usize>]>);
 
+/// Every reading, restructuring and clone of one takes the next generation: a [`Mark`] of one
+/// never vouches for another, whose users may have changed differently since.
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Default for UserIndex {
+    fn default() -> Self {
+        Self {
+            generation: next_generation(),
+            changed: Vec::new(),
+            positions: OnceLock::new(),
+            searched: AtomicUsize::new(0),
+            lists: Mutex::new(Vec::new()),
+            placements: Mutex::new(Vec::new()),
+            locations: OnceLock::new(),
+            groups: OnceLock::new(),
+        }
+    }
+}
+
 impl Clone for UserIndex {
     fn clone(&self) -> Self {
         Self {
+            generation: next_generation(),
+            changed: Vec::new(),
             positions: self.positions.clone(),
             searched: AtomicUsize::new(self.searched.load(Ordering::Relaxed)),
             lists: Mutex::new(lock(&self.lists).clone()),
@@ -65,6 +94,13 @@ impl Clone for UserIndex {
             groups: self.groups.clone(),
         }
     }
+}
+
+/// A moment in a reading's life, for [`Observed::changed_since`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mark {
+    generation: u64,
+    changes: usize,
 }
 
 /// The lists' cache holds no invariant a panicking holder could break halfway.
@@ -176,6 +212,7 @@ impl Observed {
         mut change: impl FnMut(usize, &mut PlatformUser),
     ) {
         let mut moved = false;
+        let mut regrouped = false;
         let index = &mut self.index;
         let placements = index
             .placements
@@ -188,6 +225,7 @@ impl Observed {
             let email = user.email.clone();
             change(i, user);
             moved |= user.email != email;
+            index.changed.push(i);
             for placement in placements.iter_mut() {
                 Arc::make_mut(placement).changed(i, user);
             }
@@ -196,12 +234,38 @@ impl Observed {
             for values in [&mut index.locations, &mut index.groups] {
                 if values.get().is_some_and(|v| !v.still_holds(i, user)) {
                     *values = OnceLock::new();
+                    regrouped = true;
                 }
             }
         }
         if moved {
             self.change_users(|_| ());
+            return;
         }
+        // What was worked out from the locations and groups is stale; and past as many changes
+        // as users, a log longer than the reading is worth less than working it all out again.
+        if regrouped || index.changed.len() > self.users.len().max(1024) {
+            index.generation = next_generation();
+            index.changed.clear();
+        }
+    }
+
+    /// This reading as it is now.
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            generation: self.index.generation,
+            changes: self.index.changed.len(),
+        }
+    }
+
+    /// The positions of the users changed in place since `mark` (some perhaps more than once),
+    /// their emails, locations and groups unchanged. `None` when the reading changed otherwise
+    /// since (read again, users added or gone, an email, location or group changed, or it is
+    /// not the reading marked): then anything worked out from it must be worked out again.
+    pub(crate) fn changed_since(&self, mark: Mark) -> Option<&[usize]> {
+        (mark.generation == self.index.generation)
+            .then(|| self.index.changed.get(mark.changes..))
+            .flatten()
     }
 
     /// Where each user is on `from` and `to` (by their ids), worked out once per reading.
