@@ -42,15 +42,39 @@ pub(crate) fn step_definitions(plan: &Plan) -> BTreeMap<String, serde_json::Valu
         .collect()
 }
 
+/// The plan in canonical form, whole and by step: what its edits are found by comparing. A run
+/// keeps it (see `Memo`): a plan listing a whole tenant's emails is large to serialize.
+pub(crate) struct PlanJson {
+    whole: serde_json::Value,
+    definitions: BTreeMap<String, serde_json::Value>,
+}
+
+impl PlanJson {
+    pub(crate) fn of(plan: &Plan) -> Self {
+        Self {
+            whole: serde_json::to_value(plan).unwrap_or(serde_json::Value::Null),
+            definitions: step_definitions(plan),
+        }
+    }
+}
+
 pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
+    if state.plan_at_start.is_none() {
+        return PlanEdits::default();
+    }
+    edits_of(&PlanJson::of(plan), state)
+}
+
+/// [`edits`] of the plan `json` is of.
+pub(crate) fn edits_of(json: &PlanJson, state: &RunState) -> PlanEdits {
     let Some(start) = &state.plan_at_start else {
         return PlanEdits::default();
     };
-    let current = serde_json::to_value(plan).unwrap_or(serde_json::Value::Null);
-    let unrecorded = state.plan_accepted.as_ref().unwrap_or(start) != &current;
+    let current = &json.whole;
+    let unrecorded = state.plan_accepted.as_ref().unwrap_or(start) != current;
     if state.first_write_at.is_none() {
         let mut accepted = Vec::new();
-        json_changes("plan", start, &current, &mut accepted);
+        json_changes("plan", start, current, &mut accepted);
         return PlanEdits {
             refused: Vec::new(),
             since_approved: accepted.clone(),
@@ -68,7 +92,7 @@ pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
             &mut refused,
         );
     }
-    let definitions = step_definitions(plan);
+    let definitions = &json.definitions;
     let mut started = BTreeSet::new();
     for record in state.steps.values() {
         if !started.insert(record.batch.clone()) {
@@ -86,7 +110,7 @@ pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
         }
     }
     let mut accepted = Vec::new();
-    json_changes("plan", start, &current, &mut accepted);
+    json_changes("plan", start, current, &mut accepted);
     let touches_started = |change: &String| {
         ["plan.name", "plan.target", "plan.from", "plan.to"]
             .iter()
@@ -101,7 +125,7 @@ pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
     json_changes(
         "plan",
         state.plan_accepted.as_ref().unwrap_or(start),
-        &current,
+        current,
         &mut since_approved,
     );
     PlanEdits {

@@ -14,21 +14,27 @@
 //! other change (a full read, a user added or gone, a location or group changed, a step started,
 //! a user outside the started steps read again) resolves everything afresh, as before.
 //!
+//! The plan's canonical form, which its edits are found by comparing, is kept too: a plan can
+//! list a whole tenant's emails.
+//!
 //! One memo serves one plan: the engine keeps one for its run (whose plan cannot change under
 //! it). Planning with or without it gives the same schedule.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use super::edits::{PlanEdits, PlanJson, edits_of};
 use super::membership::{Claims, Resolution, ResolvedStep};
 use super::overlap_note::OverlapNote;
 use crate::plan::Plan;
 use crate::plan::grammar::Email;
+use crate::state::RunState;
 use crate::target::{Mark, Observed, Placement};
 
 /// A resolution kept for the next decision, see the module's documentation.
 #[derive(Default)]
 pub(crate) struct Memo {
     kept: Mutex<Option<Kept>>,
+    plan: OnceLock<PlanJson>,
 }
 
 struct Kept {
@@ -51,6 +57,11 @@ struct Unstarted {
 }
 
 impl Memo {
+    /// The plan's edits since the rollout started, from the plan's canonical form made once.
+    pub(super) fn edits(&self, plan: &Plan, state: &RunState) -> PlanEdits {
+        edits_of(self.plan.get_or_init(|| PlanJson::of(plan)), state)
+    }
+
     /// What was resolved before, if it still holds for this reading, placement and state.
     pub(super) fn recall<'p>(
         &self,

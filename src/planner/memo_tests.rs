@@ -87,6 +87,13 @@ proptest::proptest! {
         );
         let mut state = state(vec![]);
         state.first_write_at = Some(t(1));
+        // Started from a plan whose `it` batch was another group: an edit the plan shows.
+        let started = load(&PLAN.replace(
+            "[[batch]]\nname = \"rest\"",
+            "[[batch]]\nname = \"west\"\nusers = { location = \"West\" }\n\n\
+             [[batch]]\nname = \"it\"\nusers = { group = \"Sales\" }\n\n[[batch]]\nname = \"rest\"",
+        ));
+        state.plan_at_start = serde_json::to_value(&started).ok();
         let memo = Memo::default();
         // The same users read anew: nothing kept of them from before.
         let afresh = |observed: &Observed| {

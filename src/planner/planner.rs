@@ -175,7 +175,7 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
 /// A running rollout's plan edited (in steps that have not run) since it was last approved:
 /// nothing more happens until the edit is approved as a whole, by its digest.
 fn edit_awaiting_approval(inputs: &Inputs<'_>) -> Option<Action> {
-    let edits = super::edits(inputs.plan, inputs.state);
+    let edits = edits(inputs);
     if !edits.unrecorded
         || edits.before_first_write
         || !edits.refused.is_empty()
@@ -193,6 +193,14 @@ fn edit_awaiting_approval(inputs: &Inputs<'_>) -> Option<Action> {
             edits.since_approved.join("; ")
         ),
     )
+}
+
+/// The plan's edits since the rollout started (see `edits.rs`).
+pub(super) fn edits(inputs: &Inputs<'_>) -> super::edits::PlanEdits {
+    match inputs.memo {
+        Some(memo) => memo.edits(inputs.plan, inputs.state),
+        None => super::edits(inputs.plan, inputs.state),
+    }
 }
 
 /// `[change_control] require_approved_digest`: nothing is written until the plan and the

@@ -303,7 +303,7 @@ pub(super) fn findings(
         // finding.
         findings.retain(|f| !matches!(f.code, "from-missing" | "from-not-connected"));
     }
-    let edits = super::edits(plan, state);
+    let edits = super::planner::edits(inputs);
     if !edits.refused.is_empty() {
         findings.insert(
             0,
