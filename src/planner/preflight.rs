@@ -196,13 +196,13 @@ pub(super) fn check<'o>(
         );
     }
 
-    let email = |i: usize| observed.users()[i].email.clone();
+    let email = |i: usize| observed.users().get(i).map(|u| u.email.clone());
     // The placement keeps who is on neither of the configurations it was made for (`from` and
     // the one named as `to`) and who fails on `from`: that is this finding's list once `to` is
     // adopted, or when there is none.
     let kept = placement.is_for(from_id, to.map(|c| c.id.as_str()));
     let neither: Vec<Email> = if kept && from_id.is_some() && (to_id.is_some() || to.is_none()) {
-        placement.on_neither().map(email).collect()
+        placement.on_neither().filter_map(email).collect()
     } else {
         (0..observed.users().len())
             .filter(|&i| {
@@ -210,7 +210,7 @@ pub(super) fn check<'o>(
                 let on_to = to_id.is_some() && placement.on_to(i);
                 !on_from && !on_to
             })
-            .map(email)
+            .filter_map(email)
             .collect()
     };
     if !neither.is_empty() {
@@ -227,11 +227,14 @@ pub(super) fn check<'o>(
 
     if from_id.is_some() {
         let failing: Vec<Email> = if kept {
-            placement.failing_on_from_positions().map(email).collect()
+            placement
+                .failing_on_from_positions()
+                .filter_map(email)
+                .collect()
         } else {
             (0..observed.users().len())
                 .filter(|&i| placement.on_from(i) && placement.failing_on_from(i))
-                .map(email)
+                .filter_map(email)
                 .collect()
         };
         if !failing.is_empty() {
