@@ -129,7 +129,7 @@ fn approve_digest(
         let accepted = state
             .plan_accepted
             .as_ref()
-            .is_some_and(|p| *p == serde_json::to_value(plan).unwrap_or_default());
+            .is_some_and(|p| **p == serde_json::to_value(plan).unwrap_or_default());
         if accepted && planner::plan_digest(plan) == digest && state.first_write_at.is_some() {
             return Err(CommandError::invalid(format!(
                 "{digest} was acted on already: the rollout runs that plan"

@@ -8,6 +8,7 @@
 //! then any edit is fine, and the rollout starts over from the edited plan.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::digest::json_changes;
 use crate::plan::Plan;
@@ -67,18 +68,62 @@ pub(crate) fn edits(plan: &Plan, state: &RunState) -> PlanEdits {
 
 /// [`edits`] of the plan `json` is of.
 pub(crate) fn edits_of(json: &PlanJson, state: &RunState) -> PlanEdits {
+    edits_with(json, state, |start, accepted| {
+        WholeChanges::of(start, accepted, json)
+    })
+}
+
+/// What comparing the whole plan with the state's two copies of it finds: it depends on those
+/// three alone, so a run works it out once per pair of copies (see `Memo`).
+#[derive(Debug, Clone)]
+pub(crate) struct WholeChanges {
+    /// The plan differs from the copy last accepted.
+    unrecorded: bool,
+    /// Since the rollout started, by path.
+    since_start: Vec<String>,
+    /// Since it was last accepted, by path.
+    since_accepted: Vec<String>,
+}
+
+impl WholeChanges {
+    pub(crate) fn of(
+        start: &serde_json::Value,
+        accepted: &serde_json::Value,
+        plan: &PlanJson,
+    ) -> Self {
+        let current = &plan.whole;
+        let mut since_start = Vec::new();
+        json_changes("plan", start, current, &mut since_start);
+        let mut since_accepted = Vec::new();
+        json_changes("plan", accepted, current, &mut since_accepted);
+        Self {
+            unrecorded: accepted != current,
+            since_start,
+            since_accepted,
+        }
+    }
+}
+
+/// [`edits_of`], with the whole plan's changes from `whole(start, accepted)`.
+pub(crate) fn edits_with(
+    json: &PlanJson,
+    state: &RunState,
+    whole: impl FnOnce(&Arc<serde_json::Value>, &Arc<serde_json::Value>) -> WholeChanges,
+) -> PlanEdits {
     let Some(start) = &state.plan_at_start else {
         return PlanEdits::default();
     };
     let current = &json.whole;
-    let unrecorded = state.plan_accepted.as_ref().unwrap_or(start) != current;
+    let WholeChanges {
+        unrecorded,
+        since_start,
+        since_accepted,
+    } = whole(start, state.plan_accepted.as_ref().unwrap_or(start));
     if state.first_write_at.is_none() {
-        let mut accepted = Vec::new();
-        json_changes("plan", start, current, &mut accepted);
         return PlanEdits {
             refused: Vec::new(),
-            since_approved: accepted.clone(),
-            accepted,
+            since_approved: since_start.clone(),
+            accepted: since_start,
             unrecorded,
             before_first_write: true,
         };
@@ -109,8 +154,7 @@ pub(crate) fn edits_of(json: &PlanJson, state: &RunState) -> PlanEdits {
             (None, Some(_)) => {}
         }
     }
-    let mut accepted = Vec::new();
-    json_changes("plan", start, current, &mut accepted);
+    let mut accepted = since_start;
     let touches_started = |change: &String| {
         ["plan.name", "plan.target", "plan.from", "plan.to"]
             .iter()
@@ -121,18 +165,11 @@ pub(crate) fn edits_of(json: &PlanJson, state: &RunState) -> PlanEdits {
             })
     };
     accepted.retain(|c| !touches_started(c));
-    let mut since_approved = Vec::new();
-    json_changes(
-        "plan",
-        state.plan_accepted.as_ref().unwrap_or(start),
-        current,
-        &mut since_approved,
-    );
     PlanEdits {
         refused,
         accepted,
         unrecorded,
         before_first_write: false,
-        since_approved,
+        since_approved: since_accepted,
     }
 }

@@ -14,15 +14,16 @@
 //! other change (a full read, a user added or gone, a location or group changed, a step started,
 //! a user outside the started steps read again) resolves everything afresh, as before.
 //!
-//! The plan's canonical form, which its edits are found by comparing, is kept too: a plan can
-//! list a whole tenant's emails.
+//! The plan's canonical form, which its edits are found by comparing, is kept too, and what
+//! comparing it with the state's two copies of it found, for as long as the store hands out the
+//! same copies (it shares one parse per text): a plan can list a whole tenant's emails.
 //!
 //! One memo serves one plan: the engine keeps one for its run (whose plan cannot change under
 //! it). Planning with or without it gives the same schedule.
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::edits::{PlanEdits, PlanJson, edits_of};
+use super::edits::{PlanEdits, PlanJson, WholeChanges, edits_with};
 use super::membership::{Claims, Resolution, ResolvedStep};
 use super::overlap_note::OverlapNote;
 use crate::plan::Plan;
@@ -35,7 +36,11 @@ use crate::target::{Mark, Observed, Placement};
 pub(crate) struct Memo {
     kept: Mutex<Option<Kept>>,
     plan: OnceLock<PlanJson>,
+    /// The copies as started and as accepted, and what comparing the plan with them found.
+    changes: Mutex<Option<(Copies, WholeChanges)>>,
 }
+
+type Copies = (Arc<serde_json::Value>, Arc<serde_json::Value>);
 
 struct Kept {
     /// The reading as it was resolved (or last recalled) from.
@@ -59,7 +64,20 @@ struct Unstarted {
 impl Memo {
     /// The plan's edits since the rollout started, from the plan's canonical form made once.
     pub(super) fn edits(&self, plan: &Plan, state: &RunState) -> PlanEdits {
-        edits_of(self.plan.get_or_init(|| PlanJson::of(plan)), state)
+        let json = self.plan.get_or_init(|| PlanJson::of(plan));
+        edits_with(json, state, |start, accepted| {
+            let mut kept = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*kept {
+                Some(((s, a), changes)) if Arc::ptr_eq(s, start) && Arc::ptr_eq(a, accepted) => {
+                    changes.clone()
+                }
+                _ => {
+                    let changes = WholeChanges::of(start, accepted, json);
+                    *kept = Some(((start.clone(), accepted.clone()), changes.clone()));
+                    changes
+                }
+            }
+        })
     }
 
     /// What was resolved before, if it still holds for this reading, placement and state.

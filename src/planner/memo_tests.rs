@@ -24,6 +24,8 @@ enum Between {
     Gone(usize),
     /// A user appears on `from`.
     Arrive(u8),
+    /// The plan as it is now is accepted (or, `false`, the copy as started is accepted again).
+    Accept(bool),
 }
 
 fn between() -> impl proptest::strategy::Strategy<Value = Between> {
@@ -35,6 +37,7 @@ fn between() -> impl proptest::strategy::Strategy<Value = Between> {
         1 => (0usize..14).prop_map(Between::Relocate),
         1 => (0usize..14).prop_map(Between::Gone),
         1 => (0u8..8).prop_map(Between::Arrive),
+        1 => any::<bool>().prop_map(Between::Accept),
     ]
 }
 
@@ -93,7 +96,7 @@ proptest::proptest! {
             "[[batch]]\nname = \"west\"\nusers = { location = \"West\" }\n\n\
              [[batch]]\nname = \"it\"\nusers = { group = \"Sales\" }\n\n[[batch]]\nname = \"rest\"",
         ));
-        state.plan_at_start = serde_json::to_value(&started).ok();
+        state.plan_at_start = serde_json::to_value(&started).ok().map(std::sync::Arc::new);
         let memo = Memo::default();
         // The same users read anew: nothing kept of them from before.
         let afresh = |observed: &Observed| {
@@ -167,6 +170,10 @@ proptest::proptest! {
                     observed.change_users(|users| {
                         users.remove(at);
                     });
+                }
+                Between::Accept(now) => {
+                    let copy = if now { serde_json::to_value(&plan) } else { serde_json::to_value(&started) };
+                    state.plan_accepted = copy.ok().map(std::sync::Arc::new);
                 }
                 Between::Arrive(n) => {
                     let name = format!("new{n}");

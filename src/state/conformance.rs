@@ -227,6 +227,49 @@ fn what_a_handle_keeps_of_the_steps_it_started_is_what_a_new_handle_reads() {
     }
 }
 
+/// The plan's copies are kept between loads (see `parsed_plans.rs`): every write of them, this
+/// handle's or another's, is what the next load reads.
+#[test]
+fn the_plan_as_started_and_accepted_is_what_was_last_written_by_any_handle() {
+    let copies = |store: &Store| {
+        let state = store.load().expect("loaded");
+        let text = |copy: Option<std::sync::Arc<serde_json::Value>>| copy.map(|c| c.to_string());
+        (text(state.plan_at_start), text(state.plan_accepted))
+    };
+    let both =
+        |started: &str, accepted: &str| (Some(started.to_owned()), Some(accepted.to_owned()));
+    for (name, mut store, location, _dir) in backends() {
+        store
+            .start_rollout(at(1), "d1", None, r#"{"v":1}"#, "ops")
+            .expect("started");
+        assert_eq!(copies(&store), both(r#"{"v":1}"#, r#"{"v":1}"#), "{name}");
+        store
+            .accept_plan_change(at(2), r#"{"v":2}"#, &[], "ops", "d2")
+            .expect("accepted");
+        assert_eq!(copies(&store), both(r#"{"v":1}"#, r#"{"v":2}"#), "{name}");
+        // Unchanged, the same parse is handed out again.
+        let (a, b) = (store.load().expect("loaded"), store.load().expect("loaded"));
+        let same = |x: &Option<std::sync::Arc<serde_json::Value>>,
+                    y: &Option<std::sync::Arc<serde_json::Value>>| {
+            matches!((x, y), (Some(x), Some(y)) if std::sync::Arc::ptr_eq(x, y))
+        };
+        assert!(same(&a.plan_accepted, &b.plan_accepted), "{name}");
+        assert!(same(&a.plan_at_start, &b.plan_at_start), "{name}");
+
+        let mut other =
+            Store::open_or_create_at(&location, "p", "sandbox:demo").expect("a second handle");
+        other
+            .accept_plan_change(at(3), r#"{"v":3}"#, &[], "ops", "d3")
+            .expect("accepted elsewhere");
+        assert_eq!(copies(&store), both(r#"{"v":1}"#, r#"{"v":3}"#), "{name}");
+        store
+            .restart_rollout(at(4), "d4", None, r#"{"v":4}"#, &[], "ops")
+            .expect("restarted");
+        assert_eq!(copies(&store), both(r#"{"v":4}"#, r#"{"v":4}"#), "{name}");
+        assert_eq!(copies(&other), both(r#"{"v":4}"#, r#"{"v":4}"#), "{name}");
+    }
+}
+
 #[test]
 fn a_restarted_rollout_forgets_its_steps_on_both_backends() {
     for (name, mut store, location, _dir) in backends() {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension};
 
+use super::parsed_plans::ParsedPlans;
 use super::schema::time;
 use super::{
     Approval, Hold, JournalAction, RunState, StepPhase, StepRecord, Store, StoreError, acceptances,
@@ -26,8 +27,8 @@ impl Store {
         let db = self.connection()?;
         let read = || -> rusqlite::Result<RunState> {
             let mut state = RunState::default();
-            read_rollout(db, &mut state)?;
             let generation = self.copy_generation();
+            read_rollout(db, &mut self.plans.borrow_mut(), generation, &mut state)?;
             let (batches, members) = self.frozen.borrow_mut().read(db, generation)?;
             state.batches = batches;
             state.steps = steps(db, members)?;
@@ -47,34 +48,23 @@ impl Store {
     }
 }
 
-/// The `rollout` row: when it started, against what, and the plan as started and as accepted.
-fn read_rollout(db: &Connection, state: &mut RunState) -> rusqlite::Result<()> {
-    type Rollout = (
-        i64,
-        Option<String>,
-        Option<i64>,
-        String,
-        Option<String>,
-        String,
-    );
+/// The `rollout` row: when it started, against what, and the plan as started and as accepted
+/// (read again only when they may have changed, see `parsed_plans.rs`).
+fn read_rollout(
+    db: &Connection,
+    plans: &mut ParsedPlans,
+    generation: u64,
+    state: &mut RunState,
+) -> rusqlite::Result<()> {
+    type Rollout = (i64, Option<String>, Option<i64>, String);
     let rollout: Option<Rollout> = db
         .query_row(
-            "SELECT started_ms, approved_digest, disconnected_ms, plan, current_plan, digest
-             FROM rollout WHERE id = 1",
+            "SELECT started_ms, approved_digest, disconnected_ms, digest FROM rollout WHERE id = 1",
             [],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            },
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    if let Some((started, approved, disconnected, plan, current, digest)) = rollout {
+    if let Some((started, approved, disconnected, digest)) = rollout {
         // The rollout's record keeps no operator: its audit line does.
         state.started_by = db
             .query_row(
@@ -87,10 +77,9 @@ fn read_rollout(db: &Connection, state: &mut RunState) -> rusqlite::Result<()> {
         state.approved_digest = approved;
         state.started_digest = Some(digest);
         state.disconnected_at = disconnected.map(time);
-        state.plan_at_start = serde_json::from_str(&plan).ok();
-        state.plan_accepted = current
-            .and_then(|c| serde_json::from_str(&c).ok())
-            .or_else(|| state.plan_at_start.clone());
+        let (plan, current) = plans.copies(db, generation)?;
+        state.plan_accepted = current.or_else(|| plan.clone());
+        state.plan_at_start = plan;
     }
     Ok(())
 }

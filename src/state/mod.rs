@@ -31,6 +31,7 @@ mod mailbox_access;
 mod mailbox_records;
 mod migrate;
 mod notifications;
+mod parsed_plans;
 mod postgres;
 mod rollout;
 mod run_lock;

@@ -21,6 +21,7 @@ impl Store {
         plan_json: &str,
         operator: &str,
     ) -> Result<(), StoreError> {
+        self.plans.get_mut().forget();
         self.write(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO rollout (id, started_ms, digest, approved_digest, plan)
@@ -178,6 +179,7 @@ impl Store {
         operator: &str,
     ) -> Result<(), StoreError> {
         self.frozen.get_mut().forget();
+        self.plans.get_mut().forget();
         self.write(|tx| {
             // `WHERE true`: a bare DELETE takes SQLite's truncate path, which the update hook
             // that the PostgreSQL working copy relies on never sees.
@@ -227,6 +229,7 @@ impl Store {
         operator: &str,
         digest: &str,
     ) -> Result<(), StoreError> {
+        self.plans.get_mut().forget();
         self.write(|tx| {
             tx.execute(
                 "UPDATE rollout SET current_plan = ?1 WHERE id = 1",

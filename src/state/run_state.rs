@@ -32,10 +32,11 @@ pub(crate) struct RunState {
     /// When cutover last journaled a disconnect of `from`, whatever its outcome: only then can a
     /// `from` the platform shows disconnected be this rollout's own disconnect.
     pub(crate) disconnect_sent: Option<Timestamp>,
-    /// The plan's canonical form when the rollout started.
-    pub(crate) plan_at_start: Option<serde_json::Value>,
+    /// The plan's canonical form when the rollout started (shared between loads while its
+    /// stored text is unchanged).
+    pub(crate) plan_at_start: Option<Arc<serde_json::Value>>,
     /// The plan as last accepted (edits to future steps are accepted and recorded).
-    pub(crate) plan_accepted: Option<serde_json::Value>,
+    pub(crate) plan_accepted: Option<Arc<serde_json::Value>>,
     /// What the mailbox pre-check last saw, user by user.
     pub(crate) mailboxes: MailboxAccess,
     /// Every exception a gate made, open or closed, in the order they were made.

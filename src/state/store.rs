@@ -21,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use super::frozen_members::FrozenMembers;
 use super::lock::Holder;
+use super::parsed_plans::ParsedPlans;
 use super::postgres::{self, Remote};
 use super::schema;
 use crate::sqlite_file::{SqliteFile, SqliteFileError};
@@ -133,6 +134,8 @@ pub(crate) struct Store {
     file: SqliteFile,
     /// The frozen memberships as last loaded (see `frozen_members.rs`).
     pub(super) frozen: RefCell<FrozenMembers>,
+    /// The rollout's copies of its plan as last parsed (see `parsed_plans.rs`).
+    pub(super) plans: RefCell<ParsedPlans>,
     remote: Option<Remote>,
     /// The fencing epoch of the PostgreSQL run lock this store holds.
     pub(super) epoch: Option<i64>,
@@ -175,6 +178,7 @@ impl Store {
         Ok(Self {
             file: SqliteFile::open(path, &schema::FORMAT)?,
             frozen: RefCell::new(FrozenMembers::default()),
+            plans: RefCell::new(ParsedPlans::default()),
             remote: None,
             epoch: None,
         })
@@ -184,6 +188,7 @@ impl Store {
         Self {
             file: copy,
             frozen: RefCell::new(FrozenMembers::default()),
+            plans: RefCell::new(ParsedPlans::default()),
             remote: Some(remote),
             epoch: None,
         }
