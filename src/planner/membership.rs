@@ -38,6 +38,9 @@ const UNCLAIMED: u32 = u32::MAX;
 pub(super) struct Claims {
     owner: Vec<u32>,
     frozen: Vec<Option<Arc<[Email]>>>,
+    /// Users a step not yet started took before a later step's frozen list claimed them too (a
+    /// step edited in ahead of started ones), in order: they belong to both.
+    shared: Vec<usize>,
 }
 
 impl Claims {
@@ -45,11 +48,12 @@ impl Claims {
         self.frozen.get(step).is_some_and(Option::is_some)
     }
 
-    /// Whether the user at this position belongs to a started step, by its frozen list.
+    /// Whether the user at this position belongs to started steps only, by their frozen lists.
     pub(super) fn by_frozen(&self, user: usize) -> bool {
         self.owner
             .get(user)
             .is_some_and(|&o| o != UNCLAIMED && self.is_frozen(o as usize))
+            && self.shared.binary_search(&user).is_err()
     }
 
     /// Whether the same steps are frozen, with the very same lists (the state shares one
@@ -106,6 +110,8 @@ fn afresh<'p>(
     // sharing the earlier step's list rather than copying emails out of it.
     let mut slot: Vec<u32> = vec![0; users.len()];
     let index_of = |email: &Email| observed.position(email);
+    let is_frozen = |owner: u32| frozen.get(owner as usize).copied().flatten().is_some();
+    let mut shared = Vec::new();
     let mut missing = Vec::new();
     let mut steps = Vec::new();
     for (n, step) in plan.pilot.iter().chain(&plan.batches).enumerate() {
@@ -118,6 +124,9 @@ fn afresh<'p>(
             // Frozen members no longer on the platform claim nobody a later step could take.
             for (k, &i) in at.iter().enumerate() {
                 if let Some(i) = i {
+                    if claimed[i] != UNCLAIMED && !is_frozen(claimed[i]) {
+                        shared.push(i);
+                    }
                     claimed[i] = number;
                     slot[i] = u32::try_from(k).unwrap_or(u32::MAX);
                 }
@@ -221,9 +230,12 @@ fn afresh<'p>(
         .filter(|(i, (_, owner))| **owner == UNCLAIMED && placement.on_from(*i))
         .map(|(_, (u, _))| u.email.clone())
         .collect();
+    shared.sort_unstable();
+    shared.dedup();
     let claims = Claims {
         owner: claimed,
         frozen: frozen.iter().map(|f| f.cloned()).collect(),
+        shared,
     };
     (
         Resolution {

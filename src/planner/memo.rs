@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use super::edits::{PlanEdits, PlanJson, WholeChanges, edits_with};
 use super::membership::{Claims, Resolution, ResolvedStep};
 use super::overlap_note::OverlapNote;
+use super::schedule::PlannedStep;
 use crate::plan::Plan;
 use crate::plan::grammar::Email;
 use crate::state::RunState;
@@ -53,6 +54,9 @@ struct Kept {
     steps: Vec<Option<Unstarted>>,
     missing: Vec<(Email, String)>,
     unclaimed_on_from: Arc<[Email]>,
+    /// By step number: a step not yet started as planned (its waves, each member with where
+    /// the platform shows them), and whether `to` was adopted then.
+    waves: Vec<Option<(bool, Vec<PlannedStep>)>>,
 }
 
 struct Unstarted {
@@ -140,6 +144,39 @@ impl Memo {
         })
     }
 
+    /// Step `number` as planned (`build` plans it): for a step not yet started, kept with the
+    /// resolution it was planned from. Its members are users no started step claims, so what
+    /// the platform shows of them is unchanged for as long as the resolution holds; the state
+    /// has nothing of it (no record, no exception) until it starts, which is checked. Asked
+    /// after [`Memo::recall`] or [`Memo::keep`] in the same decision.
+    pub(super) fn waves(
+        &self,
+        number: usize,
+        to_adopted: bool,
+        state: &RunState,
+        build: impl FnOnce() -> Vec<PlannedStep>,
+    ) -> Vec<PlannedStep> {
+        let mut guard = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(kept) = guard.as_mut().filter(|k| !k.claims.is_frozen(number)) else {
+            return build();
+        };
+        let untouched = |waves: &[PlannedStep]| {
+            waves.iter().all(|w| {
+                !state.steps.contains_key(&w.id) && !state.exceptions.iter().any(|e| e.step == w.id)
+            })
+        };
+        if let Some(Some((adopted, waves))) = kept.waves.get(number) {
+            if *adopted == to_adopted && untouched(waves) {
+                return waves.clone();
+            }
+        }
+        let waves = build();
+        if let Some(slot) = kept.waves.get_mut(number).filter(|_| untouched(&waves)) {
+            *slot = Some((to_adopted, waves.clone()));
+        }
+        waves
+    }
+
     /// Keeps `resolution`, resolved afresh from this reading, for the next decision.
     pub(super) fn keep(
         &self,
@@ -149,7 +186,7 @@ impl Memo {
         claims: Claims,
     ) {
         let (from, to) = placement.ids();
-        let steps = resolution
+        let steps: Vec<Option<Unstarted>> = resolution
             .steps
             .iter()
             .enumerate()
@@ -161,6 +198,7 @@ impl Memo {
                 })
             })
             .collect();
+        let waves = vec![None; steps.len()];
         let kept = Kept {
             mark: observed.mark(),
             from: from.map(str::to_owned),
@@ -169,6 +207,7 @@ impl Memo {
             steps,
             missing: resolution.missing.clone(),
             unclaimed_on_from: resolution.unclaimed_on_from.clone(),
+            waves,
         };
         *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(kept);
     }

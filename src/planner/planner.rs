@@ -82,14 +82,12 @@ pub(crate) fn plan(inputs: &Inputs<'_>) -> Schedule {
         phase: None,
         reading: None,
     }];
-    for resolved in &resolution.steps {
-        steps.extend(waves::move_steps(
-            resolved,
-            observed,
-            state,
-            &placement,
-            to_id.is_some(),
-        ));
+    for (number, resolved) in resolution.steps.iter().enumerate() {
+        let build = || waves::move_steps(resolved, observed, state, &placement, to_id.is_some());
+        steps.extend(match inputs.memo {
+            Some(memo) => memo.waves(number, to_id.is_some(), state, build),
+            None => build(),
+        });
     }
     let has_remaining = plan
         .batches
