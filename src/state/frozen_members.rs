@@ -15,6 +15,7 @@ use rusqlite::Connection;
 
 use super::StepRecord;
 use super::load::{Batches, Members, batches, step_members};
+use super::read_version::ReadVersion;
 use crate::plan::grammar::Email;
 
 #[derive(Default)]
@@ -23,9 +24,8 @@ pub(super) struct FrozenMembers {
 }
 
 struct Kept {
-    /// `PRAGMA data_version` and the caller's generation when they were read.
-    data_version: i64,
-    generation: u64,
+    /// When they were read.
+    version: ReadVersion,
     batches: Batches,
     members: Members,
 }
@@ -37,20 +37,13 @@ impl FrozenMembers {
         db: &Connection,
         generation: u64,
     ) -> rusqlite::Result<(Batches, Members)> {
-        let data_version: i64 = db
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        if let Some(kept) = self
-            .kept
-            .as_ref()
-            .filter(|k| k.data_version == data_version && k.generation == generation)
-        {
+        let version = ReadVersion::of(db, generation)?;
+        if let Some(kept) = self.kept.as_ref().filter(|k| k.version == version) {
             return Ok((kept.batches.clone(), kept.members.clone()));
         }
         let batches = batches(db)?;
         let kept = Kept {
-            data_version,
-            generation,
+            version,
             members: step_members(db, &batches)?,
             batches,
         };

@@ -33,6 +33,7 @@ mod migrate;
 mod notifications;
 mod parsed_plans;
 mod postgres;
+mod read_version;
 mod rollout;
 mod run_lock;
 mod run_state;

@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
+use super::read_version::ReadVersion;
+
 type Copy = Option<Arc<serde_json::Value>>;
 
 /// The texts last parsed and what they parsed to, and the copies as last read.
@@ -25,9 +27,7 @@ pub(super) struct ParsedPlans {
 }
 
 struct Read {
-    /// `PRAGMA data_version` and the caller's generation when they were read.
-    data_version: i64,
-    generation: u64,
+    version: ReadVersion,
     started: Copy,
     accepted: Copy,
 }
@@ -40,14 +40,8 @@ impl ParsedPlans {
         db: &Connection,
         generation: u64,
     ) -> rusqlite::Result<(Copy, Copy)> {
-        let data_version: i64 = db
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        if let Some(read) = self
-            .read
-            .as_ref()
-            .filter(|r| r.data_version == data_version && r.generation == generation)
-        {
+        let version = ReadVersion::of(db, generation)?;
+        if let Some(read) = self.read.as_ref().filter(|r| r.version == version) {
             return Ok((read.started.clone(), read.accepted.clone()));
         }
         let (plan, current): (String, Option<String>) = db.query_row(
@@ -58,8 +52,7 @@ impl ParsedPlans {
         let started = self.parse(&plan);
         let accepted = current.and_then(|c| self.parse(&c));
         self.read = Some(Read {
-            data_version,
-            generation,
+            version,
             started: started.clone(),
             accepted: accepted.clone(),
         });
