@@ -67,8 +67,13 @@ impl ParsedPlans {
     /// `text` parsed, shared with the last load's if the text is the same. `None` for a text
     /// that is not JSON (read leniently, as the planner has always seen it).
     fn parse(&mut self, text: &str) -> Option<Arc<serde_json::Value>> {
-        if let Some((_, value)) = self.kept.iter().find(|(kept, _)| kept == text) {
-            return Some(value.clone());
+        if let Some(at) = self.kept.iter().position(|(kept, _)| kept == text) {
+            // Last used goes last: a third text then pushes out the one no longer read, not
+            // the copy as started that every load still asks for.
+            let hit = self.kept.remove(at);
+            let value = hit.1.clone();
+            self.kept.push(hit);
+            return Some(value);
         }
         let value = Arc::new(serde_json::from_str(text).ok()?);
         // The copies as started and as accepted: two texts are in use at a time.
@@ -98,7 +103,26 @@ mod tests {
             &plans.parse(r#"{"name":"q"}"#).expect("json")
         ));
         assert_eq!(*accepted, serde_json::json!({ "name": "q" }));
-        // A third text pushes out the oldest; what was handed out stays as it was.
+        // A third text pushes out the one used longest ago; what was handed out stays as it was.
+        assert!(Arc::ptr_eq(
+            &started,
+            &plans.parse(r#"{"name":"p"}"#).expect("json")
+        ));
+        let edited = plans.parse(r#"{"name":"s"}"#).expect("json");
+        assert!(Arc::ptr_eq(
+            &started,
+            &plans.parse(r#"{"name":"p"}"#).expect("json")
+        ));
+        assert!(Arc::ptr_eq(
+            &edited,
+            &plans.parse(r#"{"name":"s"}"#).expect("json")
+        ));
+        assert!(
+            plans
+                .parse(r#"{"name":"q"}"#)
+                .is_some_and(|q| !Arc::ptr_eq(&q, &accepted))
+        );
+        // `q` came back in place of `p`, the one used longest ago; `r` now pushes out `s`.
         let edited = plans.parse(r#"{"name":"r"}"#).expect("json");
         assert_eq!(*edited, serde_json::json!({ "name": "r" }));
         assert!(!Arc::ptr_eq(
